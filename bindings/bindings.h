@@ -1,0 +1,106 @@
+/*
+** bindings.h - what the Lua bindings share: the hub as Lua sees it, the
+** greenlet userdata, error classes and the helpers every module uses.
+** Every C function a module registers gets the hub as upvalue 1.
+*/
+#ifndef GV_BINDINGS_H
+#define GV_BINDINGS_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include "gv.h"
+
+/* The hub of a Lua state, a full userdata anchored in the registry. */
+typedef struct l_hub {
+  gv_hub hub;
+  int threads_ref;        /* registry ref: pool of finished threads */
+  int nthreads;           /* threads in the pool */
+  unsigned long next_ident;
+  struct l_greenlet *main;
+} l_hub;
+
+/* A Greenlet object. User values hold its Lua-side state (UV_*). */
+typedef struct l_greenlet {
+  gv_greenlet g;
+  gv_waitq joiners;       /* greenlets in join()/get() */
+  gv_timer start_timer;   /* start_later */
+  int ref;                /* registry anchor while started and alive */
+  int nvalues;            /* results stored in UV_RESULT */
+  unsigned long ident;
+  unsigned char use_run;  /* body is self:_run(...) */
+  unsigned char failed;   /* died with an error other than GreenletExit */
+  unsigned char started;   /* start() or start_later() was called */
+  unsigned char fin_status;
+  int fin_nres;
+  const char *where;       /* spawn site (the UV_SPAWNED string) */
+} l_greenlet;
+
+/* Greenlet user values. */
+enum {
+  UV_THREAD = 1,  /* its Lua thread while alive; results table when dead */
+  UV_CLASS,       /* its class table */
+  UV_FIELDS,      /* instance fields (created on first write) */
+  UV_LINKS,       /* link callbacks while alive; the error when dead */
+  UV_SPAWNED,     /* "file:line" where it was spawned */
+  UV_COUNT = UV_SPAWNED
+};
+
+/* Registry keys. */
+#define L_HUB "gvlua.hub"
+#define L_GREENLET "gevent.Greenlet"        /* instance metatable */
+#define L_GREENLET_CLASS "gvlua.GreenletClass"
+#define L_TIMEOUT "gevent.Timeout"          /* Timeout class = metatable */
+#define L_GREENLETEXIT "gevent.GreenletExit"
+#define L_LOOPEXIT "gevent.LoopExit"
+
+/* The hub given to C functions as upvalue 1. */
+#define l_hubup(L) ((l_hub *)lua_touserdata((L), lua_upvalueindex(1)))
+
+/* l_hub.c */
+l_hub *l_hub_get(lua_State *L);             /* creates it on first use */
+/* Registers 'fns' into the table on top, each with the hub as upvalue. */
+void l_setfuncs(lua_State *L, const luaL_Reg *fns);
+/* Runs f(L) in protected mode on the hub's thread from hub context;
+** prints and swallows errors. 'ud' is passed as a light userdata. */
+void l_hub_protected(l_hub *h, lua_CFunction f, void *ud);
+/* Reads an optional timeout argument: nil -> -1 (none), a number, or a
+** started Timeout (then *tmo is set to it and -1 returned). */
+double l_opttimeout(lua_State *L, int idx, void **tmo);
+/* Whether the value at idx is an options table. */
+int l_isopts(lua_State *L, int idx);
+/* Reads field 'name' of the options table at idx onto the stack top. */
+void l_optfield(lua_State *L, int idx, const char *name);
+
+/* l_class.c: error classes. */
+/* Pushes a new class named 'name' whose parent is at parent_idx (0: none),
+** also stored in the registry under 'key' when not NULL. */
+void l_class_new(lua_State *L, const char *name, int parent_idx,
+                 const char *key);
+/* Whether the value at idx is an instance of the class at class_idx. */
+int l_class_is(lua_State *L, int idx, int class_idx);
+/* Pushes an instance of the registry class 'key' with message 'msg'. */
+void l_error_new(lua_State *L, const char *key, const char *msg);
+/* Class:subclass(name) */
+int l_class_subclass(lua_State *L);
+
+/* l_greenlet.c */
+void l_greenlet_open(lua_State *L, l_hub *h);   /* fields into table on top */
+void l_greenlet_register(lua_State *L);  /* classes, metatables */
+l_greenlet *l_greenlet_check(lua_State *L, int idx);
+l_greenlet *l_greenlet_test(lua_State *L, int idx);
+void l_greenlet_push(lua_State *L, l_greenlet *g);  /* alive or main */
+void l_hub_hooks(l_hub *h);
+/* Makes the greenlet of host thread L (the main greenlet). */
+void l_greenlet_new_main(lua_State *L, l_hub *h);
+/* Spawns fn (at fn_idx) with nargs values on top as arguments; pops them. */
+l_greenlet *l_greenlet_spawn(lua_State *L, l_hub *h, int nargs);
+
+/* l_timeout.c */
+void l_timeout_open(lua_State *L, l_hub *h);
+void l_timeout_register(lua_State *L);
+/* Whether the value at idx is a Timeout object; returns it or NULL. */
+void *l_timeout_test(lua_State *L, int idx);
+/* Pushes a new, unstarted Timeout (seconds < 0: none). */
+void l_timeout_push_new(lua_State *L, double seconds);
+
+#endif

@@ -1,0 +1,1013 @@
+/*
+** l_greenlet.c - gevent's Greenlet for Lua: spawn, sleep, join, kill,
+** links, subclassing, and what happens when a greenlet's body ends (results
+** stored, errors reported with the spawn site, joiners and links woken).
+*/
+#include <stdio.h>
+#include <string.h>
+#include "bindings.h"
+
+#define THREAD_POOL_MAX 1024
+
+static const char ERRBOX[] = "gvlua.errbox";
+
+/* ---- access ------------------------------------------------------------ */
+
+l_greenlet *l_greenlet_test(lua_State *L, int idx) {
+  return luaL_testudata(L, idx, L_GREENLET);
+}
+
+l_greenlet *l_greenlet_check(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, L_GREENLET);
+}
+
+void l_greenlet_push(lua_State *L, l_greenlet *g) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref);
+}
+
+static int is_dead(l_greenlet *g) { return g->g.state == GV_DEAD; }
+
+/* ---- the body: runs on the greenlet's own thread ----------------------- */
+
+/* Message handler: keeps GreenletExit as is, boxes other errors with the
+** traceback taken where they were raised. */
+static int body_msgh(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLETEXIT);
+  int is_exit = l_class_is(L, 1, -1);
+  lua_pop(L, 1);
+  if (is_exit) return 1;
+  const char *msg;
+  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+    msg = lua_tostring(L, -1);
+  else if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
+    msg = lua_tostring(L, 1);
+  else
+    msg = lua_pushfstring(L, "(error object is a %s value)",
+                          luaL_typename(L, 1));
+  luaL_traceback(L, L, msg, 1);
+  lua_createtable(L, 2, 0);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, 2);
+  luaL_setmetatable(L, ERRBOX);
+  return 1;
+}
+
+/* Returns true, results... or false, error. */
+static int body_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)ctx;
+  lua_pushboolean(L, status == LUA_OK || status == LUA_YIELD);
+  lua_replace(L, 1); /* over the message handler */
+  return lua_gettop(L);
+}
+
+/* The first function of every greenlet thread: fn, args... on the stack. */
+static int body(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushcfunction(L, body_msgh);
+  lua_insert(L, 1);
+  return body_k(L, lua_pcallk(L, n - 1, LUA_MULTRET, 1, 0, body_k), 0);
+}
+
+/* ---- creation ---------------------------------------------------------- */
+
+/* Pushes a thread for a new greenlet, reusing a finished one if any. */
+static lua_State *thread_get(lua_State *L, l_hub *h) {
+  if (h->nthreads > 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->threads_ref);
+    lua_rawgeti(L, -1, h->nthreads);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, h->nthreads--);
+    lua_remove(L, -2);
+    return lua_tothread(L, -1);
+  }
+  return lua_newthread(L);
+}
+
+/* Pushes a new unstarted greenlet of class at cls_idx (0: Greenlet). */
+static l_greenlet *greenlet_new(lua_State *L, l_hub *h, int cls_idx) {
+  if (cls_idx) cls_idx = lua_absindex(L, cls_idx);
+  l_greenlet *g = lua_newuserdatauv(L, sizeof *g, UV_COUNT);
+  lua_State *T = thread_get(L, h);
+  gv_greenlet_init(&h->hub, &g->g, T, 0);
+  lua_setiuservalue(L, -2, UV_THREAD);
+  gv_waitq_init(&g->joiners);
+  g->ref = LUA_NOREF;
+  g->ident = ++h->next_ident;
+  g->nvalues = 0;
+  g->use_run = g->failed = g->started = 0;
+  g->where = NULL;
+  memset(&g->start_timer, 0, sizeof g->start_timer);
+  if (cls_idx) lua_pushvalue(L, cls_idx);
+  else lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
+  lua_setiuservalue(L, -2, UV_CLASS);
+  luaL_setmetatable(L, L_GREENLET);
+  return g;
+}
+
+void l_greenlet_new_main(lua_State *L, l_hub *h) {
+  l_greenlet *g = lua_newuserdatauv(L, sizeof *g, UV_COUNT);
+  memset(g, 0, sizeof *g);
+  gv_greenlet_init_main(&h->hub, &g->g, L);
+  gv_waitq_init(&g->joiners);
+  g->ident = 0;
+  g->started = 1;
+  lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
+  lua_setiuservalue(L, -2, UV_CLASS);
+  lua_pushliteral(L, "MainGreenlet");
+  lua_setiuservalue(L, -2, UV_SPAWNED);
+  luaL_setmetatable(L, L_GREENLET);
+  g->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  h->main = g;
+}
+
+/* Stores fn and its arguments (nargs values on top of L) as the body. */
+static void set_body(lua_State *L, l_greenlet *g, int nargs) {
+  lua_State *T = g->g.L;
+  lua_settop(T, 0);
+  lua_checkstack(T, nargs + 2);
+  lua_xmove(L, T, nargs);
+}
+
+/* Records where the greenlet was spawned ("file:line"). */
+static void record_site(lua_State *L, int self) {
+  lua_Debug ar;
+  l_greenlet *g = lua_touserdata(L, self);
+  int level = 1;
+  /* skip C frames (spawn, start, class call) to the Lua caller */
+  while (lua_getstack(L, level, &ar)) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0) break;
+    level++;
+  }
+  if (ar.currentline > 0)
+    lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+  else
+    lua_pushliteral(L, "?");
+  g->where = lua_tostring(L, -1);
+  lua_setiuservalue(L, self, UV_SPAWNED);
+}
+
+/* Readies the body of the greenlet at idx, anchors it and records where
+** it was started. Returns 0 if it was already started. */
+static int prepare_start(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  l_greenlet *g = lua_touserdata(L, idx);
+  if (g->g.state != GV_NEW || g->started) return 0;
+  lua_State *T = g->g.L;
+  if (g->use_run || lua_gettop(T) == 0) { /* body is self:_run() */
+    lua_getfield(L, idx, "_run");
+    if (!lua_isfunction(L, -1) && !luaL_getmetafield(L, -1, "__call"))
+      luaL_error(L, "greenlet has no function to run (give one, or "
+                    "define _run in its class)");
+    lua_pushvalue(L, idx);
+    set_body(L, g, 2);
+  }
+  lua_checkstack(T, 2);
+  lua_pushcfunction(T, body);
+  lua_insert(T, 1);
+  g->g.nargs = lua_gettop(T) - 1;
+  g->started = 1;
+  if (g->ref == LUA_NOREF) {
+    lua_pushvalue(L, idx);
+    g->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  record_site(L, idx);
+  return 1;
+}
+
+/* Schedules the greenlet at idx to run its body. */
+static void greenlet_start(lua_State *L, int idx) {
+  if (prepare_start(L, idx))
+    gv_greenlet_start(&((l_greenlet *)lua_touserdata(L, idx))->g);
+}
+
+l_greenlet *l_greenlet_spawn(lua_State *L, l_hub *h, int nargs) {
+  /* fn and nargs arguments on top */
+  l_greenlet *g = greenlet_new(L, h, 0);
+  lua_insert(L, -(nargs + 2));
+  set_body(L, g, nargs + 1);
+  greenlet_start(L, -1);
+  return g;
+}
+
+/* ---- death ------------------------------------------------------------- */
+
+static void print_report(lua_State *L, int self, int err, const char *tb) {
+  const char *s = tb;
+  if (!s) s = luaL_tolstring(L, err, NULL);
+  const char *name = luaL_tolstring(L, self, NULL);
+  fprintf(stderr, "%s\n%s failed with %s\n", s, name,
+          luaL_typename(L, err));
+  fflush(stderr);
+  lua_pop(L, tb ? 1 : 2);
+}
+
+/* Wakes joiners and runs links; self at idx, dead. */
+static void notify_links(lua_State *L, l_hub *h, int self, int links) {
+  l_greenlet *g = lua_touserdata(L, self);
+  gv_waitq_wake_all(&g->joiners);
+  if (lua_type(L, links) != LUA_TTABLE) return;
+  lua_Integer n = luaL_len(L, links);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, links, i); /* {fn, kind} */
+    if (!lua_istable(L, -1)) { lua_pop(L, 1); continue; }
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    int kind = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if ((kind == 2 && g->failed) || (kind == 3 && !g->failed)) {
+      lua_pop(L, 2);
+      continue;
+    }
+    lua_pushvalue(L, self);
+    if (kind == 0) { /* rawlink: called now, in the hub */
+      if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        fprintf(stderr, "gvlua: error in a link callback: %s\n",
+                luaL_tolstring(L, -1, NULL));
+        lua_pop(L, 2);
+      }
+    } else {
+      l_greenlet_spawn(L, h, 1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* Stores the outcome of dead g (self at idx): nvalues values from 'vals',
+** or the error at 'err' (0: none). Wakes joiners, runs links, unanchors. */
+static void settle(lua_State *L, l_greenlet *g, int self, int vals,
+                   int err) {
+  l_hub *h = g->g.hub->ud;
+  lua_getiuservalue(L, self, UV_LINKS);
+  int links = lua_gettop(L);
+  if (err) {
+    g->failed = 1;
+    lua_pushnil(L);
+    lua_setiuservalue(L, self, UV_THREAD);
+    lua_pushvalue(L, err);
+    lua_setiuservalue(L, self, UV_LINKS);
+  } else {
+    if (g->nvalues == 0) {
+      lua_pushnil(L);
+    } else if (g->nvalues == 1) {
+      lua_pushvalue(L, vals);
+    } else {
+      lua_createtable(L, g->nvalues, 0);
+      for (int i = 0; i < g->nvalues; i++) {
+        lua_pushvalue(L, vals + i);
+        lua_rawseti(L, -2, i + 1);
+      }
+    }
+    lua_setiuservalue(L, self, UV_THREAD);
+    lua_pushnil(L);
+    lua_setiuservalue(L, self, UV_LINKS);
+  }
+  notify_links(L, h, self, links);
+  luaL_unref(L, LUA_REGISTRYINDEX, g->ref);
+  g->ref = LUA_NOREF;
+}
+
+/* Whether the value at idx is an error boxed by body_msgh. */
+static int is_errbox(lua_State *L, int idx) {
+  if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
+  luaL_getmetatable(L, ERRBOX);
+  int r = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return r;
+}
+
+/* Whether the value at idx is a GreenletExit. */
+static int is_greenlet_exit(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLETEXIT);
+  int r = l_class_is(L, idx, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+/* In hub context: the body of g returned. Stores the outcome. */
+static int finish_p(lua_State *L) {
+  l_greenlet *g = lua_touserdata(L, 1);
+  l_hub *h = g->g.hub->ud;
+  lua_State *T = g->g.L;
+  int status = g->fin_status, nres = g->fin_nres;
+  l_greenlet_push(L, g);
+  int self = lua_gettop(L);
+  const char *tb = NULL;
+  int vals = 0, err = 0;
+  if (status == LUA_OK) {
+    luaL_checkstack(L, nres + 8, "too many results");
+    lua_xmove(T, L, nres); /* ok, results... | false, error */
+    int base = self + 1;
+    if (lua_toboolean(L, base)) {
+      vals = base + 1;
+      g->nvalues = nres - 1;
+    } else {
+      err = base + 1;
+      if (is_errbox(L, err)) { /* unbox error + traceback */
+        lua_rawgeti(L, err, 2);
+        lua_rawgeti(L, err, 1);
+        lua_replace(L, err);
+        tb = lua_tostring(L, -1);
+      }
+      if (is_greenlet_exit(L, err)) { /* gevent counts it as success */
+        vals = err;
+        g->nvalues = 1;
+        err = 0;
+      }
+    }
+    lua_settop(T, 0); /* finished cleanly: the thread can be reused */
+    if (h->nthreads < THREAD_POOL_MAX) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, h->threads_ref);
+      lua_getiuservalue(L, self, UV_THREAD);
+      lua_rawseti(L, -2, ++h->nthreads);
+      lua_pop(L, 1);
+    }
+  } else { /* the body wrapper itself failed (out of memory, ...) */
+    lua_xmove(T, L, 1);
+    err = lua_gettop(L);
+  }
+  g->g.L = NULL;
+  if (err) print_report(L, self, err, tb);
+  settle(L, g, self, vals, err);
+  return 0;
+}
+
+static void on_finished(gv_hub *hub, gv_greenlet *gg, int status, int nres) {
+  l_greenlet *g = (l_greenlet *)gg;
+  g->fin_status = (unsigned char)status;
+  g->fin_nres = nres;
+  l_hub_protected(hub->ud, finish_p, g);
+}
+
+/* ---- LoopExit ---------------------------------------------------------- */
+
+static void push_loop_exit(gv_hub *hub, lua_State *L) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "This operation would block forever");
+  size_t n = 0;
+  for (gv_link *l = hub->alive.next; l != &hub->alive; l = l->next) {
+    gv_greenlet *g = gv_container_of(l, gv_greenlet, all);
+    if (g->state != GV_BLOCKED) continue;
+    if (n++ == 0) luaL_addstring(&b, "; blocked greenlets:");
+    if (n > 20) { luaL_addstring(&b, " ..."); break; }
+    l_greenlet *lg = (l_greenlet *)g;
+    lua_pushfstring(L, " Greenlet-%d (spawned at %s) waits on %s;",
+                    (int)lg->ident, lg->where ? lg->where : "?",
+                    g->waiting_on ? g->waiting_on : "something");
+    luaL_addvalue(&b);
+  }
+  if (hub->main && hub->main->waiting_on) {
+    lua_pushfstring(L, "; the main greenlet waits on %s",
+                    hub->main->waiting_on);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  l_error_new(L, L_LOOPEXIT, lua_tostring(L, -1));
+  lua_remove(L, -2);
+}
+
+static void on_stray_yield(gv_hub *hub, gv_greenlet *g) {
+  (void)hub;
+  (void)g; /* the greenlet is resumed later as if it had slept(0) */
+}
+
+void l_hub_hooks(l_hub *h) {
+  h->hub.hooks.finished = on_finished;
+  h->hub.hooks.push_loop_exit = push_loop_exit;
+  h->hub.hooks.stray_yield = on_stray_yield;
+}
+
+/* ---- gevent functions -------------------------------------------------- */
+
+static int k_none(lua_State *L, int status, lua_KContext ctx) {
+  (void)L; (void)status; (void)ctx;
+  return 0;
+}
+
+/* gevent.sleep(seconds) */
+static int l_sleep(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  double s = luaL_optnumber(L, 1, 0);
+  lua_settop(L, 0);
+  return gv_sleep(&h->hub, L, s, 0, k_none);
+}
+
+/* gevent.idle() */
+static int l_idle(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  return gv_idle(&h->hub, L, 0, k_none);
+}
+
+/* gevent.getcurrent() */
+static int l_getcurrent(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  gv_greenlet *g = h->hub.current;
+  if (!g) lua_pushnil(L);
+  else l_greenlet_push(L, (l_greenlet *)g);
+  return 1;
+}
+
+/* gevent.spawn(fn, ...) */
+static int l_spawn(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  int n = lua_gettop(L);
+  luaL_checkany(L, 1);
+  l_greenlet_spawn(L, h, n - 1);
+  return 1;
+}
+
+static void start_later_fire(gv_hub *hub, gv_timer *t) {
+  l_greenlet *g = gv_container_of(t, l_greenlet, start_timer);
+  if (g->g.state == GV_NEW) gv_greenlet_start(&g->g);
+  (void)hub;
+}
+
+/* g:start_later(seconds): the body is made ready now, started later. */
+static void start_later(lua_State *L, l_hub *h, int idx, double s) {
+  l_greenlet *g = lua_touserdata(L, idx);
+  if (!prepare_start(L, idx)) return;
+  gv__update_now(&h->hub);
+  gv_timer_start(&h->hub, &g->start_timer, s, start_later_fire);
+}
+
+/* gevent.spawn_later(seconds, fn, ...) */
+static int l_spawn_later(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  double s = luaL_checknumber(L, 1);
+  int n = lua_gettop(L);
+  luaL_checkany(L, 2);
+  l_greenlet *g = greenlet_new(L, h, 0);
+  lua_insert(L, 2);
+  set_body(L, g, n - 1);
+  start_later(L, h, 2, s);
+  return 1;
+}
+
+/* gevent.wait() with no objects: run until nothing is left. */
+static int l_run(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  gv_run(&h->hub, L);
+  return 0;
+}
+
+/* ---- Greenlet methods -------------------------------------------------- */
+
+static int m_start(lua_State *L) {
+  l_greenlet_check(L, 1);
+  greenlet_start(L, 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_start_later(lua_State *L) {
+  l_greenlet_check(L, 1);
+  start_later(L, l_hubup(L), 1, luaL_checknumber(L, 2));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int join_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  l_hub *h = l_hubup(L);
+  l_greenlet *g = lua_touserdata(L, 1);
+  gv_greenlet *cur = h->hub.current;
+  if (cur->wake == GV_WAKE_THROW) { /* only with a Timeout argument */
+    if (lua_touserdata(L, -1) != (void *)ctx) return lua_error(L);
+    lua_pop(L, 1);
+  }
+  lua_pushboolean(L, is_dead(g));
+  return 1;
+}
+
+/* Waits for g (at 1) to die; the timeout at idx. Continues with k. */
+static int join_wait(lua_State *L, int idx, gv_kfunction k) {
+  l_hub *h = l_hubup(L);
+  l_greenlet *g = lua_touserdata(L, 1);
+  void *tmo;
+  double timeout = l_opttimeout(L, idx, &tmo);
+  if (&g->g == h->hub.current)
+    return luaL_error(L, "a greenlet cannot join itself");
+  gv_greenlet *cur = gv_check_block(&h->hub, L);
+  if (tmo) cur->flags |= GV_F_CATCH;
+  return gv_waitq_wait(&h->hub, &g->joiners, L, timeout, "join",
+                       (lua_KContext)tmo, k);
+}
+
+/* g:join(timeout): returns whether g is dead. */
+static int m_join(lua_State *L) {
+  l_greenlet *g = l_greenlet_check(L, 1);
+  if (l_isopts(L, 2)) {
+    l_optfield(L, 2, "timeout");
+    lua_replace(L, 2);
+  }
+  lua_settop(L, 2);
+  if (is_dead(g)) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return join_wait(L, 2, join_k);
+}
+
+/* Pushes the results of dead g at idx, or raises its error. */
+static int push_results(lua_State *L, int idx) {
+  l_greenlet *g = lua_touserdata(L, idx);
+  if (g->failed) {
+    lua_getiuservalue(L, idx, UV_LINKS);
+    return lua_error(L);
+  }
+  lua_getiuservalue(L, idx, UV_THREAD);
+  if (g->nvalues <= 1) return 1;
+  int t = lua_gettop(L);
+  luaL_checkstack(L, g->nvalues, "too many results");
+  for (int i = 1; i <= g->nvalues; i++) lua_rawgeti(L, t, i);
+  return g->nvalues;
+}
+
+static int raise_timeout(lua_State *L, void *tmo, double seconds) {
+  if (tmo) lua_pushlightuserdata(L, tmo), lua_pop(L, 1);
+  l_timeout_push_new(L, seconds);
+  return lua_error(L);
+}
+
+static int get_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  l_hub *h = l_hubup(L);
+  gv_greenlet *cur = h->hub.current;
+  if (cur->wake == GV_WAKE_THROW) return lua_error(L); /* its own Timeout */
+  if (!is_dead((l_greenlet *)lua_touserdata(L, 1)))
+    return raise_timeout(L, (void *)ctx, lua_tonumber(L, 3));
+  return push_results(L, 1);
+}
+
+/* g:get(block, timeout): the value(s), or raises the greenlet's error. */
+static int m_get(lua_State *L) {
+  l_greenlet *g = l_greenlet_check(L, 1);
+  if (l_isopts(L, 2)) {
+    lua_settop(L, 2);
+    l_optfield(L, 2, "block");
+    l_optfield(L, 2, "timeout");
+    lua_remove(L, 2);
+  }
+  lua_settop(L, 3);
+  int block = lua_isnil(L, 2) || lua_toboolean(L, 2);
+  if (is_dead(g)) return push_results(L, 1);
+  if (!block) return raise_timeout(L, NULL, -1);
+  l_hub *h = l_hubup(L);
+  void *tmo;
+  double timeout = l_opttimeout(L, 3, &tmo);
+  if (&g->g == h->hub.current)
+    return luaL_error(L, "a greenlet cannot get its own result");
+  return gv_waitq_wait(&h->hub, &g->joiners, L, timeout, "get",
+                       (lua_KContext)tmo, get_k);
+}
+
+/* Pushes the error kill() raises: GreenletExit() by default; a class is
+** instantiated, any other value is used as is. */
+static void push_kill_error(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) {
+    l_error_new(L, L_GREENLETEXIT, NULL);
+  } else if (lua_istable(L, idx) && luaL_getmetafield(L, idx, "__call")) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, idx);
+    lua_call(L, 0, 1);
+  } else {
+    lua_pushvalue(L, idx);
+  }
+}
+
+static int kill_k(lua_State *L, int status, lua_KContext ctx) {
+  return join_k(L, status, ctx);
+}
+
+/* g:kill(exception, block, timeout) */
+static int m_kill(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  l_greenlet *g = l_greenlet_check(L, 1);
+  if (l_isopts(L, 2)) {
+    lua_settop(L, 2);
+    l_optfield(L, 2, "exception");
+    l_optfield(L, 2, "block");
+    l_optfield(L, 2, "timeout");
+    lua_remove(L, 2);
+  }
+  lua_settop(L, 4);
+  int block = lua_isnil(L, 3) || lua_toboolean(L, 3);
+  if (is_dead(g)) return 0;
+  push_kill_error(L, 2);
+  if (&g->g == h->hub.current) return lua_error(L);
+  if (g->g.flags & GV_F_MAIN) return luaL_error(L, "cannot kill the main "
+                                                   "greenlet from another");
+  if (!(g->g.flags & GV_F_STARTED)) {
+    /* never ran: it will not run at all */
+    if (gv_timer_active(&g->start_timer))
+      gv_timer_stop(&h->hub, &g->start_timer);
+    gv_greenlet_cancel_start(&g->g);
+    g->g.state = GV_DEAD;
+    g->g.L = NULL;
+    if (g->ref == LUA_NOREF) {
+      lua_pushvalue(L, 1);
+      g->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    int e = lua_gettop(L);
+    if (is_greenlet_exit(L, e)) {
+      g->nvalues = 1;
+      settle(L, g, 1, e, 0);
+    } else {
+      settle(L, g, 1, 0, e);
+    }
+    return 0;
+  }
+  gv_throw(&g->g, L);
+  if (!block) return 0;
+  lua_settop(L, 4);
+  return join_wait(L, 4, kill_k);
+}
+
+static int m_ready(lua_State *L) {
+  lua_pushboolean(L, is_dead(l_greenlet_check(L, 1)));
+  return 1;
+}
+
+static int m_successful(lua_State *L) {
+  l_greenlet *g = l_greenlet_check(L, 1);
+  lua_pushboolean(L, is_dead(g) && !g->failed);
+  return 1;
+}
+
+/* Appends {fn, kind} to the links; a dead greenlet notifies at once. */
+static int add_link(lua_State *L, int kind) {
+  l_hub *h = l_hubup(L);
+  l_greenlet *g = l_greenlet_check(L, 1);
+  luaL_checkany(L, 2);
+  if (is_dead(g)) {
+    if ((kind == 2 && g->failed) || (kind == 3 && !g->failed)) return 0;
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 1);
+    if (kind == 0) lua_call(L, 1, 0);
+    else l_greenlet_spawn(L, h, 1);
+    return 0;
+  }
+  if (lua_getiuservalue(L, 1, UV_LINKS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, UV_LINKS);
+  }
+  lua_createtable(L, 2, 0);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, 1);
+  lua_pushinteger(L, kind);
+  lua_rawseti(L, -2, 2);
+  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+  return 0;
+}
+
+static int m_rawlink(lua_State *L) { return add_link(L, 0); }
+static int m_link(lua_State *L) { return add_link(L, 1); }
+static int m_link_value(lua_State *L) { return add_link(L, 2); }
+static int m_link_exception(lua_State *L) { return add_link(L, 3); }
+
+/* g:unlink(fn): removes every link to fn. */
+static int m_unlink(lua_State *L) {
+  l_greenlet *g = l_greenlet_check(L, 1);
+  if (is_dead(g) || lua_getiuservalue(L, 1, UV_LINKS) != LUA_TTABLE)
+    return 0;
+  int links = lua_gettop(L);
+  lua_Integer n = luaL_len(L, links), j = 1;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, links, i);
+    lua_rawgeti(L, -1, 1);
+    int same = lua_rawequal(L, -1, 2);
+    lua_pop(L, 1);
+    if (!same) lua_rawseti(L, links, j++);
+    else lua_pop(L, 1);
+  }
+  for (; j <= n; j++) {
+    lua_pushnil(L);
+    lua_rawseti(L, links, j);
+  }
+  return 0;
+}
+
+static int m_tostring(lua_State *L) {
+  l_greenlet *g = l_greenlet_check(L, 1);
+  lua_getfield(L, 1, "name");
+  const char *name = luaL_optstring(L, -1, "?");
+  const char *what = "";
+  if (g->g.flags & GV_F_MAIN) what = "main";
+  else if (is_dead(g)) what = g->failed ? "dead, failed" : "dead";
+  else if (g->g.state == GV_NEW) what = g->started ? "scheduled"
+                                                    : "not started";
+  else what = g->g.state == GV_RUNNING ? "running"
+            : g->g.state == GV_BLOCKED ? "blocked" : "ready";
+  lua_getiuservalue(L, 1, UV_SPAWNED);
+  lua_pushfstring(L, "<Greenlet \"%s\" at %p: %s, spawned at %s>", name,
+                  (void *)g, what, luaL_optstring(L, -1, "?"));
+  return 1;
+}
+
+/* Properties computed from the C state. */
+static int property(lua_State *L, l_greenlet *g, const char *k) {
+  switch (k[0]) {
+  case 'd':
+    if (strcmp(k, "dead") == 0) {
+      lua_pushboolean(L, is_dead(g));
+      return 1;
+    }
+    break;
+  case 's':
+    if (strcmp(k, "started") == 0) {
+      lua_pushboolean(L, g->started || is_dead(g));
+      return 1;
+    }
+    break;
+  case 'v':
+    if (strcmp(k, "value") == 0) {
+      if (is_dead(g) && !g->failed && g->nvalues >= 1) {
+        lua_getiuservalue(L, 1, UV_THREAD);
+        if (g->nvalues > 1) lua_rawgeti(L, -1, 1);
+      } else {
+        lua_pushnil(L);
+      }
+      return 1;
+    }
+    break;
+  case 'e':
+    if (strcmp(k, "exception") == 0) {
+      if (is_dead(g) && g->failed) lua_getiuservalue(L, 1, UV_LINKS);
+      else lua_pushnil(L);
+      return 1;
+    }
+    break;
+  case 'n':
+    if (strcmp(k, "name") == 0) {
+      if (g->g.flags & GV_F_MAIN) lua_pushliteral(L, "MainGreenlet");
+      else lua_pushfstring(L, "Greenlet-%d", (int)g->ident);
+      return 1;
+    }
+    break;
+  case 'm':
+    if (strcmp(k, "minimal_ident") == 0) {
+      lua_pushinteger(L, (lua_Integer)g->ident);
+      return 1;
+    }
+    break;
+  }
+  return 0;
+}
+
+/* __index: instance fields, then properties, then the class chain. */
+static int m_index(lua_State *L) {
+  l_greenlet *g = lua_touserdata(L, 1);
+  if (lua_getiuservalue(L, 1, UV_FIELDS) == LUA_TTABLE) {
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING && property(L, g, lua_tostring(L, 2)))
+    return 1;
+  lua_getiuservalue(L, 1, UV_CLASS);
+  lua_pushvalue(L, 2);
+  lua_gettable(L, -2);
+  return 1;
+}
+
+/* __newindex: instance fields (subclasses keep state there). */
+static int m_newindex(lua_State *L) {
+  if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, UV_FIELDS);
+  }
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_rawset(L, -3);
+  return 0;
+}
+
+/* Greenlet.init(self, fn, ...): the base initialiser. */
+static int c_init(lua_State *L) {
+  l_greenlet *g = l_greenlet_check(L, 1);
+  if (g->g.state != GV_NEW || g->started)
+    return luaL_error(L, "greenlet already started");
+  int n = lua_gettop(L);
+  if (n >= 2 && !lua_isnil(L, 2)) {
+    set_body(L, g, n - 1);
+    g->use_run = 0;
+  } else {
+    g->use_run = 1;
+  }
+  return 0;
+}
+
+/* Class(...): a new instance; calls Class.init(self, ...). */
+static int c_call(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  int n = lua_gettop(L);
+  greenlet_new(L, h, 1);
+  lua_replace(L, 1); /* self in place of the class */
+  lua_getiuservalue(L, 1, UV_CLASS);
+  lua_getfield(L, -1, "init");
+  lua_remove(L, -2);
+  lua_insert(L, 1);
+  lua_pushvalue(L, 2);
+  lua_insert(L, 1); /* self, init, self, args... */
+  lua_call(L, n, 0);
+  return 1;
+}
+
+/* Greenlet.spawn(fn, ...) or Class:spawn(...): new and started. */
+static int c_spawn(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  if (lua_istable(L, 1)) { /* Class:spawn(...) */
+    c_call(L);
+    greenlet_start(L, -1);
+    return 1;
+  }
+  luaL_checkany(L, 1);
+  l_greenlet_spawn(L, h, lua_gettop(L) - 1);
+  return 1;
+}
+
+/* Class:subclass(): a class deriving from Class. */
+static int c_subclass(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_newtable(L);
+  lua_getmetatable(L, 1); /* share __call/__tostring, chain __index */
+  lua_createtable(L, 0, 3);
+  lua_getfield(L, -2, "__call");
+  lua_setfield(L, -2, "__call");
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushliteral(L, "GreenletClass");
+  lua_setfield(L, -2, "__name");
+  lua_setmetatable(L, -3);
+  lua_pop(L, 1);
+  if (lua_istable(L, 2)) { /* optional table of methods */
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    }
+  }
+  return 1;
+}
+
+/* ---- Waiter: one greenlet waits for values pushed from anywhere -------- */
+
+typedef struct l_waiter {
+  gv_waitq q;
+  int head, tail; /* items in the uservalue table [head, tail) */
+} l_waiter;
+
+static int w_put(lua_State *L) {
+  l_waiter *w = luaL_checkudata(L, 1, "gvlua.Waiter");
+  luaL_checkany(L, 2);
+  lua_getiuservalue(L, 1, 1);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, w->tail++);
+  gv_waitq_wake_one(&w->q);
+  return 0;
+}
+
+static int w_get_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  l_waiter *w = lua_touserdata(L, 1);
+  if (w->head == w->tail) { lua_pushnil(L); return 1; } /* timed out */
+  lua_getiuservalue(L, 1, 1);
+  lua_rawgeti(L, -1, w->head);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, w->head++);
+  return 1;
+}
+
+/* w:get(timeout): the next value, or nil after timeout. */
+static int w_get(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  l_waiter *w = luaL_checkudata(L, 1, "gvlua.Waiter");
+  void *tmo;
+  double t = l_opttimeout(L, 2, &tmo);
+  lua_settop(L, 1);
+  if (w->head != w->tail) return w_get_k(L, 0, 0);
+  return gv_waitq_wait(&h->hub, &w->q, L, t, "a wait() on objects", 0,
+                       w_get_k);
+}
+
+static int w_len(lua_State *L) {
+  l_waiter *w = luaL_checkudata(L, 1, "gvlua.Waiter");
+  lua_pushinteger(L, w->tail - w->head);
+  return 1;
+}
+
+static int l_waiter_new(lua_State *L) {
+  l_waiter *w = lua_newuserdatauv(L, sizeof *w, 1);
+  gv_waitq_init(&w->q);
+  w->head = w->tail = 1;
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 1);
+  luaL_setmetatable(L, "gvlua.Waiter");
+  return 1;
+}
+
+/* ---- registration ------------------------------------------------------ */
+
+static const luaL_Reg greenlet_methods[] = {
+  {"start", m_start},
+  {"start_later", m_start_later},
+  {"join", m_join},
+  {"get", m_get},
+  {"kill", m_kill},
+  {"ready", m_ready},
+  {"successful", m_successful},
+  {"link", m_link},
+  {"link_value", m_link_value},
+  {"link_exception", m_link_exception},
+  {"rawlink", m_rawlink},
+  {"unlink", m_unlink},
+  {"init", c_init},
+  {"spawn", c_spawn},
+  {"subclass", c_subclass},
+  {NULL, NULL}
+};
+
+static const luaL_Reg greenlet_meta[] = {
+  {"__index", m_index},
+  {"__newindex", m_newindex},
+  {"__tostring", m_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg waiter_methods[] = {
+  {"put", w_put},
+  {"get", w_get},
+  {"__len", w_len},
+  {NULL, NULL}
+};
+
+static const luaL_Reg gevent_funcs[] = {
+  {"spawn", l_spawn},
+  {"spawn_later", l_spawn_later},
+  {"sleep", l_sleep},
+  {"idle", l_idle},
+  {"getcurrent", l_getcurrent},
+  {"_run_until_done", l_run},
+  {"_waiter", l_waiter_new},
+  {NULL, NULL}
+};
+
+static int class_tostring(lua_State *L) {
+  lua_pushliteral(L, "<class Greenlet>");
+  return 1;
+}
+
+/* Creates the classes and metatables (once per state, with the hub). */
+void l_greenlet_register(lua_State *L) {
+  l_class_new(L, "GreenletExit", 0, L_GREENLETEXIT);
+  l_class_new(L, "LoopExit", 0, L_LOOPEXIT);
+  lua_pop(L, 2);
+  luaL_newmetatable(L, ERRBOX);
+  lua_pop(L, 1);
+  {
+    lua_newtable(L);
+    l_setfuncs(L, greenlet_methods);
+    lua_pushliteral(L, "Greenlet");
+    lua_setfield(L, -2, "__name");
+    lua_createtable(L, 0, 2);
+    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+    lua_pushcclosure(L, c_call, 1);
+    lua_setfield(L, -2, "__call");
+    lua_pushcfunction(L, class_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
+    /* instance metatable */
+    luaL_newmetatable(L, L_GREENLET);
+    l_setfuncs(L, greenlet_meta);
+    lua_pop(L, 1);
+    luaL_newmetatable(L, "gvlua.Waiter");
+    l_setfuncs(L, waiter_methods);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 2);
+  }
+}
+
+void l_greenlet_open(lua_State *L, l_hub *h) {
+  (void)h;
+  lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLETEXIT);
+  lua_setfield(L, -2, "GreenletExit");
+  lua_getfield(L, LUA_REGISTRYINDEX, L_LOOPEXIT);
+  lua_setfield(L, -2, "LoopExit");
+  lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
+  lua_setfield(L, -2, "Greenlet");
+  l_setfuncs(L, gevent_funcs);
+}

@@ -1,0 +1,176 @@
+/*
+** l_hub.c - the hub as Lua sees it: one per Lua state, created on first
+** use and closed with the state; luaopen_gvlua; the embedding API of
+** include/gvlua.h; helpers shared by every binding.
+*/
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "bindings.h"
+#include "gvlua.h"
+
+static int hub_gc(lua_State *L) {
+  l_hub *h = lua_touserdata(L, 1);
+  if (h->hub.loop) gv_hub_close(&h->hub);
+  return 0;
+}
+
+/* Overflow report: runs in a signal handler just before abort(). */
+static void describe_current(void *arg, int fd) {
+  l_hub *h = arg;
+  char buf[256];
+  gv_greenlet *g = h->hub.current;
+  int n;
+  if (!g) n = snprintf(buf, sizeof buf, "the hub");
+  else if (g->flags & GV_F_MAIN) n = snprintf(buf, sizeof buf,
+                                              "the main greenlet");
+  else {
+    l_greenlet *lg = (l_greenlet *)g;
+    n = snprintf(buf, sizeof buf, "greenlet Greenlet-%lu (spawned at %s)",
+                 lg->ident, lg->where ? lg->where : "?");
+  }
+  if (n > 0) {
+    ssize_t r = write(fd, buf, (size_t)n < sizeof buf ? (size_t)n
+                                                      : sizeof buf - 1);
+    (void)r;
+  }
+}
+
+static l_hub *hub_create(lua_State *L, struct ev_loop *loop) {
+  l_hub *h = lua_newuserdatauv(L, sizeof *h, 2);
+  lua_State *HL = lua_newthread(L);
+  lua_setiuservalue(L, -2, 1);
+  if (gv_hub_init(&h->hub, loop, HL) != 0) {
+    memset(h, 0, sizeof *h);
+    luaL_error(L, "cannot create the gvlua hub (libev loop)");
+  }
+  lua_newtable(L);
+  lua_pushvalue(L, -1);
+  h->threads_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_setiuservalue(L, -2, 2);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, hub_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, L_HUB);
+  h->hub.ud = h;
+  l_greenlet_register(L);
+  l_timeout_register(L);
+  l_hub_hooks(h);
+  l_greenlet_new_main(L, h);
+  gv_stack_overflow_handler(describe_current, h);
+  return h;
+}
+
+l_hub *l_hub_get(lua_State *L) {
+  l_hub *h;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, L_HUB) == LUA_TUSERDATA) {
+    h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return h;
+  }
+  lua_pop(L, 1);
+  return hub_create(L, NULL);
+}
+
+void l_setfuncs(lua_State *L, const luaL_Reg *fns) {
+  lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+  luaL_setfuncs(L, fns, 1);
+}
+
+void l_hub_protected(l_hub *h, lua_CFunction f, void *ud) {
+  lua_State *L = h->hub.L;
+  lua_pushcfunction(L, f);
+  lua_pushlightuserdata(L, ud);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    fprintf(stderr, "gvlua: error in the hub: %s\n",
+            luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 2);
+  }
+}
+
+double l_opttimeout(lua_State *L, int idx, void **tmo) {
+  *tmo = NULL;
+  switch (lua_type(L, idx)) {
+  case LUA_TNONE:
+  case LUA_TNIL:
+    return -1;
+  case LUA_TNUMBER: {
+    double t = lua_tonumber(L, idx);
+    return t < 0 ? 0 : t;
+  }
+  default:
+    if ((*tmo = l_timeout_test(L, idx)) != NULL) return -1;
+    luaL_typeerror(L, idx, "number or gevent.Timeout");
+    return -1;
+  }
+}
+
+int l_isopts(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TTABLE && !lua_getmetatable(L, idx);
+}
+
+void l_optfield(lua_State *L, int idx, const char *name) {
+  lua_getfield(L, idx, name);
+}
+
+/* Submodules of require "gvlua", each filling its own table. */
+static const struct {
+  const char *name;
+  void (*open)(lua_State *L, l_hub *h);
+} submodules[] = {
+  {NULL, NULL}
+};
+
+GVLUA_API int luaopen_gvlua(lua_State *L) {
+  l_hub *h = l_hub_get(L);
+  lua_newtable(L);
+  l_greenlet_open(L, h);
+  l_timeout_open(L, h);
+  for (int i = 0; submodules[i].name; i++) {
+    lua_newtable(L);
+    submodules[i].open(L, h);
+    lua_setfield(L, -2, submodules[i].name);
+  }
+  lua_pushliteral(L, GVLUA_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
+
+/* ---- the embedding API (include/gvlua.h) ------------------------------ */
+
+GVLUA_API int gvlua_open(lua_State *L, struct ev_loop *loop) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, L_HUB) == LUA_TUSERDATA) {
+    l_hub *h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return (!loop || h->hub.loop == loop) ? 0 : -1;
+  }
+  lua_pop(L, 1);
+  hub_create(L, loop);
+  return 0;
+}
+
+GVLUA_API struct ev_loop *gvlua_loop(lua_State *L) {
+  return l_hub_get(L)->hub.loop;
+}
+
+GVLUA_API int gvlua_run(lua_State *L) {
+  return gv_run(&l_hub_get(L)->hub, L);
+}
+
+GVLUA_API int gvlua_step(lua_State *L, double timeout) {
+  return gv_step(&l_hub_get(L)->hub, L, timeout);
+}
+
+GVLUA_API void gvlua_sleep(lua_State *L, double seconds) {
+  gv_sleep(&l_hub_get(L)->hub, L, seconds, 0, NULL);
+}
+
+GVLUA_API int gvlua_wait_fd(lua_State *L, int fd, int events,
+                            double timeout) {
+  gv_hub *hub = &l_hub_get(L)->hub;
+  int why = gv_wait_fd(hub, L, fd, events, timeout, 0, NULL);
+  if (why != GV_WAKE_NORMAL) return 0;
+  return (int)(intptr_t)hub->current->io.data &
+         (GVLUA_READ | GVLUA_WRITE);
+}

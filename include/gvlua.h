@@ -1,0 +1,68 @@
+/*
+** gvlua.h - the public C interface for embedding gvlua in an application.
+**
+** A lua_State family (a main state and its threads) gets one hub: a
+** scheduler on a libev loop. The thread that first uses gevent becomes the
+** main greenlet. C functions called from Lua may block their greenlet with
+** the calls below; other greenlets keep running meanwhile.
+*/
+#ifndef GVLUA_H
+#define GVLUA_H
+
+#include <lua.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GVLUA_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define GVLUA_API __attribute__((visibility("default")))
+#else
+#define GVLUA_API
+#endif
+
+struct ev_loop;
+
+/* Events for gvlua_wait_fd, same values as libev's EV_READ / EV_WRITE. */
+#define GVLUA_READ 0x01
+#define GVLUA_WRITE 0x02
+
+/* The Lua C module behind require "gvlua" (used by the gevent.* modules).
+** Hosts that link gvlua statically put it in package.preload. */
+GVLUA_API int luaopen_gvlua(lua_State *L);
+
+/* Creates the hub for L's state on 'loop' (NULL: the hub makes its own
+** loop). Returns 0, or -1 if the state already has a hub on another loop.
+** Optional: the hub is created on first use otherwise. The application
+** keeps ownership of its loop and must outlive the lua_State. */
+GVLUA_API int gvlua_open(lua_State *L, struct ev_loop *loop);
+
+/* The libev loop the hub of L runs on (creating the hub if needed). */
+struct ev_loop *gvlua_loop(lua_State *L);
+
+/* From the main greenlet: runs greenlets until none can make progress
+** (gevent.wait()). Returns 0, or raises a Lua error on misuse. */
+GVLUA_API int gvlua_run(lua_State *L);
+
+/* From the main greenlet: runs the greenlets that are ready, polls I/O and
+** timers once waiting at most 'timeout' seconds (0: do not wait), and runs
+** what that woke. Returns the number of greenlets still alive. For
+** applications that drive the hub from their own loop iteration. */
+GVLUA_API int gvlua_step(lua_State *L, double timeout);
+
+/* Blocks the current greenlet for 'seconds'. Callable from any C function
+** running in a greenlet (the C stack is kept while blocked). Raises the
+** greenlet's pending error (kill, Timeout) as a Lua error. */
+GVLUA_API void gvlua_sleep(lua_State *L, double seconds);
+
+/* Blocks the current greenlet until 'fd' is ready for 'events'
+** (GVLUA_READ | GVLUA_WRITE) or 'timeout' seconds pass (negative: no
+** limit). Returns the ready events, 0 on timeout. Raises like gvlua_sleep. */
+GVLUA_API int gvlua_wait_fd(lua_State *L, int fd, int events, double timeout);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

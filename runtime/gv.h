@@ -1,0 +1,318 @@
+/*
+** gv.h - the runtime's internal interface: context switch, stacks, the hub
+** (scheduler on libev), timers and waits. Shared by runtime/ and bindings/;
+** nothing here is public (see include/gvlua.h for that).
+**
+** Model. Each greenlet owns a Lua thread. The scheduler runs on "runner"
+** C stacks and resumes greenlets there with lua_resume. A greenlet that
+** blocks where its own thread can yield suspends with lua_yieldk (the fast
+** path) and gives its runner back at once; one that blocks where it cannot
+** yield (inside a C call, a nested coroutine, the main chunk) keeps its
+** runner and switches C stacks (the slow path). Blocking primitives are
+** written continuation-style (gv_block) so both paths share one code path.
+*/
+#ifndef GV_H
+#define GV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ev.h>
+#include <lua.h>
+
+#define GV_API __attribute__((visibility("hidden")))
+
+#define gv_container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+typedef struct gv_hub gv_hub;
+typedef struct gv_greenlet gv_greenlet;
+typedef struct gv_runner gv_runner;
+
+/* ---- context switch (ctx.c, ctx_<arch>.S) ---------------------------- */
+
+/* A suspended C execution context: its saved stack pointer. */
+#if defined(GV_CTX_UCONTEXT)
+#include <ucontext.h>
+typedef struct gv_ctx { ucontext_t uc; } gv_ctx;
+#else
+typedef struct gv_ctx { void *sp; } gv_ctx;
+#endif
+
+/* Prepares 'c' so that the first switch to it calls fn(arg) on the stack
+** [base, base+size). fn must never return. */
+GV_API void gv_ctx_init(gv_ctx *c, void *base, size_t size,
+                        void (*fn)(void *), void *arg);
+/* Saves the running context in 'from' and resumes 'to'. */
+GV_API void gv_ctx_switch(gv_ctx *from, gv_ctx *to);
+
+/* ---- stacks (stack.c) ------------------------------------------------ */
+
+/* A C stack: usable memory [base, base+size) with a guard page below. */
+typedef struct gv_stack {
+  char *base;
+  size_t size;
+  char *map;        /* whole mapping, guard included */
+  size_t maplen;
+  unsigned vg_id;   /* Valgrind stack id */
+} gv_stack;
+
+/* Default usable size: fits Lua's 200-level C-call limit with room. */
+#define GV_STACK_SIZE (256 * 1024)
+
+/* Maps a stack of at least 'size' bytes with a guard page. 0 or -errno. */
+GV_API int gv_stack_alloc(gv_stack *s, size_t size);
+GV_API void gv_stack_free(gv_stack *s);
+/* Installs (once per process) a SIGSEGV handler on an alternate stack that
+** reports a guard-page hit with describe(arg) and aborts. */
+GV_API void gv_stack_overflow_handler(void (*describe)(void *arg, int fd),
+                                      void *arg);
+
+/* ---- intrusive lists --------------------------------------------------- */
+
+typedef struct gv_link { struct gv_link *prev, *next; } gv_link;
+
+static inline void gv_link_init(gv_link *l) { l->prev = l->next = l; }
+static inline int gv_link_empty(const gv_link *l) { return l->next == l; }
+static inline void gv_link_append(gv_link *head, gv_link *l) {
+  l->prev = head->prev; l->next = head;
+  head->prev->next = l; head->prev = l;
+}
+static inline void gv_link_remove(gv_link *l) {
+  l->prev->next = l->next; l->next->prev = l->prev;
+  l->prev = l->next = l;
+}
+
+/* ---- run queue entries ------------------------------------------------- */
+
+/* Something the hub runs in FIFO order: a greenlet to resume (fn NULL) or
+** a callback. Callbacks run in hub context: they must not block. */
+typedef struct gv_callback gv_callback;
+typedef void (*gv_callback_fn)(gv_hub *hub, gv_callback *cb);
+struct gv_callback {
+  gv_callback *next;
+  gv_callback_fn fn;
+  int queued;
+};
+
+/* Appends 'cb' to the run queue unless it is already queued. */
+GV_API void gv_schedule(gv_hub *hub, gv_callback *cb);
+/* Removes 'cb' from the run queue if it is there (O(queue length)). */
+GV_API void gv_unschedule(gv_hub *hub, gv_callback *cb);
+
+/* ---- timers (timer.c) ------------------------------------------------- */
+
+/* A one-shot timer owned by its user; fires in deadline order, equal
+** deadlines in start order. fn runs in hub context. */
+typedef struct gv_timer gv_timer;
+typedef void (*gv_timer_fn)(gv_hub *hub, gv_timer *t);
+struct gv_timer {
+  double at;
+  uint64_t seq;
+  size_t index;     /* position in the heap + 1; 0 when inactive */
+  gv_timer_fn fn;
+};
+
+GV_API void gv_timer_start(gv_hub *hub, gv_timer *t, double seconds,
+                           gv_timer_fn fn);
+GV_API void gv_timer_stop(gv_hub *hub, gv_timer *t);
+static inline int gv_timer_active(const gv_timer *t) { return t->index != 0; }
+/* Runs the callbacks of timers whose deadline has passed. */
+GV_API void gv__timers_expire(gv_hub *hub);
+GV_API int gv__timers_init(gv_hub *hub);
+GV_API void gv__timers_free(gv_hub *hub);
+/* Seconds until the earliest deadline, or -1 if no timer is active. */
+GV_API double gv__timers_next(gv_hub *hub);
+/* Refreshes the loop's notion of now if a coarse clock tick passed. */
+GV_API int gv__update_now(gv_hub *hub);
+
+/* ---- greenlets --------------------------------------------------------- */
+
+enum gv_state {
+  GV_NEW,       /* created, not started */
+  GV_READY,     /* in the run queue, about to start or continue */
+  GV_RUNNING,
+  GV_BLOCKED,   /* suspended, waiting for a wake-up */
+  GV_DEAD
+};
+
+/* Why a blocked greenlet was resumed. */
+enum gv_wake {
+  GV_WAKE_NONE,
+  GV_WAKE_NORMAL,   /* what it waited for happened */
+  GV_WAKE_TIMEOUT,  /* its wait's own timer fired */
+  GV_WAKE_THROW     /* an error was thrown into it (kill, Timeout, LoopExit) */
+};
+
+/* Greenlet flags. */
+#define GV_F_MAIN     0x01   /* the host's thread: always the slow path */
+#define GV_F_STACKFUL 0x02   /* suspended on the slow path, holds ctx */
+#define GV_F_CATCH    0x04   /* its blocking primitive handles throws itself */
+#define GV_F_STARTED  0x08
+
+typedef int (*gv_kfunction)(lua_State *L, int status, lua_KContext ctx);
+
+struct gv_greenlet {
+  gv_callback run;          /* run-queue entry (fn NULL) */
+  gv_hub *hub;
+  lua_State *L;             /* its own Lua thread (main: the host's) */
+  lua_State *blocked_L;     /* thread blocked in a primitive, while blocked */
+  gv_link all;              /* in hub->alive while started and not dead */
+  gv_link wait;             /* in a gv_waitq while waiting on one */
+  gv_timer timer;           /* the current wait's timeout, or a sleep */
+  ev_io io;                 /* fd wait */
+  gv_ctx ctx;               /* saved context on the slow path */
+  gv_runner *runner;        /* runner stack held on the slow path */
+  gv_kfunction k;           /* continuation of the current block */
+  lua_KContext kctx;
+  void (*cancel)(gv_greenlet *g); /* extra cleanup when a wait is cut short */
+  const char *waiting_on;   /* what it waits on, for LoopExit messages */
+  int waiting_fd;
+  int nargs;                /* values on L for the first resume */
+  unsigned char state, flags, wake;
+};
+
+/* The current greenlet, or NULL in hub context. */
+static inline gv_greenlet *gv_current(gv_hub *hub);
+
+/* ---- the hub (hub.c, sched.c) ---------------------------------------- */
+
+/* Hooks the bindings give the runtime (Lua values live there). */
+typedef struct gv_hooks {
+  /* A greenlet's body returned (status LUA_OK, nres results on g->L) or
+  ** raised (status > LUA_YIELD, error on top of g->L). Runs in hub context
+  ** on the hub's runner, with hub->current == g. */
+  void (*finished)(gv_hub *hub, gv_greenlet *g, int status, int nres);
+  /* The main greenlet would wait forever: push the LoopExit error onto L. */
+  void (*push_loop_exit)(gv_hub *hub, lua_State *L);
+  /* A greenlet's thread yielded without blocking (a stray
+  ** coroutine.yield at its top level). */
+  void (*stray_yield)(gv_hub *hub, gv_greenlet *g);
+} gv_hooks;
+
+struct gv_hub {
+  struct ev_loop *loop;
+  int own_loop;
+  lua_State *L;              /* hub's Lua thread, for callbacks */
+  gv_hooks hooks;
+  gv_greenlet *current;      /* NULL in hub context */
+  gv_greenlet *main;
+  gv_runner *runner;         /* runner whose stack runs now (NULL: main's) */
+  gv_runner *free_runners;
+  unsigned nfree_runners, nrunners;
+  size_t stack_size;
+  /* run queue */
+  gv_callback *runq_head, *runq_tail;
+  size_t runq_len;
+  /* timers: binary min-heap on (at, seq) */
+  gv_timer **heap;
+  size_t nheap, heap_cap;
+  uint64_t timer_seq;
+  ev_timer timer_watcher;
+  /* housekeeping */
+  gv_link alive;             /* started greenlets not yet dead */
+  size_t nalive;
+  gv_greenlet *exit_waiter;  /* blocked in gevent.wait(): woken at loop exit */
+  gv_link idlers;            /* greenlets in gevent.idle() (gv_greenlet.wait) */
+  gv_greenlet *step_waiter;  /* main in gvlua_step: woken after one poll */
+  double step_timeout;
+  long coarse_tick;          /* coarse clock at last time update */
+  int polling;
+  void *ud;                  /* the bindings' data */
+};
+
+static inline gv_greenlet *gv_current(gv_hub *hub) { return hub->current; }
+
+/* Initialises a hub on 'loop' (NULL: a new loop). 0 or -errno. */
+GV_API int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L);
+/* Frees the hub's resources. Greenlets still suspended are abandoned. */
+GV_API void gv_hub_close(gv_hub *hub);
+GV_API void gv__runners_free(gv_hub *hub);
+GV_API void gv__runner_abandon(gv_hub *hub, gv_runner *r);
+
+/* Prepares 'g' (memory owned by the caller) to run a body on thread 'L'
+** whose stack holds the function and 'nargs' arguments. */
+GV_API void gv_greenlet_init(gv_hub *hub, gv_greenlet *g, lua_State *L,
+                             int nargs);
+/* Makes the host thread 'L' the main greenlet 'g'. */
+GV_API void gv_greenlet_init_main(gv_hub *hub, gv_greenlet *g, lua_State *L);
+/* Schedules a new greenlet to start (spawn). */
+GV_API void gv_greenlet_start(gv_greenlet *g);
+/* Stops a started greenlet that has not run yet from ever running. */
+GV_API void gv_greenlet_cancel_start(gv_greenlet *g);
+
+/* ---- blocking -------------------------------------------------------- */
+
+/* Suspends the current greenlet, which must be 'L''s greenlet, until it is
+** woken; then calls k(L, LUA_YIELD, ctx) and returns what k returns. On the
+** fast path it never returns to its caller (lua_yieldk); use it as
+** 'return gv_block(L, ctx, k);' from a lua_CFunction. Before calling it
+** the primitive registers the greenlet where it will be woken (a wait
+** queue, a timer, an fd). Unless GV_F_CATCH is set, a thrown error is
+** raised at the blocking point instead of calling k. With k NULL it always
+** takes the slow path and returns the wake reason (for C callers). */
+GV_API int gv_block(gv_hub *hub, lua_State *L, lua_KContext ctx,
+                    gv_kfunction k);
+/* The same for C callers that cannot return through Lua (embedders):
+** always the slow path; returns the wake reason. Raises thrown errors. */
+GV_API int gv_block_here(gv_hub *hub, lua_State *L);
+/* Checks that L's greenlet may block here; raises a Lua error if not.
+** Returns the current greenlet. */
+GV_API gv_greenlet *gv_check_block(gv_hub *hub, lua_State *L);
+/* gv_check_block, then marks the greenlet GV_BLOCKED on 'what' (a static
+** string for LoopExit reports). Register wake-ups next, then gv_block. */
+GV_API gv_greenlet *gv_prepare_block(gv_hub *hub, lua_State *L,
+                                     const char *what);
+
+/* Wakes blocked greenlet 'g' for 'why': cancels what else it waited on
+** (wait queue, timer, fd, g->cancel) and schedules it. No-op unless g is
+** GV_BLOCKED. */
+GV_API void gv_wake(gv_greenlet *g, int why);
+
+/* Throws the value on top of 'from' into 'g' (pops it): g raises it at its
+** blocking point when it next runs. g must be suspended (blocked or ready)
+** or new (then it is marked dead without running: returns 1). Returns 0. */
+GV_API int gv_throw(gv_greenlet *g, lua_State *from);
+
+/* Sleep: 0 moves the current greenlet to the back of the run queue. */
+GV_API int gv_sleep(gv_hub *hub, lua_State *L, double seconds,
+                    lua_KContext ctx, gv_kfunction k);
+
+/* ---- wait queues (waitq.c) ------------------------------------------- */
+
+/* FIFO of greenlets blocked on one thing (event, lock, queue, join). */
+typedef struct gv_waitq { gv_link head; } gv_waitq;
+
+static inline void gv_waitq_init(gv_waitq *q) { gv_link_init(&q->head); }
+static inline int gv_waitq_empty(const gv_waitq *q) {
+  return gv_link_empty(&q->head);
+}
+/* Blocks the current greenlet on 'q' until woken or 'timeout' seconds
+** (negative: no limit). k sees the reason in gv_current(hub)->wake. */
+GV_API int gv_waitq_wait(gv_hub *hub, gv_waitq *q, lua_State *L,
+                         double timeout, const char *what,
+                         lua_KContext ctx, gv_kfunction k);
+/* Wakes the first / all waiters (GV_WAKE_NORMAL) in FIFO order. Returns
+** how many were woken. */
+GV_API int gv_waitq_wake_one(gv_waitq *q);
+GV_API int gv_waitq_wake_all(gv_waitq *q);
+/* First waiter without waking it, or NULL. */
+GV_API gv_greenlet *gv_waitq_first(gv_waitq *q);
+
+/* ---- fd waits (io.c) ------------------------------------------------- */
+
+/* Blocks until fd is ready for events (EV_READ|EV_WRITE) or timeout.
+** k sees gv_current(hub)->wake: GV_WAKE_NORMAL or GV_WAKE_TIMEOUT, and the
+** ready events in the greenlet's io.data (as intptr_t). */
+GV_API int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
+                      double timeout, lua_KContext ctx, gv_kfunction k);
+
+/* ---- scheduler entry points for the main greenlet --------------------- */
+
+/* Main greenlet: run until nothing can make progress (gevent.wait()). */
+GV_API int gv_run(gv_hub *hub, lua_State *L);
+/* Main greenlet: one scheduler step (see gvlua_step). */
+GV_API int gv_step(gv_hub *hub, lua_State *L, double timeout);
+/* Current greenlet: wait until the hub has nothing else to do. */
+GV_API int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
+                   gv_kfunction k);
+
+#endif

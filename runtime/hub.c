@@ -1,0 +1,108 @@
+/*
+** hub.c - a hub's life: creating it on a libev loop, making greenlets,
+** and tearing it all down when the Lua state closes.
+*/
+#include <errno.h>
+#include <string.h>
+#include "gv.h"
+
+static void timer_watcher_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  /* Only bounds the poll; poll_io runs the expired gv_timers. */
+  (void)loop; (void)w; (void)revents;
+}
+
+static struct ev_loop *default_loop_used;
+
+int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
+  memset(hub, 0, sizeof *hub);
+  if (!loop) {
+    /* The default loop is the one libev's child watchers work on. */
+    if (!default_loop_used) {
+      loop = default_loop_used = ev_default_loop(EVFLAG_AUTO);
+    } else {
+      loop = ev_loop_new(EVFLAG_AUTO);
+    }
+    if (!loop) return -ENOMEM;
+    hub->own_loop = 1;
+  }
+  hub->loop = loop;
+  hub->L = L;
+  hub->stack_size = GV_STACK_SIZE;
+  if (gv__timers_init(hub) != 0) {
+    if (hub->own_loop) ev_loop_destroy(loop);
+    return -ENOMEM;
+  }
+  ev_timer_init(&hub->timer_watcher, timer_watcher_cb, 0., 0.);
+  gv_link_init(&hub->alive);
+  gv_link_init(&hub->idlers);
+  return 0;
+}
+
+void gv_hub_close(gv_hub *hub) {
+  /* Greenlets still suspended are abandoned: drop their watchers and the
+  ** stacks they hold, never resume them. */
+  while (!gv_link_empty(&hub->alive)) {
+    gv_greenlet *g = gv_container_of(hub->alive.next, gv_greenlet, all);
+    gv_link_remove(&g->all);
+    if (!gv_link_empty(&g->wait)) gv_link_remove(&g->wait);
+    if (ev_is_active(&g->io)) ev_io_stop(hub->loop, &g->io);
+    if (g->flags & GV_F_STACKFUL) gv__runner_abandon(hub, g->runner);
+    g->runner = NULL;
+    g->state = GV_DEAD;
+  }
+  hub->nalive = 0;
+  if (ev_is_active(&hub->timer_watcher))
+    ev_timer_stop(hub->loop, &hub->timer_watcher);
+  gv__timers_free(hub);
+  gv__runners_free(hub);
+  if (hub->own_loop) {
+    if (hub->loop == default_loop_used) default_loop_used = NULL;
+    ev_loop_destroy(hub->loop);
+  }
+  hub->loop = NULL;
+}
+
+static void io_ready(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)loop;
+  gv_greenlet *g = gv_container_of(w, gv_greenlet, io);
+  w->data = (void *)(intptr_t)revents;
+  gv_wake(g, GV_WAKE_NORMAL);
+}
+
+void gv_greenlet_init(gv_hub *hub, gv_greenlet *g, lua_State *L, int nargs) {
+  memset(g, 0, sizeof *g);
+  g->hub = hub;
+  g->L = L;
+  g->nargs = nargs;
+  g->state = GV_NEW;
+  gv_link_init(&g->all);
+  gv_link_init(&g->wait);
+  ev_init(&g->io, io_ready);
+}
+
+void gv_greenlet_init_main(gv_hub *hub, gv_greenlet *g, lua_State *L) {
+  gv_greenlet_init(hub, g, L, 0);
+  g->flags = GV_F_MAIN | GV_F_STARTED;
+  g->state = GV_RUNNING;
+  hub->main = g;
+  hub->current = g;
+}
+
+void gv_greenlet_start(gv_greenlet *g) {
+  gv_hub *hub = g->hub;
+  g->state = GV_READY;
+  gv_link_append(&hub->alive, &g->all);
+  hub->nalive++;
+  gv_schedule(hub, &g->run);
+}
+
+void gv_greenlet_cancel_start(gv_greenlet *g) {
+  gv_hub *hub = g->hub;
+  if (g->state == GV_DEAD) return;
+  gv_unschedule(hub, &g->run);
+  if (!gv_link_empty(&g->all)) {
+    gv_link_remove(&g->all);
+    hub->nalive--;
+  }
+  g->state = GV_DEAD;
+}
