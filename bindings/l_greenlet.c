@@ -600,8 +600,6 @@ static int m_kill(lua_State *L) {
   if (is_dead(g)) return 0;
   push_kill_error(L, 2);
   if (&g->g == h->hub.current) return lua_error(L);
-  if (g->g.flags & GV_F_MAIN) return luaL_error(L, "cannot kill the main "
-                                                   "greenlet from another");
   if (!(g->g.flags & GV_F_STARTED)) {
     /* never ran: it will not run at all */
     if (gv_timer_active(&g->start_timer))

@@ -1,0 +1,264 @@
+-- Greenlets: spawn forms, scheduling order, results, errors, kill, links,
+-- subclassing.
+local gevent = require "gevent"
+local Greenlet = gevent.Greenlet
+
+describe("gevent.spawn", function()
+  it("only schedules; greenlets start in FIFO order when the caller blocks", function()
+    local log = {}
+    local a = gevent.spawn(function() log[#log + 1] = "a" end)
+    local b = gevent.spawn(function() log[#log + 1] = "b" end)
+    assert.are.same({}, log)
+    gevent.joinall({a, b})
+    assert.are.same({"a", "b"}, log)
+  end)
+
+  it("sleep(0) sends the caller to the back of the run queue", function()
+    local log = {}
+    local function worker(name)
+      log[#log + 1] = name .. "1"
+      gevent.sleep(0)
+      log[#log + 1] = name .. "2"
+    end
+    gevent.joinall({gevent.spawn(worker, "a"), gevent.spawn(worker, "b")})
+    assert.are.same({"a1", "b1", "a2", "b2"}, log)
+  end)
+
+  it("passes arguments and returns every result through get", function()
+    local g = gevent.spawn(function(x, y) return x + y, nil, "z" end, 2, 3)
+    local a, b, c = g:get()
+    assert.are.equal(5, a)
+    assert.is_nil(b)
+    assert.are.equal("z", c)
+    assert.are.equal(5, g.value)
+  end)
+
+  it("accepts Greenlet.spawn and Greenlet(fn):start()", function()
+    local g1 = Greenlet.spawn(function() return 1 end)
+    local g2 = Greenlet(function(v) return v end, 2)
+    assert.is_false(g2.started)
+    g2:start()
+    assert.is_true(g2.started)
+    assert.are.same({1, 2}, {g1:get(), g2:get()})
+  end)
+
+  it("spawn_later starts after the delay, in deadline order", function()
+    local log = {}
+    local late = gevent.spawn_later(0.03, function() log[#log + 1] = "late" end)
+    local soon = gevent.spawn_later(0.01, function() log[#log + 1] = "soon" end)
+    gevent.joinall({late, soon})
+    assert.are.same({"soon", "late"}, log)
+  end)
+end)
+
+describe("Greenlet state", function()
+  it("reports started, ready, successful, value and exception", function()
+    local winner = gevent.spawn(function() return "You win!" end)
+    local loser = gevent.spawn(function() error("You fail at failing.", 0) end)
+    assert.is_true(winner.started)
+    assert.is_false(winner:ready())
+    gevent.joinall({winner, loser})
+    assert.is_true(winner:ready())
+    assert.is_true(winner:successful())
+    assert.are.equal("You win!", winner.value)
+    assert.is_nil(winner.exception)
+    assert.is_true(loser:ready())
+    assert.is_false(loser:successful())
+    assert.are.equal("You fail at failing.", loser.exception)
+    assert.is_nil(loser.value)
+  end)
+
+  it("re-raises the greenlet's error from get", function()
+    local g = gevent.spawn(function() error({code = 7}) end)
+    local ok, err = pcall(g.get, g)
+    assert.is_false(ok)
+    assert.are.equal(7, err.code)
+  end)
+
+  it("get(false) on an unfinished greenlet raises Timeout", function()
+    local g = gevent.spawn(function() gevent.sleep(0.01) end)
+    local ok, err = pcall(g.get, g, false)
+    assert.is_false(ok)
+    assert.is_true(gevent.Timeout:is(err))
+    g:join()
+  end)
+
+  it("join with a timeout returns false while still running", function()
+    local g = gevent.spawn(function() gevent.sleep(0.05) end)
+    assert.is_false(g:join(0.001))
+    assert.is_true(g:join())
+  end)
+
+  it("join accepts an options table and a started Timeout", function()
+    local g = gevent.spawn(function() gevent.sleep(0.05) end)
+    assert.is_false(g:join{timeout = 0.001})
+    local t = gevent.Timeout(0.001):start()
+    assert.is_false(g:join(t))
+    t:cancel()
+    g:join()
+  end)
+
+  it("has a name, a minimal ident and a readable tostring", function()
+    local g = gevent.spawn(function() end)
+    assert.matches("^Greenlet%-%d+$", g.name)
+    assert.are.equal("number", type(g.minimal_ident))
+    assert.matches('<Greenlet "Greenlet%-%d+" at', tostring(g))
+    g:join()
+  end)
+
+  it("getcurrent returns the running greenlet, and the main one outside", function()
+    local main = gevent.getcurrent()
+    assert.are.equal("MainGreenlet", main.name)
+    local seen
+    local g = gevent.spawn(function() seen = gevent.getcurrent() end)
+    g:join()
+    assert.are.equal(g, seen)
+  end)
+end)
+
+describe("kill", function()
+  it("raises GreenletExit at the blocking point, counted as success", function()
+    local cleaned = false
+    local g = gevent.spawn(function()
+      local _ <close> = setmetatable({}, {__close = function() cleaned = true end})
+      gevent.sleep(10)
+    end)
+    gevent.sleep(0)
+    g:kill()
+    assert.is_true(g.dead)
+    assert.is_true(g:successful())
+    assert.is_true(gevent.GreenletExit:is(g.value))
+    assert.is_true(cleaned)
+  end)
+
+  it("kills a greenlet that never started: it never runs", function()
+    local ran = false
+    local g = gevent.spawn(function() ran = true end)
+    g:kill()
+    gevent.sleep(0)
+    assert.is_false(ran)
+    assert.is_true(g.dead)
+  end)
+
+  it("raises a custom error, which is then the greenlet's exception", function()
+    local g = gevent.spawn(function() gevent.sleep(10) end)
+    gevent.sleep(0)
+    g:kill("stop!")
+    assert.is_false(g:successful())
+    assert.are.equal("stop!", g.exception)
+  end)
+
+  it("with block=false returns at once; killall waits for all", function()
+    local gs = {}
+    for i = 1, 3 do gs[i] = gevent.spawn(gevent.sleep, 10) end
+    gevent.sleep(0)
+    gs[1]:kill(nil, false)
+    assert.is_false(gs[1].dead)
+    gevent.killall(gs)
+    for i = 1, 3 do assert.is_true(gs[i].dead) end
+  end)
+
+  it("lets the greenlet catch GreenletExit with pcall", function()
+    local caught
+    local g = gevent.spawn(function()
+      local ok, err = pcall(gevent.sleep, 10)
+      caught = gevent.GreenletExit:is(err)
+      return "after"
+    end)
+    gevent.sleep(0)
+    g:kill()
+    assert.is_true(caught)
+    assert.are.equal("after", g.value)
+  end)
+end)
+
+describe("links", function()
+  it("link runs the callback in a new greenlet with the dead greenlet", function()
+    local got, where
+    local g = gevent.spawn(function() return 42 end)
+    g:link(function(src) got = src.value; where = gevent.getcurrent() end)
+    g:join()
+    gevent.sleep(0)
+    assert.are.equal(42, got)
+    assert.are_not.equal(g, where)
+  end)
+
+  it("link_value and link_exception pick by outcome; unlink removes", function()
+    local log = {}
+    local ok_g = gevent.spawn(function() return 1 end)
+    local bad_g = gevent.spawn(function() error("x", 0) end)
+    local function on_value(g) log[#log + 1] = "value " .. tostring(g.value) end
+    local function on_exc(g) log[#log + 1] = "exception " .. tostring(g.exception) end
+    local function removed() log[#log + 1] = "removed" end
+    ok_g:link_value(on_value); ok_g:link_exception(on_exc)
+    bad_g:link_value(on_value); bad_g:link_exception(on_exc)
+    ok_g:link(removed); ok_g:unlink(removed)
+    gevent.joinall({ok_g, bad_g})
+    gevent.sleep(0)
+    table.sort(log)
+    assert.are.same({"exception x", "value 1"}, log)
+  end)
+end)
+
+describe("subclassing", function()
+  it("runs _run with instance fields set in init", function()
+    local My = Greenlet:subclass()
+    function My:init(message, n)
+      Greenlet.init(self)
+      self.message = message
+      self.n = n
+    end
+    function My:_run()
+      gevent.sleep(0)
+      return self.message .. self.n
+    end
+    local g = My("Hi there!", 3)
+    g:start()
+    assert.are.equal("Hi there!3", g:get())
+    assert.are.equal(3, g.n)
+  end)
+
+  it("supports a subclass of a subclass and Class:spawn", function()
+    local A = Greenlet:subclass()
+    function A:_run() return self:who() end
+    function A:who() return "A" end
+    local B = A:subclass()
+    function B:who() return "B" .. A.who(self) end
+    assert.are.equal("BA", B:spawn():get())
+    assert.are.equal("A", A:spawn():get())
+  end)
+end)
+
+describe("joinall", function()
+  it("returns the finished greenlets, and stops at the timeout", function()
+    local fast = gevent.spawn(function() end)
+    local slow = gevent.spawn(gevent.sleep, 0.2)
+    local done = gevent.joinall({fast, slow}, 0.02)
+    assert.are.same({fast}, done)
+    slow:kill()
+  end)
+
+  it("raise_error raises the first failure", function()
+    local bad = gevent.spawn(function() error("bad", 0) end)
+    local ok, err = pcall(gevent.joinall, {bad}, nil, true)
+    assert.is_false(ok)
+    assert.are.equal("bad", err)
+  end)
+end)
+
+describe("wait and iwait", function()
+  it("iwait yields greenlets in the order they finish", function()
+    local a = gevent.spawn(gevent.sleep, 0.03)
+    local b = gevent.spawn(gevent.sleep, 0.01)
+    local order = {}
+    for g in gevent.iwait({a, b}) do order[#order + 1] = g end
+    assert.are.same({b, a}, order)
+  end)
+
+  it("wait() with no objects runs until nothing is left", function()
+    local done = false
+    gevent.spawn(function() gevent.sleep(0.01); done = true end)
+    gevent.wait()
+    assert.is_true(done)
+  end)
+end)

@@ -1,0 +1,119 @@
+/* test_hub.c - the hub through the embedding API: greenlets run when the
+** main greenlet blocks, gvlua_step runs one round, C functions block
+** cooperatively (gvlua_sleep, gvlua_wait_fd), LoopExit, and closing the
+** state with greenlets still blocked leaks nothing. */
+#include <lauxlib.h>
+#include <lualib.h>
+#include <string.h>
+#include <unistd.h>
+#include "gvlua.h"
+#include "unit.h"
+
+static lua_State *new_state(void) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_gvlua);
+  lua_setfield(L, -2, "gvlua");
+  lua_pop(L, 1);
+  CHECK(gvlua_open(L, NULL) == 0);
+  return L;
+}
+
+static int run(lua_State *L, const char *code) {
+  if (luaL_dostring(L, code) != LUA_OK) {
+    fprintf(stderr, "lua error: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+static long geti(lua_State *L, const char *name) {
+  lua_getglobal(L, name);
+  long v = (long)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* A C function that blocks its greenlet (slow path, no continuation). */
+static int c_nap(lua_State *L) {
+  gvlua_sleep(L, luaL_checknumber(L, 1));
+  lua_pushstring(L, "rested");
+  return 1;
+}
+
+static int c_wait_read(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  lua_pushinteger(L, gvlua_wait_fd(L, fd, GVLUA_READ, luaL_optnumber(L, 2, -1)));
+  return 1;
+}
+
+static void test_run_and_step(void) {
+  lua_State *L = new_state();
+  CHECK(run(L, "core = require 'gvlua'; n = 0;"
+               "for i = 1, 10 do core.spawn(function() n = n + 1 end) end"));
+  CHECK(geti(L, "n") == 0);           /* spawn only schedules */
+  CHECK(gvlua_step(L, 0) == 0);       /* one round runs them all */
+  CHECK(geti(L, "n") == 10);
+  CHECK(run(L, "core.spawn(function() core.sleep(0.01); n = n + 1 end)"));
+  CHECK(gvlua_run(L) == 0);           /* until nothing is left */
+  CHECK(geti(L, "n") == 11);
+  lua_close(L);
+}
+
+static void test_c_blocking(void) {
+  lua_State *L = new_state();
+  lua_register(L, "nap", c_nap);
+  lua_register(L, "wait_read", c_wait_read);
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  lua_pushinteger(L, fds[0]);
+  lua_setglobal(L, "rfd");
+  CHECK(run(L,
+    "core = require 'gvlua'; ticks = 0\n"
+    "local t = core.spawn(function() for i = 1, 5 do ticks = ticks + 1; core.sleep(0.002) end end)\n"
+    "local g = core.spawn(function() return nap(0.02) end)\n"
+    "got = g:get()\n"
+    "r = core.spawn(function() return wait_read(rfd, 0.01) end):get()\n"));
+  lua_getglobal(L, "got");
+  CHECK(lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "rested") == 0);
+  lua_pop(L, 1);
+  CHECK(geti(L, "ticks") == 5);       /* others ran while C code slept */
+  CHECK(geti(L, "r") == 0);           /* timed out: nothing written */
+  CHECK(write(fds[1], "x", 1) == 1);
+  CHECK(run(L, "r = core.spawn(function() return wait_read(rfd, 1) end):get()"));
+  CHECK(geti(L, "r") == GVLUA_READ);
+  /* the main greenlet can block in C too */
+  CHECK(run(L, "m = nap(0.001)"));
+  close(fds[0]);
+  close(fds[1]);
+  lua_close(L);
+}
+
+static void test_loop_exit_and_close(void) {
+  lua_State *L = new_state();
+  CHECK(run(L,
+    "core = require 'gvlua'\n"
+    "local blocked = core.Greenlet(function() end)\n"
+    "core.spawn(function() blocked:join() end)\n"
+    "local ok, err = pcall(function() core.spawn(function() end):join(); blocked:join() end)\n"
+    "is_loop_exit = core.LoopExit:is(err) and 1 or 0\n"
+    "msg = tostring(err)\n"
+    /* left blocked on the slow path (inside a sort comparator) */
+    "core.spawn(function() table.sort({3, 2, 1}, function(a, b) core.sleep(60) return a < b end) end)\n"
+    "core.sleep(0)\n"));
+  CHECK(geti(L, "is_loop_exit") == 1);
+  lua_getglobal(L, "msg");
+  CHECK(strstr(lua_tostring(L, -1), "would block forever") != NULL);
+  CHECK(strstr(lua_tostring(L, -1), "waits on join") != NULL);
+  lua_pop(L, 1);
+  lua_close(L); /* abandons the blocked greenlets and their stacks */
+}
+
+int main(void) {
+  RUN(test_run_and_step);
+  RUN(test_c_blocking);
+  RUN(test_loop_exit_and_close);
+  return unit_report();
+}
