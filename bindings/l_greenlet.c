@@ -371,9 +371,19 @@ static void push_loop_exit(gv_hub *hub, lua_State *L) {
   lua_remove(L, -2);
 }
 
+/* Raised at the first instruction after a stray coroutine.yield. */
+static void stray_yield_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "attempt to yield from outside a coroutine");
+}
+
+/* A greenlet's body called coroutine.yield at its top level: as in the
+** main thread, that is an error. The greenlet was rescheduled; the error
+** is raised where it continues. */
 static void on_stray_yield(gv_hub *hub, gv_greenlet *g) {
   (void)hub;
-  (void)g; /* the greenlet is resumed later as if it had slept(0) */
+  lua_sethook(g->L, stray_yield_hook, LUA_MASKCOUNT, 1);
 }
 
 void l_hub_hooks(l_hub *h) {
@@ -453,6 +463,25 @@ static int l_run(lua_State *L) {
   l_hub *h = l_hubup(L);
   gv_run(&h->hub, L);
   return 0;
+}
+
+/* gvlua._stats(): the hub's counters, for tests and diagnostics. */
+static int l_stats(lua_State *L) {
+  gv_hub *hub = &l_hubup(L)->hub;
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, (lua_Integer)hub->nalive);
+  lua_setfield(L, -2, "alive");
+  lua_pushinteger(L, (lua_Integer)hub->nrunners);
+  lua_setfield(L, -2, "runners");
+  lua_pushinteger(L, (lua_Integer)hub->nfree_runners);
+  lua_setfield(L, -2, "free_runners");
+  lua_pushinteger(L, (lua_Integer)hub->runq_len);
+  lua_setfield(L, -2, "ready");
+  lua_pushinteger(L, (lua_Integer)hub->nheap);
+  lua_setfield(L, -2, "timers");
+  lua_pushinteger(L, (lua_Integer)l_hubup(L)->nthreads);
+  lua_setfield(L, -2, "pooled_threads");
+  return 1;
 }
 
 /* ---- Greenlet methods -------------------------------------------------- */
@@ -958,6 +987,7 @@ static const luaL_Reg gevent_funcs[] = {
   {"getcurrent", l_getcurrent},
   {"_run_until_done", l_run},
   {"_waiter", l_waiter_new},
+  {"_stats", l_stats},
   {NULL, NULL}
 };
 

@@ -1,0 +1,119 @@
+-- Timeout: start/cancel/close, start_new, <close> scopes, nesting, custom
+-- error values, and as the timeout argument of join/get; with_timeout.
+local gevent = require "gevent"
+local Timeout = gevent.Timeout
+
+describe("Timeout", function()
+  it("raises itself in the greenlet that started it, at its blocking point", function()
+    local t = Timeout(0.01)
+    assert.is_false(t.pending)
+    t:start()
+    assert.is_true(t.pending)
+    local ok, err = pcall(gevent.sleep, 1)
+    assert.is_false(ok)
+    assert.are.equal(t, err)
+    assert.is_true(Timeout:is(err))
+    assert.is_false(t.pending)
+    assert.are.equal("Timeout: 0.01 seconds", tostring(err))
+    assert.are.equal(0.01, t.seconds)
+  end)
+
+  it("does nothing when cancelled in time", function()
+    local t = Timeout.start_new(0.01)
+    gevent.sleep(0.001)
+    t:cancel()
+    assert.is_false(t.pending)
+    gevent.sleep(0.02) -- would have fired here
+  end)
+
+  it("cancels at <close> scope exit, also on error", function()
+    local t
+    do
+      local scoped <close> = Timeout(0.01):start()
+      t = scoped
+      assert.is_true(t.pending)
+    end
+    assert.is_false(t.pending)
+    local t2
+    pcall(function()
+      local scoped <close> = Timeout(0.01):start()
+      t2 = scoped
+      error("inside")
+    end)
+    assert.is_false(t2.pending)
+    gevent.sleep(0.02)
+  end)
+
+  it("raises a custom error value, or an instance of an error class", function()
+    local ok, err = pcall(function()
+      local _ <close> = Timeout(0.005, "too slow"):start()
+      gevent.sleep(1)
+    end)
+    assert.is_false(ok)
+    assert.are.equal("too slow", err)
+    local TooLong = gevent.GreenletExit:subclass("TooLong")
+    ok, err = pcall(function()
+      local _ <close> = Timeout(0.005, TooLong):start()
+      gevent.sleep(1)
+    end)
+    assert.is_true(TooLong:is(err))
+    assert.matches("^TooLong", tostring(err))
+  end)
+
+  it("nests: the inner one fires first and is told apart from the outer", function()
+    local outer = Timeout.start_new(0.05)
+    local ok, err = pcall(function()
+      local inner <close> = Timeout(0.005):start()
+      gevent.sleep(1)
+    end)
+    assert.is_false(ok)
+    assert.are_not.equal(outer, err)
+    assert.is_true(outer.pending)
+    ok, err = pcall(gevent.sleep, 1)
+    assert.are.equal(outer, err)
+  end)
+
+  it("interrupts waits of other greenlets only in its own greenlet", function()
+    local other_ok
+    local g = gevent.spawn(function()
+      gevent.sleep(0.02)
+      other_ok = true
+    end)
+    local ok = pcall(function()
+      local _ <close> = Timeout(0.005):start()
+      g:join()
+    end)
+    assert.is_false(ok)
+    g:join()
+    assert.is_true(other_ok)
+  end)
+
+  it("is accepted by join and get as their timeout", function()
+    local g = gevent.spawn(gevent.sleep, 0.05)
+    local t = Timeout(0.005):start()
+    assert.is_false(g:join(t))
+    local t2 = Timeout(0.005):start()
+    local ok, err = pcall(g.get, g, true, t2)
+    assert.is_false(ok)
+    assert.are.equal(t2, err)
+    local ok3, err3 = pcall(g.get, g, true, 0.001)
+    assert.is_false(ok3)
+    assert.is_true(Timeout:is(err3))
+    g:kill()
+  end)
+
+  it("with_timeout returns the results or raises Timeout", function()
+    assert.are.same({1, 2}, {gevent.with_timeout(0.05, function(a) return a, 2 end, 1)})
+    local ok, err = pcall(gevent.with_timeout, 0.005, gevent.sleep, 1)
+    assert.is_false(ok)
+    assert.is_true(Timeout:is(err))
+  end)
+
+  it("cannot be started from a hub callback", function()
+    local msg
+    local g = gevent.spawn(function() end)
+    g:rawlink(function() msg = select(2, pcall(function() Timeout(1):start() end)) end)
+    g:join()
+    assert.matches("greenlet", msg)
+  end)
+end)
