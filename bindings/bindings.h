@@ -15,7 +15,9 @@ typedef struct l_hub {
   gv_hub hub;
   int threads_ref;        /* registry ref: pool of finished threads */
   int nthreads;           /* threads in the pool */
-  unsigned long next_ident;
+  unsigned long next_ident;  /* minimal_ident never handed out yet */
+  unsigned long *free_idents; /* min-heap of idents of collected greenlets */
+  size_t nfree_idents, free_idents_cap;
   struct l_greenlet *main;
 } l_hub;
 
@@ -26,7 +28,7 @@ typedef struct l_greenlet {
   gv_timer start_timer;   /* start_later */
   int ref;                /* registry anchor while started and alive */
   int nvalues;            /* results stored in UV_RESULT */
-  unsigned long ident;
+  unsigned long ident;     /* minimal_ident + 1; 0 until first read */
   unsigned char use_run;  /* body is self:_run(...) */
   unsigned char failed;   /* died with an error other than GreenletExit */
   unsigned char started;   /* start() or start_later() was called */
@@ -48,6 +50,7 @@ enum {
 /* Registry keys. */
 #define L_HUB "gvlua.hub"
 #define L_GREENLET "gevent.Greenlet"        /* instance metatable */
+#define L_GREENLET_GC "gevent.Greenlet#gc"  /* same, once it has an ident */
 #define L_GREENLET_CLASS "gvlua.GreenletClass"
 #define L_TIMEOUT "gevent.Timeout"          /* Timeout class = metatable */
 #define L_GREENLETEXIT "gevent.GreenletExit"
@@ -89,6 +92,9 @@ void l_greenlet_register(lua_State *L);  /* classes, metatables */
 l_greenlet *l_greenlet_check(lua_State *L, int idx);
 l_greenlet *l_greenlet_test(lua_State *L, int idx);
 void l_greenlet_push(lua_State *L, l_greenlet *g);  /* alive or main */
+/* The greenlet's minimal_ident, assigned on first use (idx: the object). */
+unsigned long l_greenlet_ident(lua_State *L, int idx);
+void l_greenlet_idents_free(l_hub *h);
 void l_hub_hooks(l_hub *h);
 /* Makes the greenlet of host thread L (the main greenlet). */
 void l_greenlet_new_main(lua_State *L, l_hub *h);

@@ -4,6 +4,7 @@
 ** stored, errors reported with the spawn site, joiners and links woken).
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "bindings.h"
 
@@ -14,11 +15,14 @@ static const char ERRBOX[] = "gvlua.errbox";
 /* ---- access ------------------------------------------------------------ */
 
 l_greenlet *l_greenlet_test(lua_State *L, int idx) {
-  return luaL_testudata(L, idx, L_GREENLET);
+  l_greenlet *g = luaL_testudata(L, idx, L_GREENLET);
+  return g ? g : luaL_testudata(L, idx, L_GREENLET_GC);
 }
 
 l_greenlet *l_greenlet_check(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, L_GREENLET);
+  l_greenlet *g = l_greenlet_test(L, idx);
+  if (!g) luaL_typeerror(L, idx, L_GREENLET);
+  return g;
 }
 
 void l_greenlet_push(lua_State *L, l_greenlet *g) {
@@ -26,6 +30,68 @@ void l_greenlet_push(lua_State *L, l_greenlet *g) {
 }
 
 static int is_dead(l_greenlet *g) { return g->g.state == GV_DEAD; }
+
+/* ---- minimal_ident: small integers, the smallest free one first ------- */
+
+static void idents_push(l_hub *h, unsigned long id) {
+  if (h->nfree_idents == h->free_idents_cap) {
+    size_t cap = h->free_idents_cap ? 2 * h->free_idents_cap : 64;
+    unsigned long *a = realloc(h->free_idents, cap * sizeof *a);
+    if (!a) return; /* the ident is simply not reused */
+    h->free_idents = a;
+    h->free_idents_cap = cap;
+  }
+  size_t i = h->nfree_idents++;
+  while (i > 0 && h->free_idents[(i - 1) / 2] > id) {
+    h->free_idents[i] = h->free_idents[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  h->free_idents[i] = id;
+}
+
+static unsigned long idents_pop(l_hub *h) {
+  unsigned long top = h->free_idents[0];
+  unsigned long last = h->free_idents[--h->nfree_idents];
+  size_t i = 0, n = h->nfree_idents;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && h->free_idents[c + 1] < h->free_idents[c]) c++;
+    if (h->free_idents[c] >= last) break;
+    h->free_idents[i] = h->free_idents[c];
+    i = c;
+  }
+  if (n) h->free_idents[i] = last;
+  return top;
+}
+
+/* Like gevent, idents are handed out when first asked for, and a
+** collected greenlet's ident is reused. Only greenlets that have one pay
+** for a finalizer: their metatable becomes the one with __gc. */
+unsigned long l_greenlet_ident(lua_State *L, int idx) {
+  l_greenlet *g = lua_touserdata(L, idx);
+  if (!g->ident) {
+    l_hub *h = g->g.hub->ud;
+    g->ident = 1 + (h->nfree_idents ? idents_pop(h) : h->next_ident++);
+    idx = lua_absindex(L, idx);
+    luaL_getmetatable(L, L_GREENLET_GC);
+    lua_setmetatable(L, idx);
+  }
+  return g->ident - 1;
+}
+
+static int m_gc(lua_State *L) {
+  l_greenlet *g = lua_touserdata(L, 1);
+  l_hub *h = g->g.hub->ud;
+  if (g->ident && h->hub.loop) idents_push(h, g->ident - 1);
+  return 0;
+}
+
+void l_greenlet_idents_free(l_hub *h) {
+  free(h->free_idents);
+  h->free_idents = NULL;
+  h->nfree_idents = h->free_idents_cap = 0;
+}
 
 /* ---- the body: runs on the greenlet's own thread ----------------------- */
 
@@ -94,7 +160,7 @@ static l_greenlet *greenlet_new(lua_State *L, l_hub *h, int cls_idx) {
   lua_setiuservalue(L, -2, UV_THREAD);
   gv_waitq_init(&g->joiners);
   g->ref = LUA_NOREF;
-  g->ident = ++h->next_ident;
+  g->ident = 0;
   g->nvalues = 0;
   g->use_run = g->failed = g->started = 0;
   g->where = NULL;
@@ -130,21 +196,18 @@ static void set_body(lua_State *L, l_greenlet *g, int nargs) {
   lua_xmove(L, T, nargs);
 }
 
-/* Records where the greenlet was spawned ("file:line"). */
+/* Records where the greenlet was spawned ("file:line" of the nearest Lua
+** caller; "hub" when spawned from hub context, e.g. by a link). */
 static void record_site(lua_State *L, int self) {
   lua_Debug ar;
   l_greenlet *g = lua_touserdata(L, self);
-  int level = 1;
-  /* skip C frames (spawn, start, class call) to the Lua caller */
-  while (lua_getstack(L, level, &ar)) {
+  int found = 0;
+  for (int level = 1; !found && lua_getstack(L, level, &ar); level++) {
     lua_getinfo(L, "Sl", &ar);
-    if (ar.currentline > 0) break;
-    level++;
+    found = ar.currentline > 0;
   }
-  if (ar.currentline > 0)
-    lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
-  else
-    lua_pushliteral(L, "?");
+  if (found) lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+  else lua_pushliteral(L, "hub");
   g->where = lua_tostring(L, -1);
   lua_setiuservalue(L, self, UV_SPAWNED);
 }
@@ -353,11 +416,14 @@ static void push_loop_exit(gv_hub *hub, lua_State *L) {
   for (gv_link *l = hub->alive.next; l != &hub->alive; l = l->next) {
     gv_greenlet *g = gv_container_of(l, gv_greenlet, all);
     if (g->state != GV_BLOCKED) continue;
-    if (n++ == 0) luaL_addstring(&b, "; blocked greenlets:");
-    if (n > 20) { luaL_addstring(&b, " ..."); break; }
+    luaL_addstring(&b, n++ == 0 ? "; blocked greenlets: " : ", ");
+    if (n > 20) { luaL_addstring(&b, "..."); break; }
     l_greenlet *lg = (l_greenlet *)g;
-    lua_pushfstring(L, " Greenlet-%d (spawned at %s) waits on %s;",
-                    (int)lg->ident, lg->where ? lg->where : "?",
+    l_greenlet_push(L, lg); /* naming it assigns its ident, as in gevent */
+    unsigned long id = l_greenlet_ident(L, -1);
+    lua_pop(L, 1);
+    lua_pushfstring(L, "Greenlet-%d (spawned at %s) waits on %s", (int)id,
+                    lg->where ? lg->where : "?",
                     g->waiting_on ? g->waiting_on : "something");
     luaL_addvalue(&b);
   }
@@ -501,19 +567,14 @@ static int m_start_later(lua_State *L) {
 }
 
 static int join_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  l_hub *h = l_hubup(L);
-  l_greenlet *g = lua_touserdata(L, 1);
-  gv_greenlet *cur = h->hub.current;
-  if (cur->wake == GV_WAKE_THROW) { /* only with a Timeout argument */
-    if (lua_touserdata(L, -1) != (void *)ctx) return lua_error(L);
-    lua_pop(L, 1);
-  }
-  lua_pushboolean(L, is_dead(g));
+  (void)status; (void)ctx;
+  lua_pushboolean(L, is_dead((l_greenlet *)lua_touserdata(L, 1)));
   return 1;
 }
 
-/* Waits for g (at 1) to die; the timeout at idx. Continues with k. */
+/* Waits for g (at 1) to die; the timeout at idx: a number ends the wait
+** quietly, a started Timeout raises itself when it fires (as gevent's
+** join does). Continues with k. */
 static int join_wait(lua_State *L, int idx, gv_kfunction k) {
   l_hub *h = l_hubup(L);
   l_greenlet *g = lua_touserdata(L, 1);
@@ -521,8 +582,6 @@ static int join_wait(lua_State *L, int idx, gv_kfunction k) {
   double timeout = l_opttimeout(L, idx, &tmo);
   if (&g->g == h->hub.current)
     return luaL_error(L, "a greenlet cannot join itself");
-  gv_greenlet *cur = gv_check_block(&h->hub, L);
-  if (tmo) cur->flags |= GV_F_CATCH;
   return gv_waitq_wait(&h->hub, &g->joiners, L, timeout, "join",
                        (lua_KContext)tmo, k);
 }
@@ -774,13 +833,13 @@ static int property(lua_State *L, l_greenlet *g, const char *k) {
   case 'n':
     if (strcmp(k, "name") == 0) {
       if (g->g.flags & GV_F_MAIN) lua_pushliteral(L, "MainGreenlet");
-      else lua_pushfstring(L, "Greenlet-%d", (int)g->ident);
+      else lua_pushfstring(L, "Greenlet-%d", (int)l_greenlet_ident(L, 1));
       return 1;
     }
     break;
   case 'm':
     if (strcmp(k, "minimal_ident") == 0) {
-      lua_pushinteger(L, (lua_Integer)g->ident);
+      lua_pushinteger(L, (lua_Integer)l_greenlet_ident(L, 1));
       return 1;
     }
     break;
@@ -1020,6 +1079,13 @@ void l_greenlet_register(lua_State *L) {
     /* instance metatable */
     luaL_newmetatable(L, L_GREENLET);
     l_setfuncs(L, greenlet_meta);
+    lua_pop(L, 1);
+    luaL_newmetatable(L, L_GREENLET_GC);
+    l_setfuncs(L, greenlet_meta);
+    lua_pushcfunction(L, m_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, L_GREENLET);
+    lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
     luaL_newmetatable(L, "gvlua.Waiter");
     l_setfuncs(L, waiter_methods);

@@ -12,6 +12,7 @@
 static int hub_gc(lua_State *L) {
   l_hub *h = lua_touserdata(L, 1);
   if (h->hub.loop) gv_hub_close(&h->hub);
+  l_greenlet_idents_free(h);
   return 0;
 }
 
@@ -26,8 +27,12 @@ static void describe_current(void *arg, int fd) {
                                               "the main greenlet");
   else {
     l_greenlet *lg = (l_greenlet *)g;
-    n = snprintf(buf, sizeof buf, "greenlet Greenlet-%lu (spawned at %s)",
-                 lg->ident, lg->where ? lg->where : "?");
+    const char *where = lg->where ? lg->where : "?";
+    if (lg->ident)
+      n = snprintf(buf, sizeof buf, "greenlet Greenlet-%lu (spawned at %s)",
+                   lg->ident - 1, where);
+    else
+      n = snprintf(buf, sizeof buf, "a greenlet spawned at %s", where);
   }
   if (n > 0) {
     ssize_t r = write(fd, buf, (size_t)n < sizeof buf ? (size_t)n

@@ -89,13 +89,29 @@ describe("Greenlet state", function()
     assert.is_true(g:join())
   end)
 
-  it("join accepts an options table and a started Timeout", function()
+  it("join accepts an options table and a started Timeout (which raises)", function()
     local g = gevent.spawn(function() gevent.sleep(0.05) end)
     assert.is_false(g:join{timeout = 0.001})
     local t = gevent.Timeout(0.001):start()
-    assert.is_false(g:join(t))
-    t:cancel()
+    local ok, err = pcall(g.join, g, t)
+    assert.is_false(ok)
+    assert.are.equal(t, err)
     g:join()
+  end)
+
+  it("numbers greenlets when first asked, reusing collected ones' idents", function()
+    collectgarbage(); collectgarbage()
+    local a, b = gevent.spawn(function() end), gevent.spawn(function() end)
+    local ib = b.minimal_ident
+    local ia = a.minimal_ident
+    assert.are.equal(ib + 1, ia)
+    assert.are.equal("Greenlet-" .. ia, a.name)
+    gevent.joinall({a, b})
+    a, b = nil, nil
+    collectgarbage(); collectgarbage()
+    local c = gevent.spawn(function() end)
+    assert.are.equal(ib, c.minimal_ident)
+    c:join()
   end)
 
   it("has a name, a minimal ident and a readable tostring", function()

@@ -5,6 +5,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "gvlua.h"
 #include "unit.h"
@@ -111,9 +113,49 @@ static void test_loop_exit_and_close(void) {
   lua_close(L); /* abandons the blocked greenlets and their stacks */
 }
 
+/* Recurses until the runner's guard page stops it. */
+static volatile int depth_limit = 1 << 30;
+
+static int c_recurse(lua_State *L) {
+  volatile char buf[512];
+  buf[0] = (char)lua_gettop(L);
+  if (--depth_limit > 0) c_recurse(L);
+  return buf[0];
+}
+
+static void test_stack_overflow_report(void) {
+  int err[2];
+  CHECK(pipe(err) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(err[1], 2);
+    lua_State *L = new_state();
+    lua_register(L, "recurse", c_recurse);
+    run(L, "local core = require 'gvlua'\n"
+           "core.spawn(function() recurse() end)\n"
+           "core.sleep(0)\n");
+    _exit(0); /* not reached */
+  }
+  close(err[1]);
+  char out[1024] = {0};
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof out - 1 && (r = read(err[0], out + n, sizeof out - 1 - n)) > 0)
+    n += (size_t)r;
+  close(err[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+  CHECK(strstr(out, "C stack overflow in a greenlet spawned at") != NULL);
+  CHECK(strstr(out, "spawned at [string") != NULL);
+}
+
 int main(void) {
   RUN(test_run_and_step);
   RUN(test_c_blocking);
   RUN(test_loop_exit_and_close);
+#if !defined(__SANITIZE_ADDRESS__) /* ASan owns SIGSEGV there */
+  RUN(test_stack_overflow_report);
+#endif
   return unit_report();
 }
