@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# install.sh - meson install into a staging dir puts everything where a
+# host finds it: gvlua.so on lua5.4's cpath layout, gevent/*.lua on its
+# path layout, gvlua in bin, the header and gvlua.pc for embedders.
+set -u
+cd "$(dirname "$0")/.."
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+pass=0 fail=0
+check() { if eval "$2" >/dev/null 2>&1; then echo "ok $1"; pass=$((pass+1)); else echo "FAIL $1"; fail=$((fail+1)); fi; }
+
+DESTDIR="$stage" meson install -C build --quiet >/dev/null 2>&1
+prefix=$(meson introspect build --buildoptions | lua5.4 -e 'local s = io.read("a"); print(s:match([["name": "prefix", "value": "([^"]+)"]]))')
+root="$stage$prefix"
+check "C module installed" "test -f '$root/lib/lua/5.4/gvlua.so' || test -f '$root/lib/$(gcc -print-multiarch)/lua/5.4/gvlua.so'"
+check "Lua modules installed" "test -f '$root/share/lua/5.4/gevent/init.lua'"
+check "gvlua installed" "test -x '$root/bin/gvlua'"
+check "header installed" "test -f '$root/include/gvlua.h'"
+check "pkg-config file" "PKG_CONFIG_PATH=\$(dirname \$(find '$stage' -name gvlua.pc)) pkg-config --cflags --libs gvlua | grep -q lgvlua"
+lpath="$root/share/lua/5.4/?.lua;$root/share/lua/5.4/?/init.lua"
+cpath="$root/lib/lua/5.4/?.so;$root/lib/$(gcc -print-multiarch)/lua/5.4/?.so"
+check "stock lua5.4 host runs gevent" "cd /tmp && LUA_PATH='$lpath' LUA_CPATH='$cpath' lua5.4 -e 'local g = require \"gevent\"; assert(g.spawn(function() g.sleep(0.001); return 7 end):get() == 7)'"
+check "installed gvlua runs gevent" "cd /tmp && env -u GVLUA_PATH LUA_PATH='$lpath;;' '$root/bin/gvlua' -e 'local g = require \"gevent\"; assert(g.spawn(function() return 8 end):get() == 8)'"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
