@@ -1,0 +1,33 @@
+-- Queue, case 2 (seed 000): workers that loop forever on get(). When the
+-- queue is empty and nothing else can run, joinall fails with LoopExit.
+-- The point is the error: it escapes (stderr, exit status 1).
+-- Shortened: the boss sleeps 0.1 s instead of 10 s.
+local gevent = require "gevent"
+local Queue = require("gevent.queue").Queue
+
+local tasks = Queue()
+
+local function worker(n)
+  while true do
+    local task = tasks:get()
+    print(("Worker %s got task %s"):format(n, task))
+  end
+  print("Quitting time!")
+end
+
+local function boss()
+  for i = 1, 24 do
+    if i == 10 then
+      gevent.sleep(0.1)
+    end
+    tasks:put(i)
+  end
+end
+
+local task_list = {
+  gevent.spawn(boss),
+  gevent.spawn(worker, "steve"),
+  gevent.spawn(worker, "john"),
+  gevent.spawn(worker, "nancy"),
+}
+gevent.joinall(task_list)
