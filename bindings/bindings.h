@@ -15,8 +15,8 @@ typedef struct l_hub {
   gv_hub hub;
   int threads_ref;        /* registry ref: pool of finished threads */
   int nthreads;           /* threads in the pool */
-  unsigned long next_ident;  /* minimal_ident never handed out yet */
-  unsigned long *free_idents; /* min-heap of idents of collected greenlets */
+  unsigned next_ident;       /* minimal_ident never handed out yet */
+  unsigned *free_idents;     /* min-heap of idents of collected greenlets */
   size_t nfree_idents, free_idents_cap;
   struct l_greenlet *main;
 } l_hub;
@@ -25,23 +25,20 @@ typedef struct l_hub {
 typedef struct l_greenlet {
   gv_greenlet g;
   gv_waitq joiners;       /* greenlets in join()/get() */
-  gv_timer start_timer;   /* start_later */
+  const char *where;      /* spawn site (the UV_SPAWNED string) */
   int ref;                /* registry anchor while started and alive */
-  int nvalues;            /* results stored in UV_RESULT */
-  unsigned long ident;     /* minimal_ident + 1; 0 until first read */
+  int nvalues;            /* results stored in UV_THREAD once dead */
+  unsigned ident;         /* minimal_ident + 1; 0 until first read */
   unsigned char use_run;  /* body is self:_run(...) */
   unsigned char failed;   /* died with an error other than GreenletExit */
-  unsigned char started;   /* start() or start_later() was called */
-  unsigned char fin_status;
-  int fin_nres;
-  const char *where;       /* spawn site (the UV_SPAWNED string) */
+  unsigned char started;  /* start() or start_later() was called */
 } l_greenlet;
 
 /* Greenlet user values. */
 enum {
-  UV_THREAD = 1,  /* its Lua thread while alive; results table when dead */
-  UV_CLASS,       /* its class table */
-  UV_FIELDS,      /* instance fields (created on first write) */
+  UV_THREAD = 1,  /* its Lua thread while alive; results when dead */
+  UV_EXTRA,       /* instance fields, and the class of a subclass
+                  ** instance; nil for a plain Greenlet */
   UV_LINKS,       /* link callbacks while alive; the error when dead */
   UV_SPAWNED,     /* "file:line" where it was spawned */
   UV_COUNT = UV_SPAWNED
@@ -93,7 +90,7 @@ l_greenlet *l_greenlet_check(lua_State *L, int idx);
 l_greenlet *l_greenlet_test(lua_State *L, int idx);
 void l_greenlet_push(lua_State *L, l_greenlet *g);  /* alive or main */
 /* The greenlet's minimal_ident, assigned on first use (idx: the object). */
-unsigned long l_greenlet_ident(lua_State *L, int idx);
+unsigned l_greenlet_ident(lua_State *L, int idx);
 void l_greenlet_idents_free(l_hub *h);
 void l_hub_hooks(l_hub *h);
 /* Makes the greenlet of host thread L (the main greenlet). */
@@ -109,4 +106,5 @@ void *l_timeout_test(lua_State *L, int idx);
 /* Pushes a new, unstarted Timeout (seconds < 0: none). */
 void l_timeout_push_new(lua_State *L, double seconds);
 
+void l_event_open(lua_State *L, l_hub *h); void l_queue_open(lua_State *L, l_hub *h);
 #endif

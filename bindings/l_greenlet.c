@@ -33,10 +33,10 @@ static int is_dead(l_greenlet *g) { return g->g.state == GV_DEAD; }
 
 /* ---- minimal_ident: small integers, the smallest free one first ------- */
 
-static void idents_push(l_hub *h, unsigned long id) {
+static void idents_push(l_hub *h, unsigned id) {
   if (h->nfree_idents == h->free_idents_cap) {
     size_t cap = h->free_idents_cap ? 2 * h->free_idents_cap : 64;
-    unsigned long *a = realloc(h->free_idents, cap * sizeof *a);
+    unsigned *a = realloc(h->free_idents, cap * sizeof *a);
     if (!a) return; /* the ident is simply not reused */
     h->free_idents = a;
     h->free_idents_cap = cap;
@@ -49,9 +49,9 @@ static void idents_push(l_hub *h, unsigned long id) {
   h->free_idents[i] = id;
 }
 
-static unsigned long idents_pop(l_hub *h) {
-  unsigned long top = h->free_idents[0];
-  unsigned long last = h->free_idents[--h->nfree_idents];
+static unsigned idents_pop(l_hub *h) {
+  unsigned top = h->free_idents[0];
+  unsigned last = h->free_idents[--h->nfree_idents];
   size_t i = 0, n = h->nfree_idents;
   for (;;) {
     size_t c = 2 * i + 1;
@@ -68,7 +68,7 @@ static unsigned long idents_pop(l_hub *h) {
 /* Like gevent, idents are handed out when first asked for, and a
 ** collected greenlet's ident is reused. Only greenlets that have one pay
 ** for a finalizer: their metatable becomes the one with __gc. */
-unsigned long l_greenlet_ident(lua_State *L, int idx) {
+unsigned l_greenlet_ident(lua_State *L, int idx) {
   l_greenlet *g = lua_touserdata(L, idx);
   if (!g->ident) {
     l_hub *h = g->g.hub->ud;
@@ -151,6 +151,29 @@ static lua_State *thread_get(lua_State *L, l_hub *h) {
   return lua_newthread(L);
 }
 
+/* Key of the class in a subclass instance's UV_EXTRA table. */
+static const char CLASS_KEY = 0;
+
+static int is_base_class(lua_State *L, int idx) {
+  lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
+  int r = lua_rawequal(L, -1, idx);
+  lua_pop(L, 1);
+  return r;
+}
+
+/* Pushes the class of the greenlet at idx. */
+static void push_class(lua_State *L, int idx) {
+  if (lua_getiuservalue(L, idx, UV_EXTRA) == LUA_TTABLE) {
+    if (lua_rawgetp(L, -1, &CLASS_KEY) != LUA_TNIL) {
+      lua_remove(L, -2);
+      return;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
+}
+
 /* Pushes a new unstarted greenlet of class at cls_idx (0: Greenlet). */
 static l_greenlet *greenlet_new(lua_State *L, l_hub *h, int cls_idx) {
   if (cls_idx) cls_idx = lua_absindex(L, cls_idx);
@@ -164,10 +187,12 @@ static l_greenlet *greenlet_new(lua_State *L, l_hub *h, int cls_idx) {
   g->nvalues = 0;
   g->use_run = g->failed = g->started = 0;
   g->where = NULL;
-  memset(&g->start_timer, 0, sizeof g->start_timer);
-  if (cls_idx) lua_pushvalue(L, cls_idx);
-  else lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
-  lua_setiuservalue(L, -2, UV_CLASS);
+  if (cls_idx && !is_base_class(L, cls_idx)) {
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, cls_idx);
+    lua_rawsetp(L, -2, &CLASS_KEY);
+    lua_setiuservalue(L, -2, UV_EXTRA);
+  }
   luaL_setmetatable(L, L_GREENLET);
   return g;
 }
@@ -179,8 +204,6 @@ void l_greenlet_new_main(lua_State *L, l_hub *h) {
   gv_waitq_init(&g->joiners);
   g->ident = 0;
   g->started = 1;
-  lua_getfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
-  lua_setiuservalue(L, -2, UV_CLASS);
   lua_pushliteral(L, "MainGreenlet");
   lua_setiuservalue(L, -2, UV_SPAWNED);
   luaL_setmetatable(L, L_GREENLET);
@@ -351,12 +374,15 @@ static int is_greenlet_exit(lua_State *L, int idx) {
   return r;
 }
 
+typedef struct finished { l_greenlet *g; int status, nres; } finished;
+
 /* In hub context: the body of g returned. Stores the outcome. */
 static int finish_p(lua_State *L) {
-  l_greenlet *g = lua_touserdata(L, 1);
+  finished *f = lua_touserdata(L, 1);
+  l_greenlet *g = f->g;
   l_hub *h = g->g.hub->ud;
   lua_State *T = g->g.L;
-  int status = g->fin_status, nres = g->fin_nres;
+  int status = f->status, nres = f->nres;
   l_greenlet_push(L, g);
   int self = lua_gettop(L);
   const char *tb = NULL;
@@ -400,10 +426,8 @@ static int finish_p(lua_State *L) {
 }
 
 static void on_finished(gv_hub *hub, gv_greenlet *gg, int status, int nres) {
-  l_greenlet *g = (l_greenlet *)gg;
-  g->fin_status = (unsigned char)status;
-  g->fin_nres = nres;
-  l_hub_protected(hub->ud, finish_p, g);
+  finished f = {(l_greenlet *)gg, status, nres};
+  l_hub_protected(hub->ud, finish_p, &f);
 }
 
 /* ---- LoopExit ---------------------------------------------------------- */
@@ -420,7 +444,7 @@ static void push_loop_exit(gv_hub *hub, lua_State *L) {
     if (n > 20) { luaL_addstring(&b, "..."); break; }
     l_greenlet *lg = (l_greenlet *)g;
     l_greenlet_push(L, lg); /* naming it assigns its ident, as in gevent */
-    unsigned long id = l_greenlet_ident(L, -1);
+    unsigned id = l_greenlet_ident(L, -1);
     lua_pop(L, 1);
     lua_pushfstring(L, "Greenlet-%d (spawned at %s) waits on %s", (int)id,
                     lg->where ? lg->where : "?",
@@ -498,7 +522,7 @@ static int l_spawn(lua_State *L) {
 }
 
 static void start_later_fire(gv_hub *hub, gv_timer *t) {
-  l_greenlet *g = gv_container_of(t, l_greenlet, start_timer);
+  l_greenlet *g = gv_container_of(t, l_greenlet, g.timer);
   if (g->g.state == GV_NEW) gv_greenlet_start(&g->g);
   (void)hub;
 }
@@ -508,7 +532,8 @@ static void start_later(lua_State *L, l_hub *h, int idx, double s) {
   l_greenlet *g = lua_touserdata(L, idx);
   if (!prepare_start(L, idx)) return;
   gv__update_now(&h->hub);
-  gv_timer_start(&h->hub, &g->start_timer, s, start_later_fire);
+  gv_timer_start(&h->hub, &g->g.timer, s, start_later_fire); /* not started:
+                                                  its wait timer is free */
 }
 
 /* gevent.spawn_later(seconds, fn, ...) */
@@ -690,8 +715,8 @@ static int m_kill(lua_State *L) {
   if (&g->g == h->hub.current) return lua_error(L);
   if (!(g->g.flags & GV_F_STARTED)) {
     /* never ran: it will not run at all */
-    if (gv_timer_active(&g->start_timer))
-      gv_timer_stop(&h->hub, &g->start_timer);
+    if (gv_timer_active(&g->g.timer)) /* start_later pending */
+      gv_timer_stop(&h->hub, &g->g.timer);
     gv_greenlet_cancel_start(&g->g);
     g->g.state = GV_DEAD;
     g->g.L = NULL;
@@ -850,7 +875,7 @@ static int property(lua_State *L, l_greenlet *g, const char *k) {
 /* __index: instance fields, then properties, then the class chain. */
 static int m_index(lua_State *L) {
   l_greenlet *g = lua_touserdata(L, 1);
-  if (lua_getiuservalue(L, 1, UV_FIELDS) == LUA_TTABLE) {
+  if (lua_getiuservalue(L, 1, UV_EXTRA) == LUA_TTABLE) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, -2) != LUA_TNIL) return 1;
     lua_pop(L, 1);
@@ -858,7 +883,7 @@ static int m_index(lua_State *L) {
   lua_pop(L, 1);
   if (lua_type(L, 2) == LUA_TSTRING && property(L, g, lua_tostring(L, 2)))
     return 1;
-  lua_getiuservalue(L, 1, UV_CLASS);
+  push_class(L, 1);
   lua_pushvalue(L, 2);
   lua_gettable(L, -2);
   return 1;
@@ -866,11 +891,11 @@ static int m_index(lua_State *L) {
 
 /* __newindex: instance fields (subclasses keep state there). */
 static int m_newindex(lua_State *L) {
-  if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE) {
+  if (lua_getiuservalue(L, 1, UV_EXTRA) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, UV_FIELDS);
+    lua_setiuservalue(L, 1, UV_EXTRA);
   }
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
@@ -899,7 +924,7 @@ static int c_call(lua_State *L) {
   int n = lua_gettop(L);
   greenlet_new(L, h, 1);
   lua_replace(L, 1); /* self in place of the class */
-  lua_getiuservalue(L, 1, UV_CLASS);
+  push_class(L, 1);
   lua_getfield(L, -1, "init");
   lua_remove(L, -2);
   lua_insert(L, 1);

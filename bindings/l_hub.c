@@ -29,7 +29,7 @@ static void describe_current(void *arg, int fd) {
     l_greenlet *lg = (l_greenlet *)g;
     const char *where = lg->where ? lg->where : "?";
     if (lg->ident)
-      n = snprintf(buf, sizeof buf, "greenlet Greenlet-%lu (spawned at %s)",
+      n = snprintf(buf, sizeof buf, "greenlet Greenlet-%u (spawned at %s)",
                    lg->ident - 1, where);
     else
       n = snprintf(buf, sizeof buf, "a greenlet spawned at %s", where);

@@ -159,8 +159,9 @@ struct gv_greenlet {
   gv_link wait;             /* in a gv_waitq while waiting on one */
   gv_timer timer;           /* the current wait's timeout, or a sleep */
   ev_io io;                 /* fd wait */
-  gv_ctx ctx;               /* saved context on the slow path */
-  gv_runner *runner;        /* runner stack held on the slow path */
+  gv_runner *runner;        /* runner stack held on the slow path (its
+                            ** saved context is there, or in hub->main_ctx
+                            ** for the main greenlet) */
   gv_kfunction k;           /* continuation of the current block */
   lua_KContext kctx;
   void (*cancel)(gv_greenlet *g); /* extra cleanup when a wait is cut short */
@@ -196,6 +197,7 @@ struct gv_hub {
   gv_greenlet *current;      /* NULL in hub context */
   gv_greenlet *main;
   gv_runner *runner;         /* runner whose stack runs now (NULL: main's) */
+  gv_ctx main_ctx;           /* the main greenlet's context while it waits */
   gv_runner *free_runners;
   unsigned nfree_runners, nrunners;
   size_t stack_size;

@@ -142,6 +142,13 @@ void gv__runner_abandon(gv_hub *hub, gv_runner *r) {
   if (r && r != hub->runner) runner_destroy(hub, r);
 }
 
+/* Where a greenlet suspended on the slow path keeps its context: in the
+** runner it holds (one suspended context per stack), or for the main
+** greenlet, which runs on the host's stack, in the hub. */
+static gv_ctx *saved_ctx(gv_hub *hub, gv_greenlet *g) {
+  return g->runner ? &g->runner->ctx : &hub->main_ctx;
+}
+
 /* Slow path: suspends the running greenlet 'g' with its C stack and runs
 ** the scheduler on a free runner until someone resumes g. */
 static void switch_out(gv_hub *hub, gv_greenlet *g) {
@@ -150,7 +157,7 @@ static void switch_out(gv_hub *hub, gv_greenlet *g) {
   gv_runner *r = runner_get(hub);
   hub->current = NULL;
   hub->runner = r;
-  do_switch(&g->ctx, &r->ctx, r);
+  do_switch(saved_ctx(hub, g), &r->ctx, r);
   /* resumed by switch_into: current == g, runner == g->runner */
 }
 
@@ -163,7 +170,7 @@ static void switch_into(gv_hub *hub, gv_greenlet *g) {
   g->state = GV_RUNNING;
   hub->current = g;
   hub->runner = g->runner;
-  do_switch(&self->ctx, &g->ctx, g->runner);
+  do_switch(&self->ctx, saved_ctx(hub, g), g->runner);
   /* whoever switched back to 'self' set hub->runner = self */
 }
 
