@@ -19,6 +19,8 @@ typedef struct l_hub {
   unsigned *free_idents;     /* min-heap of idents of collected greenlets */
   size_t nfree_idents, free_idents_cap;
   struct l_greenlet *main;
+  int site_line;             /* the last spawn site, see record_site */
+  char site_src[LUA_IDSIZE];
 } l_hub;
 
 /* A Greenlet object. User values hold its Lua-side state (UV_*). */
@@ -28,15 +30,18 @@ typedef struct l_greenlet {
   const char *where;      /* spawn site (the UV_SPAWNED string) */
   int ref;                /* registry anchor while started and alive */
   int nvalues;            /* results stored in UV_THREAD once dead */
+  int nbody;              /* fn + args stored in UV_THREAD before it runs */
   unsigned ident;         /* minimal_ident + 1; 0 until first read */
   unsigned char use_run;  /* body is self:_run(...) */
   unsigned char failed;   /* died with an error other than GreenletExit */
   unsigned char started;  /* start() or start_later() was called */
+  unsigned char arg_in_links; /* body's one argument parked in UV_LINKS */
 } l_greenlet;
 
 /* Greenlet user values. */
 enum {
-  UV_THREAD = 1,  /* its Lua thread while alive; results when dead */
+  UV_THREAD = 1,  /* its body (fn, args) until it first runs, then its Lua
+                  ** thread; its results once dead */
   UV_EXTRA,       /* instance fields, and the class of a subclass
                   ** instance; nil for a plain Greenlet */
   UV_LINKS,       /* link callbacks while alive; the error when dead */
@@ -106,5 +111,4 @@ void *l_timeout_test(lua_State *L, int idx);
 /* Pushes a new, unstarted Timeout (seconds < 0: none). */
 void l_timeout_push_new(lua_State *L, double seconds);
 
-void l_event_open(lua_State *L, l_hub *h); void l_queue_open(lua_State *L, l_hub *h);
 #endif

@@ -178,10 +178,9 @@ static void push_class(lua_State *L, int idx) {
 static l_greenlet *greenlet_new(lua_State *L, l_hub *h, int cls_idx) {
   if (cls_idx) cls_idx = lua_absindex(L, cls_idx);
   l_greenlet *g = lua_newuserdatauv(L, sizeof *g, UV_COUNT);
-  lua_State *T = thread_get(L, h);
-  gv_greenlet_init(&h->hub, &g->g, T, 0);
-  lua_setiuservalue(L, -2, UV_THREAD);
+  gv_greenlet_init(&h->hub, &g->g, NULL, 0); /* thread: when it first runs */
   gv_waitq_init(&g->joiners);
+  g->nbody = 0;
   g->ref = LUA_NOREF;
   g->ident = 0;
   g->nvalues = 0;
@@ -211,26 +210,114 @@ void l_greenlet_new_main(lua_State *L, l_hub *h) {
   h->main = g;
 }
 
-/* Stores fn and its arguments (nargs values on top of L) as the body. */
-static void set_body(lua_State *L, l_greenlet *g, int nargs) {
-  lua_State *T = g->g.L;
-  lua_settop(T, 0);
-  lua_checkstack(T, nargs + 2);
-  lua_xmove(L, T, nargs);
+/* Stores fn and its arguments (nargs values on top of L, popped) as the
+** body of the greenlet at idx until it first runs: the function in
+** UV_THREAD, and its one argument in UV_LINKS (empty so early; see
+** body_unpack), or a table {fn, args...} in UV_THREAD. No garbage is left
+** behind for the common spawn(fn) and spawn(fn, x). */
+static void set_body(lua_State *L, int idx, int nargs) {
+  l_greenlet *g = lua_touserdata(L, idx);
+  idx = lua_absindex(L, idx);
+  g->arg_in_links = 0;
+  if (nargs == 2 && lua_getiuservalue(L, idx, UV_LINKS) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_setiuservalue(L, idx, UV_LINKS);
+    g->arg_in_links = 1;
+    nargs = 1;
+  } else if (nargs == 2) {
+    lua_pop(L, 1);
+  }
+  if (nargs > 1) {
+    lua_createtable(L, nargs, 0);
+    lua_insert(L, -(nargs + 1));
+    for (int i = nargs; i >= 1; i--) lua_rawseti(L, -(i + 1), i); /* pops */
+  }
+  lua_setiuservalue(L, idx, UV_THREAD);
+  g->nbody = nargs + g->arg_in_links;
+}
+
+/* Moves an argument parked in UV_LINKS into a body table, so that links
+** can be added before the greenlet runs. */
+static void body_unpack(lua_State *L, int idx) {
+  l_greenlet *g = lua_touserdata(L, idx);
+  if (!g->arg_in_links) return;
+  idx = lua_absindex(L, idx);
+  lua_createtable(L, 2, 0);
+  lua_getiuservalue(L, idx, UV_THREAD);
+  lua_rawseti(L, -2, 1);
+  lua_getiuservalue(L, idx, UV_LINKS);
+  lua_rawseti(L, -2, 2);
+  lua_setiuservalue(L, idx, UV_THREAD);
+  lua_pushnil(L);
+  lua_setiuservalue(L, idx, UV_LINKS);
+  g->arg_in_links = 0;
+}
+
+/* In hub context, just before a greenlet first runs: gives it a thread
+** (a finished one if any) holding body, fn, args... */
+static int materialize_p(lua_State *L) {
+  l_greenlet *g = lua_touserdata(L, 1);
+  l_hub *h = g->g.hub->ud;
+  l_greenlet_push(L, g);                       /* 2: self */
+  lua_State *T = thread_get(L, h);              /* 3: thread */
+  lua_getiuservalue(L, 2, UV_THREAD);           /* 4: body */
+  int n = g->nbody;
+  lua_checkstack(T, n + 2);
+  luaL_checkstack(L, n + 2, "too many arguments");
+  lua_pushcfunction(T, body);
+  if (g->arg_in_links) {
+    lua_xmove(L, T, 1);
+    lua_getiuservalue(L, 2, UV_LINKS);
+    lua_xmove(L, T, 1);
+    lua_pushnil(L);
+    lua_setiuservalue(L, 2, UV_LINKS);
+    g->arg_in_links = 0;
+  } else if (n == 1) {
+    lua_xmove(L, T, 1);
+  } else {
+    for (int i = 1; i <= n; i++) lua_rawgeti(L, 4, i);
+    lua_xmove(L, T, n);
+    lua_pop(L, 1);
+  }
+  lua_setiuservalue(L, 2, UV_THREAD);           /* the thread, from 3 */
+  g->g.nargs = n;
+  g->g.L = T;
+  return 0;
+}
+
+static void on_materialize(gv_hub *hub, gv_greenlet *g) {
+  l_hub_protected(hub->ud, materialize_p, g);
 }
 
 /* Records where the greenlet was spawned ("file:line" of the nearest Lua
-** caller; "hub" when spawned from hub context, e.g. by a link). */
+** caller; "hub" when spawned from hub context, e.g. by a link). Spawns
+** usually come in loops from one place: the last site's string is reused
+** (kept in the hub's user value 3) instead of formatting a new one. */
 static void record_site(lua_State *L, int self) {
-  lua_Debug ar;
   l_greenlet *g = lua_touserdata(L, self);
+  l_hub *h = g->g.hub->ud;
+  lua_Debug ar;
   int found = 0;
   for (int level = 1; !found && lua_getstack(L, level, &ar); level++) {
     lua_getinfo(L, "Sl", &ar);
     found = ar.currentline > 0;
   }
-  if (found) lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
-  else lua_pushliteral(L, "hub");
+  if (!found) {
+    lua_pushliteral(L, "hub");
+  } else if (ar.currentline == h->site_line && h->site_src[0] &&
+             strcmp(ar.short_src, h->site_src) == 0) {
+    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+    lua_getiuservalue(L, -1, 3);
+    lua_remove(L, -2);
+  } else {
+    lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+    h->site_line = ar.currentline;
+    memcpy(h->site_src, ar.short_src, sizeof h->site_src);
+    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+    lua_pushvalue(L, -2);
+    lua_setiuservalue(L, -2, 3);
+    lua_pop(L, 1);
+  }
   g->where = lua_tostring(L, -1);
   lua_setiuservalue(L, self, UV_SPAWNED);
 }
@@ -241,19 +328,14 @@ static int prepare_start(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   l_greenlet *g = lua_touserdata(L, idx);
   if (g->g.state != GV_NEW || g->started) return 0;
-  lua_State *T = g->g.L;
-  if (g->use_run || lua_gettop(T) == 0) { /* body is self:_run() */
+  if (g->use_run || g->nbody == 0) { /* body is self:_run() */
     lua_getfield(L, idx, "_run");
     if (!lua_isfunction(L, -1) && !luaL_getmetafield(L, -1, "__call"))
       luaL_error(L, "greenlet has no function to run (give one, or "
                     "define _run in its class)");
     lua_pushvalue(L, idx);
-    set_body(L, g, 2);
+    set_body(L, idx, 2);
   }
-  lua_checkstack(T, 2);
-  lua_pushcfunction(T, body);
-  lua_insert(T, 1);
-  g->g.nargs = lua_gettop(T) - 1;
   g->started = 1;
   if (g->ref == LUA_NOREF) {
     lua_pushvalue(L, idx);
@@ -273,7 +355,7 @@ l_greenlet *l_greenlet_spawn(lua_State *L, l_hub *h, int nargs) {
   /* fn and nargs arguments on top */
   l_greenlet *g = greenlet_new(L, h, 0);
   lua_insert(L, -(nargs + 2));
-  set_body(L, g, nargs + 1);
+  set_body(L, -(nargs + 2), nargs + 1);
   greenlet_start(L, -1);
   return g;
 }
@@ -387,7 +469,10 @@ static int finish_p(lua_State *L) {
   int self = lua_gettop(L);
   const char *tb = NULL;
   int vals = 0, err = 0;
-  if (status == LUA_OK) {
+  if (!T) { /* it never got a thread: out of memory */
+    lua_pushliteral(L, "cannot start the greenlet: not enough memory");
+    err = lua_gettop(L);
+  } else if (status == LUA_OK) {
     luaL_checkstack(L, nres + 8, "too many results");
     lua_xmove(T, L, nres); /* ok, results... | false, error */
     int base = self + 1;
@@ -478,6 +563,7 @@ static void on_stray_yield(gv_hub *hub, gv_greenlet *g) {
 
 void l_hub_hooks(l_hub *h) {
   h->hub.hooks.finished = on_finished;
+  h->hub.hooks.materialize = on_materialize;
   h->hub.hooks.push_loop_exit = push_loop_exit;
   h->hub.hooks.stray_yield = on_stray_yield;
 }
@@ -543,8 +629,9 @@ static int l_spawn_later(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checkany(L, 2);
   l_greenlet *g = greenlet_new(L, h, 0);
+  (void)g;
   lua_insert(L, 2);
-  set_body(L, g, n - 1);
+  set_body(L, 2, n - 1);
   start_later(L, h, 2, s);
   return 1;
 }
@@ -720,6 +807,7 @@ static int m_kill(lua_State *L) {
     gv_greenlet_cancel_start(&g->g);
     g->g.state = GV_DEAD;
     g->g.L = NULL;
+    body_unpack(L, 1); /* the links slot holds links only */
     if (g->ref == LUA_NOREF) {
       lua_pushvalue(L, 1);
       g->ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -763,6 +851,7 @@ static int add_link(lua_State *L, int kind) {
     else l_greenlet_spawn(L, h, 1);
     return 0;
   }
+  body_unpack(L, 1);
   if (lua_getiuservalue(L, 1, UV_LINKS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -786,7 +875,8 @@ static int m_link_exception(lua_State *L) { return add_link(L, 3); }
 /* g:unlink(fn): removes every link to fn. */
 static int m_unlink(lua_State *L) {
   l_greenlet *g = l_greenlet_check(L, 1);
-  if (is_dead(g) || lua_getiuservalue(L, 1, UV_LINKS) != LUA_TTABLE)
+  if (is_dead(g) || g->arg_in_links ||
+      lua_getiuservalue(L, 1, UV_LINKS) != LUA_TTABLE)
     return 0;
   int links = lua_gettop(L);
   lua_Integer n = luaL_len(L, links), j = 1;
@@ -910,7 +1000,7 @@ static int c_init(lua_State *L) {
     return luaL_error(L, "greenlet already started");
   int n = lua_gettop(L);
   if (n >= 2 && !lua_isnil(L, 2)) {
-    set_body(L, g, n - 1);
+    set_body(L, 1, n - 1);
     g->use_run = 0;
   } else {
     g->use_run = 1;

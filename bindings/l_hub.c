@@ -42,7 +42,7 @@ static void describe_current(void *arg, int fd) {
 }
 
 static l_hub *hub_create(lua_State *L, struct ev_loop *loop) {
-  l_hub *h = lua_newuserdatauv(L, sizeof *h, 2);
+  l_hub *h = lua_newuserdatauv(L, sizeof *h, 3); /* thread, pool, site */
   memset(h, 0, sizeof *h);
   lua_State *HL = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);

@@ -182,6 +182,11 @@ typedef struct gv_hooks {
   ** raised (status > LUA_YIELD, error on top of g->L). Runs in hub context
   ** on the hub's runner, with hub->current == g. */
   void (*finished)(gv_hub *hub, gv_greenlet *g, int status, int nres);
+  /* A greenlet without a thread (g->L NULL) is about to run for the first
+  ** time: give it one holding its body (set g->L and g->nargs). Threads
+  ** are made late so that greenlets that run one after another reuse
+  ** finished threads. Leaving g->L NULL means out of memory. */
+  void (*materialize)(gv_hub *hub, gv_greenlet *g);
   /* The main greenlet would wait forever: push the LoopExit error onto L. */
   void (*push_loop_exit)(gv_hub *hub, lua_State *L);
   /* A greenlet's thread yielded without blocking (a stray

@@ -210,7 +210,15 @@ static gv_callback *runq_pop(gv_hub *hub) {
 static void resume(gv_hub *hub, gv_greenlet *g) {
   int nargs, nres = 0;
   if (!(g->flags & GV_F_STARTED)) {
+    if (!g->L) hub->hooks.materialize(hub, g);
     g->flags |= GV_F_STARTED;
+    if (!g->L) { /* no memory for its thread: it dies at once */
+      g->state = GV_DEAD;
+      gv_link_remove(&g->all);
+      hub->nalive--;
+      hub->hooks.finished(hub, g, LUA_ERRMEM, 0);
+      return;
+    }
     nargs = g->nargs;
   } else {
     nargs = g->wake == GV_WAKE_THROW ? 1 : 0;
