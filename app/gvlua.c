@@ -845,7 +845,7 @@ int main (int argc, char **argv) {
   }
   else if (argv[0][0] != '\0')
     progname = argv[0];
-  L = luaL_newstate();
+  L = gvlua_newstate();  /* luaL_newstate with gvlua's allocator */
   if (L == NULL) {
     l_message(progname, "cannot create state: not enough memory");
     return EXIT_FAILURE;
@@ -857,6 +857,6 @@ int main (int argc, char **argv) {
   status = lua_pcall(L, 2, 1, 0);
   ok = lua_toboolean(L, -1);
   report(L, status);
-  lua_close(L);
+  gvlua_close(L);
   return (ok && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

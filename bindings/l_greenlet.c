@@ -181,6 +181,7 @@ static l_greenlet *greenlet_new(lua_State *L, l_hub *h, int cls_idx) {
   gv_greenlet_init(&h->hub, &g->g, NULL, 0); /* thread: when it first runs */
   gv_waitq_init(&g->joiners);
   g->nbody = 0;
+  g->arg_in_links = 0;
   g->ref = LUA_NOREF;
   g->ident = 0;
   g->nvalues = 0;

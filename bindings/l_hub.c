@@ -4,6 +4,7 @@
 ** include/gvlua.h; helpers shared by every binding.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "bindings.h"
@@ -154,6 +155,25 @@ GVLUA_API int gvlua_open(lua_State *L, struct ev_loop *loop) {
   lua_pop(L, 1);
   hub_create(L, loop);
   return 0;
+}
+
+GVLUA_API lua_State *gvlua_newstate(void) {
+  lua_State *L = luaL_newstate();
+  gv_alloc *a = gv_alloc_new();
+  if (!L || !a) {
+    if (L) lua_close(L);
+    free(a);
+    return NULL;
+  }
+  lua_setallocf(L, gv_alloc_f, a); /* earlier blocks stay with malloc */
+  return L;
+}
+
+GVLUA_API void gvlua_close(lua_State *L) {
+  void *ud;
+  lua_Alloc f = lua_getallocf(L, &ud);
+  lua_close(L);
+  if (f == gv_alloc_f) gv_alloc_free(ud);
 }
 
 GVLUA_API struct ev_loop *gvlua_loop(lua_State *L) {

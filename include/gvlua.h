@@ -33,6 +33,13 @@ struct ev_loop;
 ** Hosts that link gvlua statically put it in package.preload. */
 GVLUA_API int luaopen_gvlua(lua_State *L);
 
+/* A new Lua state (like luaL_newstate) whose allocator suits many
+** greenlets: size classes on huge-page arenas. Close it with gvlua_close.
+** Optional: gvlua works on any lua_State. NULL if out of memory. */
+GVLUA_API lua_State *gvlua_newstate(void);
+/* lua_close, then frees the allocator of a gvlua_newstate state. */
+GVLUA_API void gvlua_close(lua_State *L);
+
 /* Creates the hub for L's state on 'loop' (NULL: the hub makes its own
 ** loop). Returns 0, or -1 if the state already has a hub on another loop.
 ** Optional: the hub is created on first use otherwise. The application

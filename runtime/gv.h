@@ -66,6 +66,15 @@ GV_API void gv_stack_free(gv_stack *s);
 GV_API void gv_stack_overflow_handler(void (*describe)(void *arg, int fd),
                                       void *arg);
 
+/* ---- the allocator for states gvlua owns (alloc.c) ------------------- */
+
+typedef struct gv_alloc gv_alloc;
+GV_API gv_alloc *gv_alloc_new(void);
+/* Frees the allocator's memory: only after lua_close of its state. */
+GV_API void gv_alloc_free(gv_alloc *a);
+/* The lua_Alloc; ud is the gv_alloc. Safe to install on a running state. */
+GV_API void *gv_alloc_f(void *ud, void *ptr, size_t osize, size_t nsize);
+
 /* ---- intrusive lists --------------------------------------------------- */
 
 typedef struct gv_link { struct gv_link *prev, *next; } gv_link;
