@@ -36,6 +36,7 @@ typedef struct l_greenlet {
   unsigned char failed;   /* died with an error other than GreenletExit */
   unsigned char started;  /* start() or start_later() was called */
   unsigned char arg_in_links; /* body's one argument parked in UV_LINKS */
+  unsigned char has_links;    /* dead with links parked in the registry */
 } l_greenlet;
 
 /* Greenlet user values. */
@@ -110,5 +111,8 @@ void l_timeout_register(lua_State *L);
 void *l_timeout_test(lua_State *L, int idx);
 /* Pushes a new, unstarted Timeout (seconds < 0: none). */
 void l_timeout_push_new(lua_State *L, double seconds);
+
+/* l_lock.c */
+void l_lock_open(lua_State *L, l_hub *h);
 
 #endif

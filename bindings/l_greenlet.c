@@ -373,11 +373,10 @@ static void print_report(lua_State *L, int self, int err, const char *tb) {
   lua_pop(L, tb ? 1 : 2);
 }
 
-/* Wakes joiners and runs links; self at idx, dead. */
-static void notify_links(lua_State *L, l_hub *h, int self, int links) {
+/* Runs the links of dead g (self at idx) in registration order: rawlinks
+** are called here, in the hub; the others get a greenlet each. */
+static void run_links(lua_State *L, l_hub *h, int self, int links) {
   l_greenlet *g = lua_touserdata(L, self);
-  gv_waitq_wake_all(&g->joiners);
-  if (lua_type(L, links) != LUA_TTABLE) return;
   lua_Integer n = luaL_len(L, links);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, links, i); /* {fn, kind} */
@@ -391,7 +390,7 @@ static void notify_links(lua_State *L, l_hub *h, int self, int links) {
       continue;
     }
     lua_pushvalue(L, self);
-    if (kind == 0) { /* rawlink: called now, in the hub */
+    if (kind == 0) {
       if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
         fprintf(stderr, "gvlua: error in a link callback: %s\n",
                 luaL_tolstring(L, -1, NULL));
@@ -405,13 +404,35 @@ static void notify_links(lua_State *L, l_hub *h, int self, int links) {
   }
 }
 
+static int notify_p(lua_State *L) {
+  l_greenlet *g = lua_touserdata(L, 1);
+  l_greenlet_push(L, g);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, g); /* the links, parked at death */
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, g);
+  if (lua_istable(L, 3)) run_links(L, g->g.hub->ud, 2, 3);
+  return 0;
+}
+
+/* In hub context, a little after g died (as gevent's _notify_links):
+** links in registration order, then the joiners; then g is unanchored. */
+static void notify(gv_hub *hub, gv_callback *cb) {
+  l_greenlet *g = gv_container_of(cb, l_greenlet, g.run);
+  if (g->has_links) l_hub_protected(hub->ud, notify_p, g);
+  gv_waitq_wake_all(&g->joiners);
+  luaL_unref(hub->L, LUA_REGISTRYINDEX, g->ref);
+  g->ref = LUA_NOREF;
+}
+
 /* Stores the outcome of dead g (self at idx): nvalues values from 'vals',
-** or the error at 'err' (0: none). Wakes joiners, runs links, unanchors. */
+** or the error at 'err' (0: none), and schedules the notification of its
+** links and joiners (its run-queue entry is free now). */
 static void settle(lua_State *L, l_greenlet *g, int self, int vals,
                    int err) {
-  l_hub *h = g->g.hub->ud;
   lua_getiuservalue(L, self, UV_LINKS);
-  int links = lua_gettop(L);
+  g->has_links = lua_istable(L, -1);
+  if (g->has_links) lua_rawsetp(L, LUA_REGISTRYINDEX, g);
+  else lua_pop(L, 1);
   if (err) {
     g->failed = 1;
     lua_pushnil(L);
@@ -434,9 +455,8 @@ static void settle(lua_State *L, l_greenlet *g, int self, int vals,
     lua_pushnil(L);
     lua_setiuservalue(L, self, UV_LINKS);
   }
-  notify_links(L, h, self, links);
-  luaL_unref(L, LUA_REGISTRYINDEX, g->ref);
-  g->ref = LUA_NOREF;
+  g->g.run.fn = notify;
+  gv_schedule(g->g.hub, &g->g.run);
 }
 
 /* Whether the value at idx is an error boxed by body_msgh. */
@@ -839,25 +859,33 @@ static int m_successful(lua_State *L) {
   return 1;
 }
 
-/* Appends {fn, kind} to the links; a dead greenlet notifies at once. */
+/* Appends {fn, kind} to the links. On a dead greenlet the link runs a
+** little later, from the hub (as gevent's rawlink on a dead greenlet). */
 static int add_link(lua_State *L, int kind) {
-  l_hub *h = l_hubup(L);
   l_greenlet *g = l_greenlet_check(L, 1);
   luaL_checkany(L, 2);
   if (is_dead(g)) {
-    if ((kind == 2 && g->failed) || (kind == 3 && !g->failed)) return 0;
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, 1);
-    if (kind == 0) lua_call(L, 1, 0);
-    else l_greenlet_spawn(L, h, 1);
-    return 0;
-  }
-  body_unpack(L, 1);
-  if (lua_getiuservalue(L, 1, UV_LINKS) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, UV_LINKS);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, g) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, g);
+    }
+    g->has_links = 1;
+    if (g->ref == LUA_NOREF) { /* anchored again until notified */
+      lua_pushvalue(L, 1);
+      g->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    g->g.run.fn = notify;
+    gv_schedule(g->g.hub, &g->g.run);
+  } else {
+    body_unpack(L, 1);
+    if (lua_getiuservalue(L, 1, UV_LINKS) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_setiuservalue(L, 1, UV_LINKS);
+    }
   }
   lua_createtable(L, 2, 0);
   lua_pushvalue(L, 2);
@@ -876,9 +904,12 @@ static int m_link_exception(lua_State *L) { return add_link(L, 3); }
 /* g:unlink(fn): removes every link to fn. */
 static int m_unlink(lua_State *L) {
   l_greenlet *g = l_greenlet_check(L, 1);
-  if (is_dead(g) || g->arg_in_links ||
-      lua_getiuservalue(L, 1, UV_LINKS) != LUA_TTABLE)
+  if (is_dead(g)) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, g) != LUA_TTABLE) return 0;
+  } else if (g->arg_in_links ||
+             lua_getiuservalue(L, 1, UV_LINKS) != LUA_TTABLE) {
     return 0;
+  }
   int links = lua_gettop(L);
   lua_Integer n = luaL_len(L, links), j = 1;
   for (lua_Integer i = 1; i <= n; i++) {

@@ -126,6 +126,7 @@ static const struct {
   const char *name;
   void (*open)(lua_State *L, l_hub *h);
 } submodules[] = {
+  {"lock", l_lock_open},
   {NULL, NULL}
 };
 
