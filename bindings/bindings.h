@@ -112,7 +112,13 @@ void *l_timeout_test(lua_State *L, int idx);
 /* Pushes a new, unstarted Timeout (seconds < 0: none). */
 void l_timeout_push_new(lua_State *L, double seconds);
 
+/* l_socket.c */
+void l_socket_open(lua_State *L, l_hub *h);
+
 /* l_lock.c */
 void l_lock_open(lua_State *L, l_hub *h);
+
+/* l_subprocess.c, l_signal.c, l_threadpool.c */
+void l_subprocess_open(lua_State *L, l_hub *h); void l_os_open(lua_State *L, l_hub *h); void l_signal_open(lua_State *L, l_hub *h); void l_threadpool_open(lua_State *L, l_hub *h);
 
 #endif

@@ -127,6 +127,8 @@ static const struct {
   void (*open)(lua_State *L, l_hub *h);
 } submodules[] = {
   {"lock", l_lock_open},
+  {"socket", l_socket_open},
+  {"subprocess", l_subprocess_open}, {"os", l_os_open}, {"signal", l_signal_open}, {"threadpool", l_threadpool_open},
   {NULL, NULL}
 };
 

@@ -331,4 +331,41 @@ GV_API int gv_step(gv_hub *hub, lua_State *L, double timeout);
 GV_API int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
                    gv_kfunction k);
 
+/* ---- work on OS threads (work.c) -------------------------------------- */
+
+/* A job for the process-wide pool of OS threads (blocking calls such as
+** getaddrinfo that must not stall the hub). Memory is the caller's and must
+** stay valid until the job is handed back. While jobs are in flight the
+** hub's loop is kept alive; an idle pool does not keep it alive. */
+typedef struct gv_work gv_work;
+struct gv_work {
+  void (*run)(gv_work *w);               /* on a pool thread: no Lua, no hub */
+  void (*done)(gv_hub *hub, gv_work *w); /* hub context, after run; may free */
+  /* private */
+  gv_work *next;
+  struct gv_workhub *wh;
+  gv_waitq waiters;
+  int state;
+};
+
+/* Queues w; w->done(hub, w) is called in hub context once w->run(w) has
+** returned. 0 or -errno. */
+GV_API int gv_work_submit(gv_hub *hub, gv_work *w);
+/* Submits w and blocks the current greenlet until w->run has returned or
+** 'timeout' seconds (negative: no limit) passed; then k(L, LUA_YIELD, ctx).
+** k is called however the wait ends (GV_F_CATCH is set for it): first
+** gv_work_taken(w) tells whether the caller owns w again (w finished; free
+** it, w->done is not called) or w was abandoned (do not touch it: w->done
+** frees it when run returns). Then gv_current(hub)->wake: GV_WAKE_NORMAL
+** (finished), GV_WAKE_TIMEOUT, or GV_WAKE_THROW (kill, Timeout: the error
+** is on top of L; re-raise it with lua_error unless it is a Timeout the
+** caller handles). Returns -errno if it could not submit. */
+GV_API int gv_work_wait(gv_hub *hub, lua_State *L, gv_work *w,
+                        double timeout, lua_KContext ctx, gv_kfunction k);
+/* In gv_work_wait's continuation: 1 if w finished and is the caller's. */
+GV_API int gv_work_taken(gv_work *w);
+/* Detaches the hub from the pool (call before its loop is destroyed):
+** results of work still in flight are dropped (not freed). */
+GV_API void gv_work_shutdown(gv_hub *hub);
+
 #endif

@@ -11,17 +11,13 @@ static void timer_watcher_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop; (void)w; (void)revents;
 }
 
-static struct ev_loop *default_loop_used;
-
 int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
   memset(hub, 0, sizeof *hub);
   if (!loop) {
-    /* The default loop is the one libev's child watchers work on. */
-    if (!default_loop_used) {
-      loop = default_loop_used = ev_default_loop(EVFLAG_AUTO);
-    } else {
-      loop = ev_loop_new(EVFLAG_AUTO);
-    }
+    /* Never libev's default loop: that one reaps every child with
+    ** waitpid(-1), stealing the exit status of io.popen() and
+    ** os.execute() children (gevent.subprocess reaps its own pids). */
+    loop = ev_loop_new(EVFLAG_AUTO);
     if (!loop) return -ENOMEM;
     hub->own_loop = 1;
   }
@@ -55,10 +51,7 @@ void gv_hub_close(gv_hub *hub) {
     ev_timer_stop(hub->loop, &hub->timer_watcher);
   gv__timers_free(hub);
   gv__runners_free(hub);
-  if (hub->own_loop) {
-    if (hub->loop == default_loop_used) default_loop_used = NULL;
-    ev_loop_destroy(hub->loop);
-  }
+  if (hub->own_loop) ev_loop_destroy(hub->loop);
   hub->loop = NULL;
 }
 

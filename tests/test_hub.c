@@ -113,6 +113,19 @@ static void test_loop_exit_and_close(void) {
   lua_close(L); /* abandons the blocked greenlets and their stacks */
 }
 
+/* The hub must not reap children it did not start: a popen()'d child's
+** status stays for pclose() even when the hub polled after it exited. */
+static void test_child_status_kept(void) {
+  lua_State *L = new_state();
+  FILE *f = popen("exit 3", "r");
+  CHECK(f != NULL);
+  usleep(100000);            /* the child has exited by now */
+  CHECK(run(L, "require('gvlua').sleep(0.05)")); /* the hub polls */
+  int st = pclose(f);
+  CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 3);
+  lua_close(L);
+}
+
 /* Recurses until the runner's guard page stops it. */
 static volatile int depth_limit = 1 << 30;
 
@@ -154,6 +167,7 @@ int main(void) {
   RUN(test_run_and_step);
   RUN(test_c_blocking);
   RUN(test_loop_exit_and_close);
+  RUN(test_child_status_kept);
 #if !defined(__SANITIZE_ADDRESS__) /* ASan owns SIGSEGV there */
   RUN(test_stack_overflow_report);
 #endif

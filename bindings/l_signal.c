@@ -1,0 +1,158 @@
+/*
+** l_signal.c - gevent.signal_handler(signum, fn, ...): runs fn(...) in a
+** new greenlet each time the signal is delivered. An ev_signal watcher on
+** the hub's loop, unreferenced: a handler alone does not keep the loop
+** alive (as in gevent). Returns an object with cancel().
+*/
+#include <signal.h>
+#include <string.h>
+#include "bindings.h"
+
+#define SG_HANDLER "gevent.SignalHandler"
+
+int l_checksignal(lua_State *L, int idx); /* l_subprocess.c */
+
+typedef struct sg_handler {
+  ev_signal w;
+  l_hub *h;
+  int ref;          /* anchor while active */
+  int signum;
+} sg_handler;
+
+/* In hub context: spawn fn(args...) (user value: {fn, args..., n=}). */
+static int fire_p(lua_State *L) {
+  sg_handler *s = lua_touserdata(L, 1);
+  if (s->ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
+  lua_getiuservalue(L, -1, 1);
+  int t = lua_gettop(L);
+  lua_getfield(L, t, "n");
+  int n = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_checkstack(L, n + 2, "too many arguments");
+  for (int i = 1; i <= n; i++) lua_rawgeti(L, t, i);
+  l_greenlet_spawn(L, s->h, n - 1);
+  return 0;
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents) {
+  (void)loop; (void)revents;
+  sg_handler *s = gv_container_of(w, sg_handler, w);
+  l_hub_protected(s->h, fire_p, s);
+}
+
+static void stop(lua_State *L, sg_handler *s) {
+  if (ev_is_active(&s->w) && s->h->hub.loop) {
+    ev_ref(s->h->hub.loop);
+    ev_signal_stop(s->h->hub.loop, &s->w);
+  }
+  if (s->ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
+    s->ref = LUA_NOREF;
+  }
+}
+
+/* signal_handler(signum, fn, ...) */
+static int l_signal_handler(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  int signum = l_checksignal(L, 1);
+  luaL_checkany(L, 2);
+  if (signum == SIGKILL || signum == SIGSTOP)
+    return luaL_argerror(L, 1, "SIGKILL and SIGSTOP cannot be handled");
+  if (signum == SIGCHLD)
+    return luaL_argerror(L, 1, "SIGCHLD is used by gevent.subprocess to "
+                               "reap children");
+  int n = lua_gettop(L) - 1; /* fn and its arguments */
+  sg_handler *s = lua_newuserdatauv(L, sizeof *s, 1);
+  memset(s, 0, sizeof *s);
+  s->h = h;
+  s->signum = signum;
+  s->ref = LUA_NOREF;
+  lua_createtable(L, n, 1);
+  for (int i = 1; i <= n; i++) {
+    lua_pushvalue(L, i + 1);
+    lua_rawseti(L, -2, i);
+  }
+  lua_pushinteger(L, n);
+  lua_setfield(L, -2, "n");
+  lua_setiuservalue(L, -2, 1);
+  luaL_setmetatable(L, SG_HANDLER);
+  lua_pushvalue(L, -1);
+  s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  ev_signal_init(&s->w, signal_cb, signum);
+  ev_signal_start(h->hub.loop, &s->w);
+  ev_unref(h->hub.loop);
+  return 1;
+}
+
+static int m_cancel(lua_State *L) {
+  sg_handler *s = luaL_checkudata(L, 1, SG_HANDLER);
+  stop(L, s);
+  return 0;
+}
+
+static int m_gc(lua_State *L) {
+  sg_handler *s = lua_touserdata(L, 1);
+  if (ev_is_active(&s->w) && s->h->hub.loop) {
+    ev_ref(s->h->hub.loop);
+    ev_signal_stop(s->h->hub.loop, &s->w);
+  }
+  return 0;
+}
+
+static int m_index(lua_State *L) {
+  sg_handler *s = luaL_checkudata(L, 1, SG_HANDLER);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "signum") == 0) {
+    lua_pushinteger(L, s->signum);
+  } else if (strcmp(k, "active") == 0) {
+    lua_pushboolean(L, ev_is_active(&s->w));
+  } else if (strcmp(k, "handler") == 0) {
+    lua_getiuservalue(L, 1, 1);
+    lua_rawgeti(L, -1, 1);
+  } else {
+    luaL_getmetatable(L, SG_HANDLER);
+    lua_getfield(L, -1, "__methods");
+    lua_getfield(L, -1, k);
+  }
+  return 1;
+}
+
+static int m_tostring(lua_State *L) {
+  sg_handler *s = luaL_checkudata(L, 1, SG_HANDLER);
+  lua_pushfstring(L, "<signal_handler %d%s>", s->signum,
+                  ev_is_active(&s->w) ? "" : " (cancelled)");
+  return 1;
+}
+
+static const luaL_Reg methods[] = {
+  {"cancel", m_cancel},
+  {"close", m_cancel},
+  {NULL, NULL}
+};
+
+void l_signal_open(lua_State *L, l_hub *h) {
+  (void)h;
+  if (luaL_newmetatable(L, SG_HANDLER)) {
+    lua_newtable(L);
+    l_setfuncs(L, methods);
+    lua_setfield(L, -2, "__methods");
+    lua_pushcfunction(L, m_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, m_cancel);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, m_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, m_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  static const luaL_Reg funcs[] = {
+    {"signal_handler", l_signal_handler},
+    {NULL, NULL}
+  };
+  l_setfuncs(L, funcs);
+  /* also gevent.signal_handler: the root table is below ours */
+  lua_getfield(L, -1, "signal_handler");
+  lua_setfield(L, -3, "signal_handler");
+}

@@ -1,0 +1,807 @@
+/*
+** l_socket.c - the C primitives under gevent.socket, gevent.select and
+** gevent.server: cooperative fd waits (one fd, or many for select, with no
+** FD_SETSIZE cap), waking the waiters of a socket being closed, the result
+** of a non-blocking connect, and name resolution on the OS-thread pool
+** (runtime/work.c) so that DNS never blocks the hub. The socket objects
+** themselves are LuaSocket's; lua/gevent/socket.lua wraps their methods.
+*/
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "bindings.h"
+
+#define EV_CLOSED_MARK 0x10000  /* in io.data: woken by cancel_wait */
+
+/* ---- LuaSocket's error strings ------------------------------------------ */
+
+static const char *sock_strerror(int err) {
+  switch (err) {
+  case 0: return NULL;
+  case EADDRINUSE: return "address already in use";
+  case EISCONN: return "already connected";
+  case EACCES: return "permission denied";
+  case ECONNREFUSED: return "connection refused";
+  case ECONNABORTED: return "closed";
+  case ECONNRESET: return "closed";
+  case ETIMEDOUT: return "timeout";
+  default: return strerror(err);
+  }
+}
+
+static const char *gai_strerr(int err) {
+  switch (err) {
+  case 0: return NULL;
+  case EAI_AGAIN: return "temporary failure in name resolution";
+  case EAI_BADFLAGS: return "invalid value for ai_flags";
+  case EAI_FAIL: return "non-recoverable failure in name resolution";
+  case EAI_FAMILY: return "ai_family not supported";
+  case EAI_MEMORY: return "memory allocation failure";
+  case EAI_NONAME: return "host or service not provided, or not known";
+  case EAI_OVERFLOW: return "argument buffer overflow";
+  case EAI_SERVICE: return "service not supported for socket type";
+  case EAI_SOCKTYPE: return "ai_socktype not supported";
+  case EAI_SYSTEM: return strerror(errno);
+  default: return gai_strerror(err);
+  }
+}
+
+static const char *host_strerr(int err) {
+  if (err == HOST_NOT_FOUND) return "host not found";
+  return hstrerror(err);
+}
+
+/* ---- waiters per fd (for close) ----------------------------------------- */
+
+/* How many greenlets of this OS thread's hub wait on each fd in wait():
+** close() only walks the greenlets when someone waits on its fd. */
+static __thread int *fdw;
+static __thread size_t fdw_cap;
+
+static void fdw_add(int fd, int d) {
+  if ((size_t)fd >= fdw_cap) {
+    size_t cap = fdw_cap ? fdw_cap : 256;
+    while (cap <= (size_t)fd) cap *= 2;
+    int *n = realloc(fdw, cap * sizeof *n);
+    if (!n) return;
+    memset(n + fdw_cap, 0, (cap - fdw_cap) * sizeof *n);
+    fdw = n;
+    fdw_cap = cap;
+  }
+  fdw[fd] += d;
+}
+
+static void fdw_cancel(gv_greenlet *g) {
+  int fd = g->waiting_fd;
+  if (fd >= 0 && (size_t)fd < fdw_cap && fdw[fd] > 0) fdw[fd]--;
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  l_hub *h = l_hubup(L);
+  gv_greenlet *cur = h->hub.current;
+  if (cur->wake == GV_WAKE_THROW) { /* only with a Timeout argument */
+    if (lua_touserdata(L, -1) != (void *)ctx) return lua_error(L);
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  if (cur->wake == GV_WAKE_TIMEOUT) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  if ((intptr_t)cur->io.data & EV_CLOSED_MARK) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* Waits for fd; events 1 read, 2 write, 3 both. */
+static int do_wait(lua_State *L, int fd, int events, int tidx) {
+  l_hub *h = l_hubup(L);
+  void *tmo;
+  double timeout = l_opttimeout(L, tidx, &tmo);
+  if (fd < 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
+  gv_greenlet *cur = gv_check_block(&h->hub, L);
+  if (tmo) cur->flags |= GV_F_CATCH;
+  fdw_add(fd, 1);
+  cur->cancel = fdw_cancel;
+  return gv_wait_fd(&h->hub, L, fd,
+                    ((events & 1) ? EV_READ : 0) | ((events & 2) ? EV_WRITE : 0),
+                    timeout, (lua_KContext)tmo, wait_k);
+}
+
+static int getfd_arg(lua_State *L, int idx) {
+  if (lua_isinteger(L, idx)) return (int)lua_tointeger(L, idx);
+  if (lua_type(L, idx) == LUA_TNUMBER) return (int)luaL_checkinteger(L, idx);
+  /* an object with getfd() */
+  if (luaL_getmetafield(L, idx, "__index") != LUA_TNIL) lua_pop(L, 1);
+  lua_getfield(L, idx, "getfd");
+  if (!lua_isfunction(L, -1))
+    luaL_typeerror(L, idx, "file descriptor or object with getfd");
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 1);
+  int fd = (int)luaL_optinteger(L, -1, -1);
+  lua_pop(L, 1);
+  return fd;
+}
+
+/* wait(fd, events, timeout) */
+static int l_wait(lua_State *L) {
+  int fd = getfd_arg(L, 1);
+  int ev = (int)luaL_checkinteger(L, 2);
+  if (ev < 1 || ev > 3) luaL_argerror(L, 2, "1 (read), 2 (write) or 3");
+  lua_settop(L, 3);
+  return do_wait(L, fd, ev, 3);
+}
+
+/* wait_read(fd, timeout), wait_write, wait_readwrite */
+static int l_wait_read(lua_State *L) {
+  int fd = getfd_arg(L, 1);
+  lua_settop(L, 2);
+  return do_wait(L, fd, 1, 2);
+}
+static int l_wait_write(lua_State *L) {
+  int fd = getfd_arg(L, 1);
+  lua_settop(L, 2);
+  return do_wait(L, fd, 2, 2);
+}
+static int l_wait_readwrite(lua_State *L) {
+  int fd = getfd_arg(L, 1);
+  lua_settop(L, 2);
+  return do_wait(L, fd, 3, 2);
+}
+
+static int wake_closed(gv_greenlet *g, int fd) {
+  if (g->state != GV_BLOCKED || g->cancel != fdw_cancel ||
+      !ev_is_active(&g->io) || g->io.fd != fd)
+    return 0;
+  gv_wake(g, GV_WAKE_NORMAL);
+  g->io.data = (void *)(intptr_t)EV_CLOSED_MARK;
+  return 1;
+}
+
+/* cancel_wait(fd): wakes the greenlets waiting on fd in wait(); they
+** return nil, "closed". Returns how many. Call before closing fd. */
+static int l_cancel_wait(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  int fd = getfd_arg(L, 1);
+  int n = 0;
+  if (fd >= 0 && (size_t)fd < fdw_cap && fdw[fd] > 0) {
+    gv_link *l = h->hub.alive.next;
+    while (l != &h->hub.alive && fdw[fd] > 0) {
+      gv_greenlet *g = gv_container_of(l, gv_greenlet, all);
+      l = l->next;
+      n += wake_closed(g, fd);
+    }
+    if (h->hub.main && fdw[fd] > 0) n += wake_closed(h->hub.main, fd);
+  }
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+/* ---- select / poll over many fds ---------------------------------------- */
+
+/* The wait: one libev watcher per entry, the greenlet woken by the first
+** that fires; readiness itself is read with poll(2) (no FD_SETSIZE cap),
+** once before blocking and once after. */
+typedef struct sel {
+  gv_hub *hub;
+  gv_greenlet *g;
+  void *tmo;
+  int n, active;
+  ev_io w[];
+} sel;
+
+static void sel_stop(sel *s) {
+  if (!s->active) return;
+  s->active = 0;
+  for (int i = 0; i < s->n; i++)
+    if (ev_is_active(&s->w[i])) ev_io_stop(s->hub->loop, &s->w[i]);
+}
+
+/* gv_block stored the sel as the wait's context */
+static void sel_cancel(gv_greenlet *g) { sel_stop((sel *)g->kctx); }
+
+static void sel_ready(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)loop; (void)revents;
+  sel *s = w->data;
+  gv_wake(s->g, GV_WAKE_NORMAL);
+}
+
+static void sel_timed_out(gv_hub *hub, gv_timer *t) {
+  (void)hub;
+  gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
+}
+
+/* poll(2) without waiting; the number of entries with revents. */
+static int poll_now(struct pollfd *p, int n) {
+  int rc;
+  do rc = poll(p, (nfds_t)n, 0); while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    for (int i = 0; i < n; i++) p[i].revents = 0;
+    return 0;
+  }
+  return rc;
+}
+
+/* Stack: ..., pollfd userdata at pidx with n entries. Waits until one is
+** ready or timeout; then calls k (the pollfds hold the revents). */
+static int poll_wait(lua_State *L, int n, double timeout, void *tmo,
+                     lua_KContext unused, gv_kfunction k, int pidx) {
+  (void)unused;
+  l_hub *h = l_hubup(L);
+  struct pollfd *p = lua_touserdata(L, pidx);
+  gv_greenlet *cur = gv_check_block(&h->hub, L);
+  sel *s = lua_newuserdatauv(L, sizeof *s + (size_t)n * sizeof(ev_io), 0);
+  s->hub = &h->hub;
+  s->g = cur;
+  s->tmo = tmo;
+  s->n = n;
+  s->active = 1;
+  for (int i = 0; i < n; i++) {
+    int ev = ((p[i].events & (POLLIN | POLLPRI)) ? EV_READ : 0) |
+             ((p[i].events & POLLOUT) ? EV_WRITE : 0);
+    ev_io_init(&s->w[i], sel_ready, p[i].fd, ev ? ev : EV_READ);
+    s->w[i].data = s;
+    ev_io_start(h->hub.loop, &s->w[i]);
+  }
+  gv_prepare_block(&h->hub, L, "select");
+  if (tmo) cur->flags |= GV_F_CATCH;
+  cur->cancel = sel_cancel;
+  if (timeout >= 0) {
+    gv__update_now(&h->hub);
+    gv_timer_start(&h->hub, &cur->timer, timeout, sel_timed_out);
+  }
+  return gv_block(&h->hub, L, (lua_KContext)s, k);
+}
+
+/* In a continuation: stops the watchers; raises a throw that is not the
+** wait's own Timeout. */
+static void poll_end(lua_State *L, lua_KContext ctx) {
+  l_hub *h = l_hubup(L);
+  sel *s = (sel *)ctx;
+  sel_stop(s);
+  if (h->hub.current->wake == GV_WAKE_THROW) {
+    if (lua_touserdata(L, -1) != s->tmo) lua_error(L);
+    lua_pop(L, 1);
+  }
+}
+
+/* select: arrays of fds at 1 (read) and 2 (write) into pollfds. */
+static struct pollfd *sel_fds(lua_State *L, int *nr, int *nw) {
+  *nr = lua_istable(L, 1) ? (int)luaL_len(L, 1) : 0;
+  *nw = lua_istable(L, 2) ? (int)luaL_len(L, 2) : 0;
+  int n = *nr + *nw;
+  struct pollfd *p = lua_newuserdatauv(L, (n ? n : 1) * sizeof *p, 0);
+  for (int i = 0; i < n; i++) {
+    int r = i < *nr;
+    lua_rawgeti(L, r ? 1 : 2, r ? i + 1 : i - *nr + 1);
+    p[i].fd = (int)luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+    p[i].events = r ? POLLIN : POLLOUT;
+    p[i].revents = 0;
+  }
+  return p;
+}
+
+/* Pushes the ready read and write fd arrays. */
+static void sel_push(lua_State *L, struct pollfd *p, int nr, int nw) {
+  int ir = 0, iw = 0;
+  lua_newtable(L);
+  lua_newtable(L);
+  for (int i = 0; i < nr + nw; i++) {
+    if (!p[i].revents) continue;
+    lua_pushinteger(L, p[i].fd);
+    if (i < nr) lua_rawseti(L, -3, ++ir);
+    else lua_rawseti(L, -2, ++iw);
+  }
+}
+
+static int sel_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  poll_end(L, ctx);
+  int nr = (int)lua_tointeger(L, 5), nw = (int)lua_tointeger(L, 6);
+  struct pollfd *p = lua_touserdata(L, 4);
+  poll_now(p, nr + nw);
+  sel_push(L, p, nr, nw);
+  return 2;
+}
+
+/* select(rfds, wfds, timeout) -> ready rfds, ready wfds (arrays of fds) */
+static int l_select(lua_State *L) {
+  lua_settop(L, 3);
+  void *tmo;
+  double timeout = l_opttimeout(L, 3, &tmo);
+  int nr, nw;
+  struct pollfd *p = sel_fds(L, &nr, &nw); /* 4 */
+  lua_pushinteger(L, nr);                  /* 5 */
+  lua_pushinteger(L, nw);                  /* 6 */
+  if (poll_now(p, nr + nw) > 0 || timeout == 0) {
+    sel_push(L, p, nr, nw);
+    return 2;
+  }
+  return poll_wait(L, nr + nw, timeout, tmo, 0, sel_k, 4);
+}
+
+/* poll: {fd, events} pairs from arrays at 1 (fds) and 2 (masks). */
+static int pollk(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  if (ctx) poll_end(L, ctx);
+  int n = (int)lua_tointeger(L, 5);
+  struct pollfd *p = lua_touserdata(L, 4);
+  poll_now(p, n);
+  lua_newtable(L);
+  int j = 0;
+  for (int i = 0; i < n; i++) {
+    if (!p[i].revents) continue;
+    lua_createtable(L, 2, 0);
+    lua_pushinteger(L, p[i].fd);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, p[i].revents);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, -2, ++j);
+  }
+  return 1;
+}
+
+/* poll(fds, masks, timeout) -> {{fd, revents}...}: poll(2) semantics
+** (POLLIN/POLLPRI/POLLOUT asked; POLLERR, POLLHUP, POLLNVAL reported),
+** timeout in seconds. */
+static int l_poll(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);
+  void *tmo;
+  double timeout = l_opttimeout(L, 3, &tmo);
+  int n = (int)luaL_len(L, 1);
+  struct pollfd *p = lua_newuserdatauv(L, (n ? n : 1) * sizeof *p, 0); /* 4 */
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, 1, i + 1);
+    p[i].fd = (int)luaL_checkinteger(L, -1);
+    lua_rawgeti(L, 2, i + 1);
+    p[i].events = (short)luaL_optinteger(L, -1, POLLIN | POLLPRI | POLLOUT);
+    p[i].revents = 0;
+    lua_pop(L, 2);
+  }
+  lua_pushinteger(L, n); /* 5 */
+  if (n == 0 || poll_now(p, n) > 0 || timeout == 0)
+    return pollk(L, 0, 0);
+  return poll_wait(L, n, timeout, tmo, 0, pollk, 4);
+}
+
+/* ---- connect ------------------------------------------------------------ */
+
+/* sockerror(fd): nil when the pending connect succeeded, else LuaSocket's
+** message for SO_ERROR. */
+static int l_sockerror(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1), err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  if (!err) return 0;
+  lua_pushstring(L, sock_strerror(err));
+  lua_pushinteger(L, err);
+  return 2;
+}
+
+/* connected(fd): whether the socket has a peer. */
+static int l_connected(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  lua_pushboolean(L, getpeername(fd, (struct sockaddr *)&ss, &len) == 0);
+  return 1;
+}
+
+/* ---- name resolution on the thread pool -------------------------------- */
+
+enum { DNS_GAI, DNS_HOST, DNS_NAMEINFO };
+
+typedef struct dns_job {
+  gv_work w;
+  int kind;
+  char *host, *serv;
+  int family, socktype, protocol, flags;
+  int err;
+  struct addrinfo *res;            /* DNS_GAI */
+  struct hostent he, *hp;          /* DNS_HOST */
+  char *buf;
+  size_t buflen;
+  char **names;                    /* DNS_NAMEINFO: host names */
+  int nnames;
+  char sbuf[NI_MAXSERV];
+} dns_job;
+
+static void dns_free(dns_job *j) {
+  if (j->res) freeaddrinfo(j->res);
+  for (int i = 0; i < j->nnames; i++) free(j->names[i]);
+  free(j->names);
+  free(j->buf);
+  free(j->host);
+  free(j->serv);
+  free(j);
+}
+
+static void dns_done(gv_hub *hub, gv_work *w) {
+  (void)hub;
+  dns_free((dns_job *)w);
+}
+
+static void dns_run(gv_work *w) {
+  dns_job *j = (dns_job *)w;
+  if (j->kind == DNS_GAI || j->kind == DNS_NAMEINFO) {
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = j->family;
+    hints.ai_socktype = j->socktype;
+    hints.ai_protocol = j->protocol;
+    hints.ai_flags = j->flags;
+    j->err = getaddrinfo(j->host, j->serv, &hints, &j->res);
+    if (j->err == EAI_SYSTEM && errno == 0) j->err = EAI_FAIL;
+    if (j->err || j->kind != DNS_NAMEINFO) return;
+    int n = 0;
+    for (struct addrinfo *a = j->res; a; a = a->ai_next) n++;
+    j->names = calloc((size_t)n + 1, sizeof *j->names);
+    if (!j->names) return;
+    for (struct addrinfo *a = j->res; a; a = a->ai_next) {
+      char hbuf[NI_MAXHOST];
+      hbuf[0] = 0;
+      getnameinfo(a->ai_addr, a->ai_addrlen, hbuf,
+                  j->host ? sizeof hbuf : 0, j->sbuf,
+                  j->serv ? sizeof j->sbuf : 0, 0);
+      j->names[j->nnames++] = strdup(hbuf);
+    }
+    return;
+  }
+  /* DNS_HOST: like LuaSocket's inet_gethost */
+  struct in_addr addr;
+  int numeric = inet_aton(j->host, &addr);
+  j->buflen = 1024;
+  for (;;) {
+    free(j->buf);
+    j->buf = malloc(j->buflen);
+    if (!j->buf) { j->err = NO_RECOVERY; return; }
+    int herr = 0, rc;
+    if (numeric)
+      rc = gethostbyaddr_r(&addr, sizeof addr, AF_INET, &j->he, j->buf,
+                           j->buflen, &j->hp, &herr);
+    else
+      rc = gethostbyname_r(j->host, &j->he, j->buf, j->buflen, &j->hp,
+                           &herr);
+    if (rc == ERANGE && j->buflen < (1u << 20)) { j->buflen *= 2; continue; }
+    if (!j->hp) j->err = herr ? herr : HOST_NOT_FOUND;
+    return;
+  }
+}
+
+static const char *family_name(int f) {
+  return f == AF_INET ? "inet" : f == AF_INET6 ? "inet6"
+       : f == AF_UNIX ? "unix" : "unspec";
+}
+
+static void push_resolved(lua_State *L, struct hostent *hp) {
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, hp->h_name);
+  lua_setfield(L, -2, "name");
+  lua_newtable(L);
+  for (int i = 0; hp->h_aliases && hp->h_aliases[i]; i++) {
+    lua_pushstring(L, hp->h_aliases[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "alias");
+  lua_newtable(L);
+  for (int i = 0; hp->h_addr_list && hp->h_addr_list[i]; i++) {
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(hp->h_addrtype, hp->h_addr_list[i], buf, sizeof buf);
+    lua_pushstring(L, buf);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "ip");
+}
+
+static int push_dns(lua_State *L, dns_job *j) {
+  if (j->kind == DNS_HOST) {
+    if (j->err) {
+      lua_pushnil(L);
+      lua_pushstring(L, host_strerr(j->err));
+      return 2;
+    }
+    push_resolved(L, j->hp);
+    return 1;
+  }
+  if (j->err) {
+    lua_pushnil(L);
+    lua_pushstring(L, gai_strerr(j->err));
+    return 2;
+  }
+  if (j->kind == DNS_NAMEINFO) {
+    int n = 0;
+    if (j->host) {
+      lua_newtable(L);
+      for (int i = 0; i < j->nnames; i++) {
+        lua_pushstring(L, j->names[i]);
+        lua_rawseti(L, -2, i + 1);
+      }
+      n++;
+    } else {
+      lua_pushnil(L);
+      n++;
+    }
+    if (j->serv) { lua_pushstring(L, j->sbuf); n++; }
+    return n;
+  }
+  lua_newtable(L);
+  int i = 0;
+  for (struct addrinfo *a = j->res; a; a = a->ai_next) {
+    char hbuf[NI_MAXHOST], sbuf[NI_MAXSERV];
+    if (getnameinfo(a->ai_addr, a->ai_addrlen, hbuf, sizeof hbuf, sbuf,
+                    sizeof sbuf, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+      continue;
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, family_name(a->ai_family));
+    lua_setfield(L, -2, "family");
+    lua_pushstring(L, hbuf);
+    lua_setfield(L, -2, "addr");
+    lua_pushinteger(L, atoi(sbuf));
+    lua_setfield(L, -2, "port");
+    lua_pushstring(L, a->ai_socktype == SOCK_STREAM ? "stream"
+                      : a->ai_socktype == SOCK_DGRAM ? "dgram" : "raw");
+    lua_setfield(L, -2, "socktype");
+    lua_pushinteger(L, a->ai_protocol);
+    lua_setfield(L, -2, "protocol");
+    if (a->ai_canonname) {
+      lua_pushstring(L, a->ai_canonname);
+      lua_setfield(L, -2, "canonname");
+    }
+    lua_rawseti(L, -2, ++i);
+  }
+  return 1;
+}
+
+static int dns_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  l_hub *h = l_hubup(L);
+  gv_greenlet *cur = h->hub.current;
+  dns_job *j = (dns_job *)ctx;
+  int taken = gv_work_taken(&j->w);
+  if (cur->wake == GV_WAKE_THROW) { /* killed: free what is ours, re-raise */
+    if (taken) dns_free(j);
+    return lua_error(L);
+  }
+  if (!taken) { /* abandoned: done frees it */
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  int n = push_dns(L, j);
+  dns_free(j);
+  return n;
+}
+
+static int opt_family(lua_State *L, int idx) {
+  static const char *const names[] = {"unspec", "inet", "inet6", "unix",
+                                      NULL};
+  static const int vals[] = {AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX};
+  if (lua_isinteger(L, idx)) return (int)lua_tointeger(L, idx);
+  return vals[luaL_checkoption(L, idx, "unspec", names)];
+}
+
+static int opt_socktype(lua_State *L, int idx) {
+  static const char *const names[] = {"any", "stream", "dgram", NULL};
+  static const int vals[] = {0, SOCK_STREAM, SOCK_DGRAM};
+  if (lua_isinteger(L, idx)) return (int)lua_tointeger(L, idx);
+  return vals[luaL_checkoption(L, idx, "any", names)];
+}
+
+static unsigned long dns_jobs;  /* jobs sent to the pool (for tests) */
+
+static int dns_submit(lua_State *L, dns_job *j, double timeout) {
+  l_hub *h = l_hubup(L);
+  dns_jobs++;
+  j->w.run = dns_run;
+  j->w.done = dns_done;
+  gv_check_block(&h->hub, L);
+  int rc = gv_work_wait(&h->hub, L, &j->w, timeout, (lua_KContext)j, dns_k);
+  if (rc < 0) { /* could not submit */
+    dns_free(j);
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(-rc));
+    return 2;
+  }
+  return rc;
+}
+
+static char *optdup(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return NULL;
+  const char *s = luaL_checkstring(L, idx);
+  return strdup(s);
+}
+
+/* getaddrinfo(host, port, family, socktype, protocol, flags) ->
+** {{family=, addr=, port=, socktype=, protocol=, canonname=}...} | nil, err */
+static int l_getaddrinfo(lua_State *L) {
+  if (lua_isnoneornil(L, 1) && lua_isnoneornil(L, 2))
+    return luaL_error(L, "host and port cannot be both nil");
+  if (!lua_isnoneornil(L, 2)) luaL_checkstring(L, 2);
+  if (!lua_isnoneornil(L, 1)) luaL_checkstring(L, 1);
+  int family = opt_family(L, 3), socktype = opt_socktype(L, 4);
+  int protocol = (int)luaL_optinteger(L, 5, 0);
+  int flags = (int)luaL_optinteger(L, 6, 0);
+  dns_job *j = calloc(1, sizeof *j);
+  if (!j) return luaL_error(L, "out of memory");
+  j->kind = DNS_GAI;
+  j->host = optdup(L, 1);
+  j->serv = optdup(L, 2);
+  j->family = family;
+  j->socktype = socktype;
+  j->protocol = protocol;
+  j->flags = flags | (j->host ? 0 : AI_PASSIVE);
+  lua_settop(L, 0);
+  return dns_submit(L, j, -1);
+}
+
+/* gethost(address) -> resolved {name, alias, ip} | nil, err
+** (gethostbyname / gethostbyaddr, as LuaSocket's toip/tohostname) */
+static int l_gethost(lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  dns_job *j = calloc(1, sizeof *j);
+  if (!j) return luaL_error(L, "out of memory");
+  j->kind = DNS_HOST;
+  j->host = strdup(host);
+  lua_settop(L, 0);
+  return dns_submit(L, j, -1);
+}
+
+/* getnameinfo(host, serv) as LuaSocket's dns.getnameinfo */
+static int l_getnameinfo(lua_State *L) {
+  if (lua_isnoneornil(L, 1) && lua_isnoneornil(L, 2))
+    return luaL_error(L, "host and serv cannot be both nil");
+  dns_job *j = calloc(1, sizeof *j);
+  if (!j) return luaL_error(L, "out of memory");
+  j->kind = DNS_NAMEINFO;
+  j->host = optdup(L, 1);
+  j->serv = optdup(L, 2);
+  j->socktype = SOCK_STREAM;
+  lua_settop(L, 0);
+  return dns_submit(L, j, -1);
+}
+
+/* isnumeric(host) -> "inet" | "inet6" | nil: a literal address needs no
+** resolver. */
+static int l_isnumeric(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  unsigned char buf[sizeof(struct in6_addr)];
+  if (inet_pton(AF_INET, s, buf) == 1) lua_pushliteral(L, "inet");
+  else if (inet_pton(AF_INET6, s, buf) == 1) lua_pushliteral(L, "inet6");
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* monotonic() -> seconds */
+static int l_monotonic(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec * 1e-9);
+  return 1;
+}
+
+/* strerror(errno) with LuaSocket's wording */
+static int l_strerror(lua_State *L) {
+  const char *s = sock_strerror((int)luaL_checkinteger(L, 1));
+  if (s) lua_pushstring(L, s);
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* _dns_jobs(): how many resolutions went to the thread pool */
+static int l_dns_jobs(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)dns_jobs);
+  return 1;
+}
+
+/* _work_sleep(seconds, timeout): a pool job that sleeps on its OS thread
+** (tests: the hub keeps running meanwhile). true, or nil, "timeout". */
+typedef struct sleep_job { gv_work w; double s; } sleep_job;
+static void sleep_run(gv_work *w) {
+  double s = ((sleep_job *)w)->s;
+  struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+static void sleep_done(gv_hub *hub, gv_work *w) { (void)hub; free(w); }
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  l_hub *h = l_hubup(L);
+  int taken = gv_work_taken((gv_work *)ctx);
+  if (taken) free((void *)ctx);
+  if (h->hub.current->wake == GV_WAKE_THROW) return lua_error(L);
+  if (!taken) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+static int l_work_sleep(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  double s = luaL_checknumber(L, 1);
+  double t = luaL_optnumber(L, 2, -1);
+  gv_check_block(&h->hub, L);
+  sleep_job *j = calloc(1, sizeof *j);
+  if (!j) return luaL_error(L, "out of memory");
+  j->s = s;
+  j->w.run = sleep_run;
+  j->w.done = sleep_done;
+  int rc = gv_work_wait(&h->hub, L, &j->w, t, (lua_KContext)j, sleep_k);
+  if (rc < 0) { free(j); return luaL_error(L, "cannot submit: %s", strerror(-rc)); }
+  return rc;
+}
+
+static int work_gc(lua_State *L) {
+  l_hub *h = *(l_hub **)lua_touserdata(L, 1);
+  gv_work_shutdown(&h->hub);
+  return 0;
+}
+
+static const luaL_Reg socket_funcs[] = {
+  {"wait", l_wait},
+  {"wait_read", l_wait_read},
+  {"wait_write", l_wait_write},
+  {"wait_readwrite", l_wait_readwrite},
+  {"cancel_wait", l_cancel_wait},
+  {"select", l_select},
+  {"poll", l_poll},
+  {"sockerror", l_sockerror},
+  {"connected", l_connected},
+  {"getaddrinfo", l_getaddrinfo},
+  {"gethost", l_gethost},
+  {"getnameinfo", l_getnameinfo},
+  {"isnumeric", l_isnumeric},
+  {"monotonic", l_monotonic},
+  {"strerror", l_strerror},
+  {"_dns_jobs", l_dns_jobs},
+  {"_work_sleep", l_work_sleep},
+  {NULL, NULL}
+};
+
+void l_socket_open(lua_State *L, l_hub *h) {
+  l_setfuncs(L, socket_funcs);
+  static const struct { const char *name; int v; } consts[] = {
+    {"POLLIN", POLLIN}, {"POLLPRI", POLLPRI}, {"POLLOUT", POLLOUT},
+    {"POLLERR", POLLERR}, {"POLLHUP", POLLHUP}, {"POLLNVAL", POLLNVAL},
+    {"POLLRDNORM", POLLRDNORM}, {"POLLWRNORM", POLLWRNORM},
+    {"POLLRDHUP", POLLRDHUP},
+  };
+  for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++) {
+    lua_pushinteger(L, consts[i].v);
+    lua_setfield(L, -2, consts[i].name);
+  }
+  /* detach the hub from the thread pool before its loop goes away: this
+  ** userdata is made after the hub's, so it is finalized first */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "gvlua.workpool") == LUA_TNIL) {
+    l_hub **p = lua_newuserdatauv(L, sizeof *p, 0);
+    *p = h;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, work_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "gvlua.workpool");
+  }
+  lua_pop(L, 1);
+}

@@ -1,0 +1,13 @@
+-- gevent.os: fork() that keeps the hub working in the child, and
+-- waitpid() that waits cooperatively for children from fork() or Popen.
+--   fork()             -> pid (0 in the child), or nil, message, errno
+--   waitpid(pid, timeout) -> pid, "exited"|"killed", code  (or nil, "timeout")
+local core = require("gvlua").os
+
+return {
+  fork = core.fork,
+  fork_and_watch = core.fork,
+  waitpid = core.waitpid,
+  _exit = core._exit,
+  _wait = core._wait,   -- _wait(fd, "r"|"w", timeout): true when ready, false on timeout
+}

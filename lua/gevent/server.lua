@@ -1,0 +1,222 @@
+-- gevent.server: StreamServer, a TCP server that runs handle(sock, address)
+-- in a new greenlet for each connection.
+--
+--   local server = StreamServer({"127.0.0.1", 0}, function(sock, address)
+--     sock:send(sock:receive("*l") .. "\n")
+--   end)
+--   server:start()              -- or server:serve_forever()
+--   print(server.address[2])    -- the port picked
+--   server:stop(2)
+--
+-- StreamServer(listener, handle, backlog, spawn) or
+-- StreamServer(listener, handle, {backlog=, spawn=, reuse_addr=,
+-- reuse_port=, stop_timeout=}) or StreamServer(listener, {handle=, ...}).
+-- listener: {host, port}, "host:port", ":port", or a listening socket
+-- (gevent.socket or LuaSocket object). spawn: a Pool (anything with
+-- spawn(fn, ...)) to cap the connections handled at once, or a number (a
+-- gevent.pool.Pool of that size). The client socket is closed when the
+-- handler returns or fails; an error escaping a handler is reported (by the
+-- greenlet) and the server keeps serving.
+local gevent = require "gevent"
+local socket = require "gevent.socket"
+local isnumeric = require("gvlua").socket.isnumeric
+
+local M = {}
+
+local StreamServer = {}
+StreamServer.__index = StreamServer
+StreamServer.__name = "gevent.server.StreamServer"
+StreamServer.backlog = 128
+StreamServer.reuse_addr = true
+StreamServer.reuse_port = false
+StreamServer.stop_timeout = 1
+StreamServer.min_delay = 0.01
+StreamServer.max_delay = 1
+
+local function isopts(t) return type(t) == "table" and getmetatable(t) == nil end
+
+local function new(cls, listener, handle, backlog, spawn)
+  local o = {}
+  if isopts(handle) then o, handle = handle, handle.handle
+  elseif isopts(backlog) then o, backlog = backlog, nil end
+  local self = setmetatable({}, cls)
+  self.handle_fn = handle or o.handle
+  self.backlog = backlog or o.backlog
+  if o.reuse_addr ~= nil then self.reuse_addr = o.reuse_addr end
+  if o.reuse_port ~= nil then self.reuse_port = o.reuse_port end
+  if o.stop_timeout ~= nil then self.stop_timeout = o.stop_timeout end
+  spawn = spawn or o.spawn
+  if type(spawn) == "number" then
+    spawn = require("gevent.pool").Pool(spawn)
+  end
+  if spawn ~= nil and spawn ~= "default" then self.pool = spawn end
+  self.started = false
+  self._handlers = {}
+  self._nhandlers = 0
+  if type(listener) == "table" and rawget(listener, "_sock") or
+     type(listener) == "userdata" then
+    self.socket = socket.wrap(listener)
+    local h, p = self.socket:getsockname()
+    self.address = {h, tonumber(p)}
+  else
+    local h, p
+    if type(listener) == "string" and listener:match("^:%d+$") then
+      h, p = "0.0.0.0", tonumber(listener:sub(2))
+    else
+      h, p = socket._split_address(listener)
+    end
+    if h == "" or h == "*" then h = "0.0.0.0" end
+    self.address = {h, p}
+  end
+  return self
+end
+
+setmetatable(StreamServer, {__call = new})
+M.StreamServer = StreamServer
+
+--- Subclassing: local My = StreamServer:subclass(); function My:handle(...)
+function StreamServer:subclass()
+  local cls = setmetatable({}, {__index = self, __call = new})
+  cls.__index = cls
+  cls.__tostring = self.__tostring
+  cls.__len = self.__len
+  return cls
+end
+
+function StreamServer:__tostring()
+  return ("<StreamServer at %s:%s%s>"):format(tostring(self.address[1]),
+    tostring(self.address[2]), self.started and "" or " (not started)")
+end
+
+--- The handler: the handle function given, or a subclass's method.
+function StreamServer:handle(sock, address)
+  local f = rawget(self, "handle_fn")
+  if not f then error("StreamServer: no handle function given", 2) end
+  return f(sock, address)
+end
+
+--- Creates and binds the listening socket (called by start).
+function StreamServer:init_socket()
+  if self.socket then return end
+  local host, port = self.address[1], self.address[2]
+  local addrs, err = socket._resolve(host, "stream")
+  if not addrs then error("StreamServer: cannot resolve " .. host .. ": " .. err, 3) end
+  for _, a in ipairs(addrs) do
+    local s, e = (isnumeric(a) == "inet6" and socket.tcp6 or socket.tcp4)()
+    if not s then err = e break end
+    if self.reuse_addr then s:setoption("reuseaddr", true) end
+    if self.reuse_port then
+      local ok, e2 = s:setoption("reuseport", true)
+      if not ok then s:close() error("StreamServer: SO_REUSEPORT: " .. tostring(e2), 3) end
+    end
+    local ok
+    ok, err = s:bind(a, port)
+    if ok then ok, err = s:listen(self.backlog or StreamServer.backlog) end
+    if ok then
+      self.socket = s
+      local h, p = s:getsockname()
+      self.address = {h, tonumber(p)}
+      return
+    end
+    s:close()
+  end
+  error(("StreamServer: cannot listen on %s:%s: %s"):format(tostring(host),
+        tostring(port), tostring(err)), 3)
+end
+
+local function run_handler(self, sock, address)
+  local cur = gevent.getcurrent()
+  self._handlers[cur] = true
+  self._nhandlers = self._nhandlers + 1
+  local _ <close> = setmetatable({}, {__close = function()
+    if self._handlers[cur] then
+      self._handlers[cur] = nil
+      self._nhandlers = self._nhandlers - 1
+    end
+    sock:close()
+  end})
+  return self:handle(sock, address)
+end
+
+local function accept_loop(self)
+  local lsock = self.socket
+  local delay = self.min_delay
+  while not self._closed do
+    local c, err = lsock:accept()
+    if c then
+      delay = self.min_delay
+      local h, p = c:getpeername()
+      local address = {h, tonumber(p)}
+      if self.pool then
+        self.pool:spawn(run_handler, self, c, address)
+      else
+        gevent.spawn(run_handler, self, c, address)
+      end
+    elseif err == "closed" or self._closed then
+      break
+    else
+      -- EMFILE and the like: report, back off, keep serving
+      io.stderr:write(("%s: accept failed: %s\n"):format(tostring(self), err))
+      gevent.sleep(delay)
+      delay = math.min(self.max_delay, delay * 2)
+    end
+  end
+end
+
+--- Binds if needed and starts accepting in a background greenlet.
+function StreamServer:start()
+  if self.started then return self end
+  self:init_socket()
+  self._closed = false
+  self.started = true
+  self.server_host, self.server_port = self.address[1], self.address[2]
+  self._acceptor = gevent.spawn(accept_loop, self)
+  return self
+end
+
+--- Stops accepting and closes the listening socket (handlers go on).
+function StreamServer:close()
+  if self._closed then return end
+  self._closed = true
+  self.started = false
+  if self.socket then self.socket:close() end
+  local a = self._acceptor
+  if a and not a.dead and a ~= gevent.getcurrent() then a:kill(nil, false) end
+end
+
+function StreamServer:closed() return self._closed == true end
+
+--- Stops accepting, waits up to timeout seconds (default stop_timeout) for
+-- the running handlers, then kills those still running.
+function StreamServer:stop(timeout)
+  self:close()
+  if timeout == nil then timeout = self.stop_timeout end
+  local list = {}
+  for g in pairs(self._handlers) do list[#list + 1] = g end
+  if #list > 0 then
+    gevent.joinall(list, timeout)
+    local left = {}
+    for _, g in ipairs(list) do if not g.dead then left[#left + 1] = g end end
+    if #left > 0 then gevent.killall(left, nil, true, 1) end
+  end
+  if self._acceptor and self._acceptor ~= gevent.getcurrent() then
+    self._acceptor:join(1)
+  end
+end
+
+--- Starts if needed and waits until the server is stopped; if the waiting
+-- greenlet is killed, stops the server (with stop_timeout) first.
+function StreamServer:serve_forever(stop_timeout)
+  if not self.started then self:start() end
+  local ok, err = pcall(self._acceptor.join, self._acceptor)
+  if not ok or not self._closed then
+    self:stop(stop_timeout)
+  end
+  if not ok then error(err, 0) end
+end
+
+--- How many handlers are running.
+function StreamServer:__len() return self._nhandlers end
+function StreamServer:handler_count() return self._nhandlers end
+
+return M

@@ -1,0 +1,153 @@
+-- gevent.fork: the child's hub works (its loop is reinitialised) and keeps
+-- the parent's greenlets, as in gevent; the parent waits cooperatively.
+local gevent = require "gevent"
+local gos = require "gevent.os"
+local socket = require "socket"
+
+local function mypid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("n")
+  f:close()
+  return pid
+end
+
+-- Runs body() in the child and always leaves with _exit (never returns
+-- into busted); the exit code is body's result (an integer) or 99.
+local function child(body)
+  local ok, code = pcall(body)
+  if not ok then
+    io.stderr:write("child failed: ", tostring(code), "\n")
+    io.stderr:flush()
+  end
+  gos._exit(ok and code or 99)
+end
+
+describe("gevent.fork", function()
+  it("returns the pid in the parent and 0 in the child", function()
+    assert.are.equal(gevent.fork, gos.fork)
+    local pid = gevent.fork()
+    if pid == 0 then child(function() return 3 end) end
+    assert.is_true(pid > 0)
+    local p, how, code = gos.waitpid(pid)
+    assert.are.same({pid, "exited", 3}, {p, how, code})
+  end)
+
+  it("keeps the parent's greenlets and timers running in the child", function()
+    local log = {}
+    local g = gevent.spawn(function()
+      gevent.sleep(0.05)
+      log[#log + 1] = "slept"
+      return "done"
+    end)
+    gevent.sleep(0) -- g is now blocked in sleep
+    local pid = gevent.fork()
+    if pid == 0 then child(function()
+      -- the loop works: timers, new greenlets, I/O waits
+      local g2 = gevent.spawn(function() gevent.sleep(0.01) return 5 end)
+      assert(g:get() == "done")
+      assert(log[1] == "slept")
+      assert(g2:get() == 5)
+      local sp = require "gevent.subprocess"
+      assert(sp.check_output({"echo", "hi"}) == "hi\n")
+      return 0
+    end) end
+    assert.are.equal("done", g:get())
+    local _, how, code = gos.waitpid(pid)
+    assert.are.same({"exited", 0}, {how, code})
+  end)
+
+  it("waitpid blocks only the calling greenlet; takes a timeout", function()
+    local pid = gevent.fork()
+    if pid == 0 then child(function()
+      gevent.sleep(0.3)
+      return 4
+    end) end
+    local ticks = 0
+    local t = gevent.spawn(function() while true do ticks = ticks + 1; gevent.sleep(0.02) end end)
+    assert.are.same({nil, "timeout"}, {gos.waitpid(pid, 0.05)})
+    local _, how, code = gos.waitpid(pid)
+    t:kill()
+    assert.are.same({"exited", 4}, {how, code})
+    assert.is_true(ticks >= 8, "ticks " .. ticks)
+  end)
+
+  it("reports children killed by a signal", function()
+    local pid = gevent.fork()
+    if pid == 0 then child(function() gevent.sleep(10) return 0 end) end
+    gevent.sleep(0.05)
+    os.execute("kill -TERM " .. pid)
+    assert.are.same({pid, "killed", 15}, {gos.waitpid(pid)})
+  end)
+
+  it("a ThreadPool made before fork works in the child", function()
+    local pool = require("gevent.threadpool").ThreadPool(1)
+    assert.are.equal(2, pool:spawn(function() return 2 end):get())
+    local pid = gevent.fork()
+    if pid == 0 then child(function()
+      return pool:spawn(function(x) return x * 2 end, 21):get()
+    end) end
+    assert.are.same({pid, "exited", 42}, {gos.waitpid(pid)})
+    assert.are.equal(3, pool:spawn(function() return 3 end):get())
+    pool:kill()
+  end)
+
+  it("prefork: N children accept on one shared listening socket", function()
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:settimeout(0)
+    local N, CONNS = 3, 12
+    local kids = {}
+    for _ = 1, N do
+      local pid = gevent.fork()
+      if pid == 0 then child(function()
+        -- each child: a greenlet per accepted connection, accept loop in
+        -- the main greenlet waiting cooperatively on the shared socket;
+        -- exits (with how many it served) after 0.5 s without clients
+        local me = tostring(mypid())
+        local served = 0
+        local handlers = {}
+        while true do
+          local c = server:accept()
+          if c then
+            served = served + 1
+            handlers[#handlers + 1] = gevent.spawn(function()
+              gevent.sleep(0.01)
+              c:send(me .. "\n")
+              c:close()
+            end)
+          elseif not gos._wait(server:getfd(), "r", 0.5) then
+            break
+          end
+        end
+        gevent.joinall(handlers)
+        return served
+      end) end
+      kids[pid] = true
+    end
+    server:close() -- the parent does not accept
+    -- clients from greenlets in the parent (plain LuaSocket: blocking, but
+    -- each is short)
+    local seen, total = {}, 0
+    for _ = 1, CONNS do
+      local c = assert(socket.connect("127.0.0.1", port))
+      c:settimeout(5)
+      local line = assert(c:receive("*l"))
+      c:close()
+      local who = tonumber(line)
+      assert.is_true(kids[who], "answered by a child: " .. line)
+      seen[who] = (seen[who] or 0) + 1
+      total = total + 1
+    end
+    assert.are.equal(CONNS, total)
+    -- every connection was served exactly once, across the children
+    local served = 0
+    for pid in pairs(kids) do
+      local p, how, code = gos.waitpid(pid, 5)
+      assert.are.equal(pid, p)
+      assert.are.equal("exited", how)
+      assert.are.equal(seen[pid] or 0, code)
+      served = served + code
+    end
+    assert.are.equal(CONNS, served)
+  end)
+end)

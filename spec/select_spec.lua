@@ -1,0 +1,158 @@
+-- gevent.select.select over fds and objects with getfd: blocks only the
+-- calling greenlet, no FD_SETSIZE cap.
+local gevent = require "gevent"
+local socket = require "gevent.socket"
+local gselect = require "gevent.select"
+local core = require("gvlua").socket
+
+local function pair()
+  local l = assert(socket.tcp4())
+  assert(l:bind("127.0.0.1", 0))
+  assert(l:listen(8))
+  local _, port = l:getsockname()
+  local srv
+  local g = gevent.spawn(function() srv = assert(l:accept()) end)
+  local c = assert(socket.connect("127.0.0.1", tonumber(port)))
+  g:join(2)
+  l:close()
+  return c, srv
+end
+
+describe("gevent.select", function()
+  it("returns the ready entries as given", function()
+    local c, s = pair()
+    local r, w, x = gselect.select({s, c:getfd()}, {c}, {}, 1)
+    assert.are.same({}, r)
+    assert.are.equal(1, #w)
+    assert.are.equal(c, w[1])
+    assert.are.same({}, x)
+    c:send("hi")
+    r, w = gselect.select({s:getfd(), c}, {}, {}, 1)
+    assert.are.same({s:getfd()}, r)
+    assert.are.same({}, w)
+    -- the same fd twice, as two different entries
+    r = gselect.select({s, s:getfd()}, {}, {}, 1)
+    assert.are.equal(2, #r)
+    c:close(); s:close()
+  end)
+
+  it("blocks only the calling greenlet until something is ready", function()
+    local c, s = pair()
+    local ticks = 0
+    local tk = gevent.spawn(function()
+      while true do ticks = ticks + 1; gevent.sleep(0.002) end
+    end)
+    gevent.spawn_later(0.05, function() c:send("x") end)
+    local t0 = core.monotonic()
+    local r = gselect.select({s}, {}, {}, 2)
+    assert.are.equal(s, r[1])
+    assert.is_true(core.monotonic() - t0 >= 0.04)
+    assert.is_true(ticks >= 3)
+    tk:kill()
+    c:close(); s:close()
+  end)
+
+  it("returns empty lists on timeout", function()
+    local c, s = pair()
+    local t0 = core.monotonic()
+    local r, w, x = gselect.select({s}, {}, {}, 0.03)
+    local dt = core.monotonic() - t0
+    assert.are.same({{}, {}, {}}, {r, w, x})
+    assert.is_true(dt >= 0.02 and dt < 0.5, tostring(dt))
+    -- timeout 0 polls
+    r = gselect.select({s}, {}, {}, 0)
+    assert.are.same({}, r)
+    -- no entries: sleeps for the timeout
+    t0 = core.monotonic()
+    r, w, x = gselect.select({}, {}, {}, 0.02)
+    assert.is_true(core.monotonic() - t0 >= 0.015)
+    assert.are.same({{}, {}, {}}, {r, w, x})
+    c:close(); s:close()
+  end)
+
+  it("accepts a started Timeout as its timeout", function()
+    local c, s = pair()
+    local t = gevent.Timeout(0.02):start()
+    local r = gselect.select({s}, {}, {}, t)
+    assert.are.same({}, r)
+    t:cancel()
+    c:close(); s:close()
+  end)
+
+  it("can be killed while waiting; its watchers go away", function()
+    local c, s = pair()
+    local g = gevent.spawn(function() gselect.select({s}, {}, {}) end)
+    gevent.sleep(0.01)
+    g:kill()
+    assert.is_true(g.dead)
+    c:send("data") -- would have woken it
+    gevent.sleep(0.01)
+    local r = gselect.select({s}, {}, {}, 1)
+    assert.are.equal(s, r[1])
+    c:close(); s:close()
+  end)
+
+  it("raises on bad entries", function()
+    assert.has_error(function() gselect.select({{}}, {}, {}, 0) end)
+    local c, s = pair()
+    s:close()
+    assert.has_error(function() gselect.select({s}, {}, {}, 0) end)
+    c:close()
+    assert.has_error(function() gselect.select({}, {}, {}) end)
+  end)
+
+  it("has no FD_SETSIZE cap", function()
+    local h = io.popen("sh -c 'ulimit -n'")
+    local limit = tonumber(h:read("*l")) or 0
+    h:close()
+    if limit < 1400 then
+      pending("ulimit -n is " .. limit .. ": cannot open fds above 1024")
+      return
+    end
+    local pairs_ = {}
+    local high
+    repeat
+      local c, s = pair()
+      pairs_[#pairs_ + 1] = {c, s}
+      high = {c, s}
+    until s:getfd() > 1100
+    local c, s = high[1], high[2]
+    gevent.spawn_later(0.01, function() c:send("hi") end)
+    local r = gselect.select({s}, {}, {}, 2)
+    assert.are.equal(s, r[1])
+    -- LuaSocket's select through gevent.socket too
+    local r2 = socket.select({s}, nil, 1)
+    assert.are.equal(s, r2[1])
+    for _, p in ipairs(pairs_) do p[1]:close(); p[2]:close() end
+  end)
+end)
+
+describe("gevent.select.poll", function()
+  it("reports events per fd, cooperatively", function()
+    local c, s = pair()
+    local p = gselect.poll()
+    p:register(s, gselect.POLLIN)
+    p:register(c:getfd(), gselect.POLLOUT)
+    local r = p:poll(1000)
+    assert.are.same({{c:getfd(), gselect.POLLOUT}}, r)
+    p:unregister(c)
+    local t0 = core.monotonic()
+    assert.are.same({}, p:poll(30))
+    assert.is_true(core.monotonic() - t0 >= 0.02)
+    gevent.spawn_later(0.02, function() c:send("x") end)
+    r = p:poll()
+    assert.are.equal(s:getfd(), r[1][1])
+    assert.are.equal(gselect.POLLIN, r[1][2] & gselect.POLLIN)
+    p:modify(s, gselect.POLLIN | gselect.POLLOUT)
+    r = p:poll(0)
+    assert.are.equal(gselect.POLLIN | gselect.POLLOUT, r[1][2])
+    assert.has_error(function() p:unregister(12345) end)
+    -- a hang-up
+    s:receive(1)
+    p:modify(s, gselect.POLLIN)
+    c:close()
+    r = p:poll(1000)
+    assert.are.equal(s:getfd(), r[1][1])
+    s:close()
+  end)
+end)

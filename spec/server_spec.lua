@@ -1,0 +1,230 @@
+-- gevent.server.StreamServer: a handler greenlet per connection.
+local gevent = require "gevent"
+local socket = require "gevent.socket"
+local StreamServer = require("gevent.server").StreamServer
+local core = require("gvlua").socket
+
+local function echo(sock, address)
+  local line = sock:receive("*l")
+  if line then sock:send(line:upper() .. "\n") end
+end
+
+local function ask(port, text)
+  local c = assert(socket.create_connection({"127.0.0.1", port}, 2))
+  c:send(text .. "\n")
+  local r, e = c:receive("*l")
+  c:close()
+  return r, e
+end
+
+-- runs f with io.stderr silenced (the failed greenlet's own report still
+-- goes to fd 2: that is the expected "handler failed" traceback)
+local function quietly(f)
+  local null = io.open("/dev/null", "w")
+  local saved = io.stderr
+  io.stderr = null
+  local ok, err = pcall(f)
+  io.stderr = saved
+  null:close()
+  if not ok then error(err, 0) end
+end
+
+describe("gevent.server.StreamServer", function()
+  it("listens on {host, port}; port 0 picks a free port", function()
+    local seen
+    local server = StreamServer({"127.0.0.1", 0}, function(sock, address)
+      seen = address
+      echo(sock)
+    end)
+    assert.are.same({"127.0.0.1", 0}, server.address)
+    server:start()
+    assert.is_true(server.started)
+    local port = server.address[2]
+    assert.is_true(port > 0)
+    assert.are.equal("127.0.0.1", server.address[1])
+    assert.are.equal("HELLO", ask(port, "hello"))
+    assert.are.equal("127.0.0.1", seen[1])
+    assert.is_number(seen[2])
+    server:stop()
+    assert.is_false(server.started)
+    assert.is_nil(socket.connect("127.0.0.1", port))
+  end)
+
+  it("takes \"host:port\" and listening sockets", function()
+    local s1 = StreamServer("127.0.0.1:0", echo):start()
+    assert.are.equal("ABC", ask(s1.address[2], "abc"))
+    s1:stop()
+    local l = assert(socket.bind("127.0.0.1", 0))
+    local s2 = StreamServer(l, echo)
+    local _, port = l:getsockname()
+    assert.are.equal(tonumber(port), s2.address[2])
+    s2:start()
+    assert.are.equal("DEF", ask(s2.address[2], "def"))
+    s2:stop()
+    -- a raw LuaSocket listening socket
+    local raw = require("socket.core").tcp4()
+    raw:bind("127.0.0.1", 0)
+    raw:listen(8)
+    local s3 = StreamServer(raw, echo):start()
+    assert.are.equal("GHI", ask(s3.address[2], "ghi"))
+    s3:stop()
+  end)
+
+  it("handles connections concurrently", function()
+    local active, peak = 0, 0
+    local server = StreamServer({"127.0.0.1", 0}, function(sock)
+      active = active + 1
+      peak = math.max(peak, active)
+      gevent.sleep(0.05)
+      echo(sock)
+      active = active - 1
+    end):start()
+    local port = server.address[2]
+    local t0 = core.monotonic()
+    local gs, answers = {}, {}
+    for i = 1, 50 do
+      gs[i] = gevent.spawn(function() answers[i] = ask(port, "c" .. i) end)
+    end
+    gevent.joinall(gs, 5)
+    assert.is_true(core.monotonic() - t0 < 2)
+    for i = 1, 50 do assert.are.equal("C" .. i, answers[i]) end
+    assert.are.equal(50, peak)
+    server:stop()
+  end)
+
+  it("reports handler errors and keeps serving", function()
+    local server = StreamServer({"127.0.0.1", 0}, function(sock)
+      local line = sock:receive("*l")
+      if line == "boom" then error("handler failed") end
+      sock:send(line .. "\n")
+    end):start()
+    local port = server.address[2]
+    quietly(function()
+      local r, e = ask(port, "boom")
+      assert.is_nil(r)
+      assert.are.equal("closed", e) -- the socket is closed after the error
+      gevent.sleep(0.01)
+    end)
+    assert.are.equal("fine", ask(port, "fine"))
+    server:stop()
+  end)
+
+  it("stop(timeout) waits for handlers, then kills them", function()
+    local finished, killed = 0, 0
+    local server = StreamServer({"127.0.0.1", 0}, function(sock, address)
+      local ok, err = pcall(function()
+        local d = sock:receive("*l")
+        gevent.sleep(tonumber(d))
+      end)
+      if ok then finished = finished + 1
+      elseif gevent.GreenletExit:is(err) then killed = killed + 1; error(err, 0) end
+    end):start()
+    local port = server.address[2]
+    local clients = {}
+    for _, d in ipairs{"0.01", "0.02", "5", "5"} do
+      local c = assert(socket.connect("127.0.0.1", port))
+      c:send(d .. "\n")
+      clients[#clients + 1] = c
+    end
+    for _ = 1, 200 do
+      if #server == 4 then break end
+      gevent.sleep(0.005)
+    end
+    assert.are.equal(4, #server)
+    local t0 = core.monotonic()
+    server:stop(0.1)
+    local dt = core.monotonic() - t0
+    assert.is_true(dt >= 0.09 and dt < 1.5, tostring(dt))
+    assert.are.equal(2, finished)
+    assert.are.equal(2, killed)
+    assert.are.equal(0, #server)
+    -- no longer accepting
+    assert.is_nil(socket.connect("127.0.0.1", port))
+    for _, c in ipairs(clients) do c:close() end
+  end)
+
+  it("serve_forever returns once stopped; killing it stops the server", function()
+    local server = StreamServer({"127.0.0.1", 0}, echo)
+    local g = gevent.spawn(function() server:serve_forever() end)
+    gevent.sleep(0.01)
+    assert.is_true(server.started)
+    assert.are.equal("X", ask(server.address[2], "x"))
+    server:stop()
+    g:join(1)
+    assert.is_true(g.dead)
+    -- killing serve_forever
+    local s2 = StreamServer({"127.0.0.1", 0}, echo)
+    local g2 = gevent.spawn(function() s2:serve_forever(0.1) end)
+    gevent.sleep(0.01)
+    local port = s2.address[2]
+    g2:kill()
+    assert.is_true(g2.dead)
+    assert.is_true(s2:closed())
+    assert.is_nil(socket.connect("127.0.0.1", port))
+  end)
+
+  it("caps connections with spawn = a pool", function()
+    local okp, poolmod = pcall(require, "gevent.pool")
+    local pool
+    if okp and poolmod.Pool then
+      pool = poolmod.Pool(2)
+    else
+      -- a minimal pool: spawn waits for a free slot
+      pool = {n = 0, size = 2}
+      function pool:spawn(fn, ...)
+        while self.n >= self.size do gevent.sleep(0.001) end
+        self.n = self.n + 1
+        local args = table.pack(...)
+        return gevent.spawn(function()
+          local _ <close> = setmetatable({}, {__close = function() self.n = self.n - 1 end})
+          return fn(table.unpack(args, 1, args.n))
+        end)
+      end
+    end
+    local active, peak = 0, 0
+    local server = StreamServer({"127.0.0.1", 0}, function(sock)
+      active = active + 1
+      peak = math.max(peak, active)
+      gevent.sleep(0.02)
+      echo(sock)
+      active = active - 1
+    end, {spawn = pool}):start()
+    local gs, answers = {}, {}
+    for i = 1, 6 do
+      gs[i] = gevent.spawn(function() answers[i] = ask(server.address[2], "p" .. i) end)
+    end
+    gevent.joinall(gs, 5)
+    for i = 1, 6 do assert.are.equal("P" .. i, answers[i]) end
+    assert.are.equal(2, peak)
+    server:stop()
+  end)
+
+  it("can set SO_REUSEPORT", function()
+    local a = StreamServer({"127.0.0.1", 0}, echo, {reuse_port = true}):start()
+    local port = a.address[2]
+    local b = StreamServer({"127.0.0.1", port}, echo, {reuse_port = true}):start()
+    assert.are.equal(port, b.address[2])
+    assert.are.equal(1, a.socket:getoption("reuseport") and 1 or 0)
+    assert.are.equal("R", ask(port, "r"))
+    a:stop()
+    assert.are.equal("S", ask(port, "s"))
+    b:stop()
+    -- without it the port is taken
+    local c = StreamServer({"127.0.0.1", 0}, echo):start()
+    local d = StreamServer({"127.0.0.1", c.address[2]}, echo)
+    assert.has_error(function() d:start() end)
+    c:stop()
+  end)
+
+  it("can be subclassed with a handle method", function()
+    local Upper = StreamServer:subclass()
+    function Upper:handle(sock, address)
+      self.count = (self.count or 0) + 1
+      return echo(sock, address)
+    end
+    local s = Upper({"127.0.0.1", 0}):start()
+    assert.are.equal("SUB", ask(s.address[2], "sub"))
+    assert.are.equal(1, s.count)
+    s:stop()
+  end)
+end)

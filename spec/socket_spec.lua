@@ -1,0 +1,644 @@
+-- gevent.socket: LuaSocket's API where every wait blocks only the calling
+-- greenlet. 127.0.0.1 only; every wait is bounded.
+local gevent = require "gevent"
+local socket = require "gevent.socket"
+local core = require("gvlua").socket
+
+local function listener(backlog)
+  local s = assert(socket.tcp4())
+  assert(s:setoption("reuseaddr", true))
+  assert(s:bind("127.0.0.1", 0))
+  assert(s:listen(backlog or 64))
+  local _, port = s:getsockname()
+  return s, tonumber(port)
+end
+
+-- a connected pair: client, server side
+local function pair()
+  local l, port = listener()
+  local srv
+  local g = gevent.spawn(function() srv = assert(l:accept()) end)
+  local c = assert(socket.connect("127.0.0.1", port))
+  g:join(2)
+  l:close()
+  return c, srv
+end
+
+-- a greenlet that counts ticks while the test waits
+local function ticker(period)
+  local t = {n = 0}
+  t.g = gevent.spawn(function()
+    while true do t.n = t.n + 1; gevent.sleep(period or 0.005) end
+  end)
+  return t
+end
+
+local function elapsed(f, ...)
+  local t0 = core.monotonic()
+  local r = table.pack(f(...))
+  return core.monotonic() - t0, table.unpack(r, 1, r.n)
+end
+
+describe("gevent.socket", function()
+  it("exposes LuaSocket's API", function()
+    for _, k in ipairs{"tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "connect",
+                       "connect4", "connect6", "bind", "select", "sleep",
+                       "gettime", "try", "newtry", "protect", "skip", "sink",
+                       "source", "create_connection", "wait_read",
+                       "wait_write", "wait_readwrite", "getaddrinfo",
+                       "gethostbyname", "_cooperative_methods"} do
+      assert.is_not_nil(socket[k], k)
+    end
+    for _, k in ipairs{"toip", "tohostname", "getaddrinfo", "getnameinfo",
+                       "gethostname"} do
+      assert.is_function(socket.dns[k], k)
+    end
+    assert.is_not_nil(socket.unix)
+    local s = socket.tcp()
+    for _, m in ipairs{"accept", "bind", "listen", "connect", "send",
+                       "receive", "settimeout", "gettimeout", "shutdown",
+                       "close", "getpeername", "getsockname", "getstats",
+                       "setstats", "setoption", "getoption", "getfd", "setfd",
+                       "dirty", "getfamily"} do
+      assert.is_function(s[m], m)
+    end
+    assert.matches("^tcp{master}: ", tostring(s))
+    s:close()
+    assert.matches("^tcp{master}: ", tostring(s))
+  end)
+
+  it("echoes lines, counts and everything over TCP", function()
+    local l, port = listener()
+    local got = {}
+    local g = gevent.spawn(function()
+      local c = assert(l:accept())
+      assert.matches("^tcp{client}", tostring(c))
+      got.line = c:receive("*l")
+      got.default = c:receive()
+      got.n = c:receive(5)
+      got.all = c:receive("*a")
+      c:send("bye\n")
+      c:close()
+    end)
+    local c = assert(socket.connect("127.0.0.1", port))
+    local ip, p, fam = c:getpeername()
+    assert.are.same({"127.0.0.1", port, "inet"}, {ip, p, fam})
+    assert.are.equal(9, c:send("one\r\ntwo\n"))
+    assert.are.equal(5, c:send("xxabcdefg", 3, 5)) -- LuaSocket: last index
+    c:send("de")
+    c:send("rest")
+    c:shutdown("send")
+    assert.are.equal("bye", c:receive())
+    assert.same({nil, "closed", ""}, {c:receive()})
+    g:join(2)
+    assert.are.same({line = "one", default = "two", n = "abcde", all = "rest"}, got)
+    local recv, sent = c:getstats()
+    assert.are.equal(4, recv)
+    assert.are.equal(18, sent)
+    c:close()
+    l:close()
+  end)
+
+  it("accumulates partial reads across waits, with a prefix", function()
+    local c, s = pair()
+    local t = ticker()
+    local res
+    local g = gevent.spawn(function() res = {s:receive(10, "ab")} end)
+    c:send("cde")
+    gevent.sleep(0.02)
+    c:send("fg")
+    gevent.sleep(0.02)
+    assert.is_nil(res)
+    c:send("hijklm")
+    g:join(2)
+    assert.are.same({"abcdefghij"}, {res[1]})
+    assert.are.equal("klm", s:receive(3))
+    -- a line split over several segments, "\r" dropped
+    gevent.spawn(function()
+      for _, part in ipairs{"spl", "it li", "ne\r", "\nnext\n"} do
+        c:send(part); gevent.sleep(0.01)
+      end
+    end)
+    assert.are.equal("split line", s:receive("*l"))
+    assert.are.equal("next", s:receive("*l"))
+    assert.is_true(t.n > 3)
+    t.g:kill()
+    c:close(); s:close()
+  end)
+
+  it("times out in block mode with the partial result", function()
+    local c, s = pair()
+    s:settimeout(0.05)
+    assert.are.same({0.05, -1}, {s:gettimeout()})
+    c:send("abc")
+    local dt, data, err, partial = elapsed(s.receive, s, 10)
+    assert.is_nil(data)
+    assert.are.equal("timeout", err)
+    assert.are.equal("abc", partial)
+    assert.is_true(dt >= 0.04 and dt < 1, tostring(dt))
+    -- the block timeout applies to each wait: a trickle keeps it alive
+    gevent.spawn(function()
+      for i = 1, 6 do gevent.sleep(0.02); c:send(tostring(i)) end
+    end)
+    assert.are.equal("123456", s:receive(6))
+    -- "*l" times out with the partial line
+    c:send("no newline")
+    assert.are.same({nil, "timeout", "no newline"}, {s:receive("*l")})
+    c:close(); s:close()
+  end)
+
+  it("times out in total mode across waits", function()
+    local c, s = pair()
+    s:settimeout(0.1, "t")
+    assert.are.same({-1, 0.1}, {s:gettimeout()})
+    local feeder = gevent.spawn(function()
+      for i = 1, 50 do gevent.sleep(0.02); c:send("x") end
+    end)
+    local dt, data, err, partial = elapsed(s.receive, s, 100)
+    assert.is_nil(data)
+    assert.are.equal("timeout", err)
+    assert.is_true(#partial >= 1 and #partial <= 8, tostring(#partial))
+    assert.is_true(dt >= 0.09 and dt < 1, tostring(dt))
+    feeder:kill()
+    -- both: block 0.5, total 0.05 -> total wins
+    s:settimeout(0.5, "b")
+    local dt2 = elapsed(s.receive, s, 1000)
+    assert.is_true(dt2 < 0.45, tostring(dt2))
+    c:close(); s:close()
+  end)
+
+  it("returns at once with timeout 0, and waits forever with nil", function()
+    local c, s = pair()
+    s:settimeout(0)
+    local dt, d, e = elapsed(s.receive, s)
+    assert.are.same({nil, "timeout"}, {d, e})
+    assert.is_true(dt < 0.2)
+    s:settimeout(nil)
+    assert.are.same({-1, -1}, {s:gettimeout()})
+    gevent.spawn_later(0.05, function() c:send("late\n") end)
+    assert.are.equal("late", s:receive())
+    c:close(); s:close()
+  end)
+
+  it("times out accept and connect", function()
+    local l, port = listener(0)
+    l:settimeout(0.05)
+    local dt, c, err = elapsed(l.accept, l)
+    assert.are.same({nil, "timeout"}, {c, err})
+    assert.is_true(dt >= 0.04)
+    -- backlog 0: after the first, connections wait in SYN retries
+    local first = assert(socket.connect("127.0.0.1", port))
+    local timed_out = false
+    for _ = 1, 4 do
+      local s = socket.tcp4()
+      s:settimeout(0.1)
+      local ok, e = s:connect("127.0.0.1", port)
+      s:close()
+      if not ok and e == "timeout" then timed_out = true break end
+    end
+    assert.is_true(timed_out)
+    first:close(); l:close()
+  end)
+
+  it("reports a refused connection", function()
+    local l, port = listener()
+    l:close()
+    local s = socket.tcp()
+    assert.are.same({nil, "connection refused"}, {s:connect("127.0.0.1", port)})
+    s:close()
+    assert.are.same({nil, "connection refused"},
+                    {socket.connect("127.0.0.1", port)})
+  end)
+
+  it("sees a peer reset as closed", function()
+    local c, s = pair()
+    assert(s:setoption("linger", {on = true, timeout = 0}))
+    local res
+    local g = gevent.spawn(function() res = {c:receive(10)} end)
+    gevent.sleep(0.01)
+    s:send("12")
+    gevent.sleep(0.01)
+    s:close() -- RST
+    g:join(2)
+    assert.is_nil(res[1])
+    assert.are.equal("closed", res[2])
+    assert.are.equal("12", res[3])
+    local ok, err = c:send("more")
+    if ok then ok, err = c:send("more") end
+    assert.is_nil(ok)
+    assert.are.equal("closed", err)
+    c:close()
+  end)
+
+  it("sends large data cooperatively, with partial sends", function()
+    local c, s = pair()
+    local data = string.rep("0123456789abcdef", 256 * 1024) -- 4 MiB
+    local received = {}
+    local reader = gevent.spawn(function()
+      while true do
+        local d, e, p = s:receive(65536)
+        received[#received + 1] = d or p
+        if e then break end
+        gevent.sleep(0.0005)
+      end
+    end)
+    local t = ticker(0.001)
+    assert.are.equal(#data, c:send(data))
+    c:close()
+    reader:join(10)
+    assert.are.equal(#data, #table.concat(received))
+    assert.is_true(t.n > 2)
+    t.g:kill()
+    s:close()
+    -- a send timeout returns the last index sent
+    local c2, s2 = pair()
+    c2:settimeout(0.05)
+    local sent, err, last = c2:send(data)
+    assert.is_nil(sent)
+    assert.are.equal("timeout", err)
+    assert.is_true(last > 0 and last < #data)
+    c2:close(); s2:close()
+  end)
+
+  it("wakes a greenlet waiting on a socket that another closes", function()
+    local c, s = pair()
+    local res
+    local g = gevent.spawn(function() res = {s:receive("*l")} end)
+    gevent.sleep(0.01)
+    c:send("part")
+    gevent.sleep(0.01)
+    s:close()
+    g:join(1)
+    assert.is_true(g.dead)
+    assert.are.same({nil, "closed", "part"}, res)
+    -- a waiter in accept
+    local l = listener()
+    local ares
+    local g2 = gevent.spawn(function() ares = {l:accept()} end)
+    gevent.sleep(0.01)
+    l:close()
+    g2:join(1)
+    assert.are.same({nil, "closed"}, ares)
+    c:close()
+  end)
+
+  it("can be killed during connect, accept and receive", function()
+    local l, port = listener(0)
+    local first = assert(socket.connect("127.0.0.1", port))
+    -- connect: backlog full, the connection hangs in SYN retries
+    local conns = {}
+    local gs = {}
+    for i = 1, 3 do
+      gs[i] = gevent.spawn(function()
+        conns[i] = socket.tcp4()
+        conns[i]:connect("127.0.0.1", port)
+        conns[i] = "connected"
+      end)
+    end
+    gevent.sleep(0.05)
+    local blocked
+    for i = 1, 3 do if not gs[i].dead then blocked = gs[i] end end
+    assert.is_not_nil(blocked)
+    blocked:kill()
+    assert.is_true(blocked.dead)
+    for i = 1, 3 do gs[i]:kill() end
+    for _, c in pairs(conns) do if type(c) ~= "string" then c:close() end end
+    first:close()
+    l:close()
+    -- accept
+    local l2, port2 = listener()
+    local ga = gevent.spawn(function() l2:accept() end)
+    gevent.sleep(0.01)
+    ga:kill()
+    assert.is_true(ga.dead)
+    -- the listener still works afterwards
+    local got
+    gevent.spawn(function() got = l2:accept() end)
+    local c = assert(socket.connect("127.0.0.1", port2))
+    gevent.sleep(0.01)
+    assert.is_not_nil(got)
+    -- receive
+    local gr = gevent.spawn(function() got:receive() end)
+    gevent.sleep(0.01)
+    gr:kill()
+    assert.is_true(gr.dead)
+    c:send("still fine\n")
+    got:settimeout(1)
+    assert.are.equal("still fine", got:receive())
+    c:close(); got:close(); l2:close()
+  end)
+
+  it("raises a gevent.Timeout at a socket wait", function()
+    local c, s = pair()
+    local t = gevent.Timeout(0.03)
+    t:start()
+    local ok, err = pcall(s.receive, s)
+    t:cancel()
+    assert.is_false(ok)
+    assert.are.equal(t, err)
+    -- the socket is usable afterwards
+    c:send("ok\n")
+    s:settimeout(1)
+    assert.are.equal("ok", s:receive())
+    c:close(); s:close()
+  end)
+
+  it("does UDP", function()
+    local a = assert(socket.udp4())
+    assert(a:setsockname("127.0.0.1", 0))
+    local _, aport = a:getsockname()
+    local b = assert(socket.udp())
+    assert(b:setsockname("127.0.0.1", 0))
+    local _, bport = b:getsockname()
+    local res
+    local g = gevent.spawn(function() res = {a:receivefrom()} end)
+    gevent.sleep(0.01)
+    assert.is_nil(res)
+    assert(b:sendto("ping", "127.0.0.1", aport))
+    g:join(1)
+    assert.are.same({"ping", "127.0.0.1", tonumber(bport)}, res)
+    -- connected
+    assert(b:setpeername("localhost", aport))
+    assert.matches("^udp{connected}", tostring(b))
+    assert(b:send("pong"))
+    assert.are.equal("pong", a:receive())
+    -- timeout
+    a:settimeout(0.03)
+    local dt, d, e = elapsed(a.receive, a)
+    assert.are.same({nil, "timeout"}, {d, e})
+    assert.is_true(dt >= 0.02 and dt < 1)
+    a:close(); b:close()
+  end)
+
+  it("does unix stream and datagram sockets", function()
+    assert.is_not_nil(socket.unix)
+    local path = os.tmpname()
+    os.remove(path)
+    local l = assert(socket.unix())
+    assert(l:bind(path))
+    assert(l:listen(8))
+    local got
+    local g = gevent.spawn(function()
+      local c = assert(l:accept())
+      got = c:receive("*l")
+      c:send(got:upper() .. "\n")
+      c:close()
+    end)
+    local c = assert(socket.unix.stream())
+    assert(c:connect(path))
+    gevent.sleep(0.01)
+    c:send("hello unix\n")
+    c:settimeout(1)
+    assert.are.equal("HELLO UNIX", c:receive())
+    assert.are.same({nil, "closed", ""}, {c:receive()})
+    g:join(1)
+    c:close(); l:close()
+    os.remove(path)
+    -- datagram
+    local p1, p2 = os.tmpname(), os.tmpname()
+    os.remove(p1); os.remove(p2)
+    local d1 = assert(socket.unix.dgram())
+    assert(d1:bind(p1))
+    local d2 = assert(socket.unix.dgram())
+    assert(d2:bind(p2))
+    local res
+    local g2 = gevent.spawn(function() res = d1:receive() end)
+    gevent.sleep(0.01)
+    assert(d2:sendto("dgram", p1))
+    g2:join(1)
+    assert.are.equal("dgram", res)
+    d1:close(); d2:close()
+    os.remove(p1); os.remove(p2)
+  end)
+
+  it("resolves names on the thread pool while other greenlets run", function()
+    local t = ticker(0.001)
+    local jobs = core._dns_jobs()
+    local ip, resolved = socket.dns.toip("localhost")
+    assert.are.equal("127.0.0.1", ip)
+    assert.is_table(resolved.ip)
+    assert.are.equal("127.0.0.1", socket.gethostbyname("localhost"))
+    local infos = assert(socket.dns.getaddrinfo("localhost"))
+    local found = false
+    for _, i in ipairs(infos) do
+      if i.addr == "127.0.0.1" then found = i.family == "inet" end
+    end
+    assert.is_true(found)
+    local ai = assert(socket.getaddrinfo("localhost", 80, "inet", "stream"))
+    assert.are.equal(80, ai[1].port)
+    assert.are.equal("127.0.0.1", ai[1].addr)
+    assert.is_true(core._dns_jobs() >= jobs + 4)
+    -- numeric addresses do not go to the pool
+    local j2 = core._dns_jobs()
+    assert.are.equal("127.0.0.1", socket.gethostbyname("127.0.0.1"))
+    local c, s = pair()
+    c:close(); s:close()
+    assert.are.equal(j2, core._dns_jobs())
+    -- errors as LuaSocket words them
+    assert.are.same({nil, "host or service not provided, or not known"},
+                    {socket.dns.getaddrinfo("no-such-host.invalid")})
+    -- the pool keeps the hub running: a 0.2 s job on an OS thread
+    local n0 = t.n
+    local dt = elapsed(core._work_sleep, 0.2)
+    assert.is_true(dt >= 0.19)
+    assert.is_true(t.n - n0 >= 10, tostring(t.n - n0))
+    -- connect by name
+    local l, port = listener()
+    gevent.spawn(function() local x = l:accept(); if x then x:close() end end)
+    local cn = assert(socket.connect("localhost", port))
+    cn:close(); l:close()
+    t.g:kill()
+  end)
+
+  it("a pending pool job keeps the loop alive; an idle pool does not", function()
+    -- only the pool job can wake the main greenlet: no LoopExit
+    assert.is_true(core._work_sleep(0.05))
+    -- a timed-out wait abandons the job, which finishes later
+    assert.are.same({nil, "timeout"}, {core._work_sleep(0.1, 0.01)})
+    gevent.sleep(0.15)
+    -- a kill or a Timeout cuts the wait short too
+    local g = gevent.spawn(core._work_sleep, 0.1)
+    gevent.sleep(0.01)
+    g:kill()
+    assert.is_true(g.dead)
+    local t = gevent.Timeout(0.01):start()
+    local ok, err = pcall(core._work_sleep, 0.1)
+    assert.is_false(ok)
+    assert.are.equal(t, err)
+    local gd = gevent.spawn(socket.dns.toip, "localhost")
+    gd:kill()
+    gevent.sleep(0.15)
+    -- an idle pool does not keep gevent.wait() from returning
+    local dt = elapsed(gevent.wait)
+    assert.is_true(dt < 0.5)
+  end)
+
+  it("has create_connection, wait_read and wait_write", function()
+    local l, port = listener()
+    local srv
+    gevent.spawn(function() srv = l:accept() end)
+    local c = assert(socket.create_connection({"127.0.0.1", port}, 1))
+    assert.are.same({1, -1}, {c:gettimeout()})
+    gevent.sleep(0.01)
+    local c2 = assert(socket.create_connection("localhost:" .. port))
+    c2:close()
+    assert.are.same({nil, "timeout"}, {socket.wait_read(c:getfd(), 0.02)})
+    assert.are.same({nil, "timeout"}, {socket.wait_read(c, 0.02)})
+    assert.is_true(socket.wait_write(c:getfd(), 1))
+    gevent.spawn_later(0.02, function() srv:send("x") end)
+    assert.is_true(socket.wait_read(c, 1))
+    assert.is_true(socket.wait_readwrite(c, 1))
+    -- closing wakes wait_read with "closed"
+    local r
+    local g = gevent.spawn(function() r = {socket.wait_read(srv)} end)
+    gevent.sleep(0.01)
+    srv:close()
+    g:join(1)
+    assert.are.same({nil, "closed"}, r)
+    c:close(); l:close()
+    local refused = socket.create_connection({"127.0.0.1", port}, 1)
+    assert.is_nil(refused)
+  end)
+
+  it("handles 2,000 concurrent connections", function()
+    local h = io.popen("sh -c 'ulimit -n'")
+    local limit = tonumber(h:read("*l")) or 0
+    h:close()
+    if limit < 4200 then
+      pending(("ulimit -n is %d; 2,000 connections need about 4,100 fds"):format(limit))
+      return
+    end
+    local N = 2000
+    local l, port = listener(4096)
+    local server_side = {}
+    local acceptor = gevent.spawn(function()
+      while true do
+        local c = l:accept()
+        if not c then break end
+        server_side[#server_side + 1] = c
+        gevent.spawn(function()
+          local line = c:receive("*l")
+          if line then c:send(line .. "!\n") end
+        end)
+      end
+    end)
+    local connected, done, ok = 0, 0, 0
+    local clients = {}
+    for i = 1, N do
+      clients[i] = gevent.spawn(function()
+        local c = socket.tcp4()
+        c:settimeout(20)
+        assert(c:connect("127.0.0.1", port))
+        connected = connected + 1
+        -- hold every connection open until all are made
+        while connected < N do gevent.sleep(0.01) end
+        c:send("n" .. i .. "\n")
+        if c:receive("*l") == "n" .. i .. "!" then ok = ok + 1 end
+        c:close()
+        done = done + 1
+      end)
+    end
+    local t0 = core.monotonic()
+    gevent.joinall(clients, 30)
+    assert.are.equal(N, connected)
+    assert.are.equal(N, ok)
+    assert.is_true(core.monotonic() - t0 < 30)
+    l:close()
+    acceptor:join(1)
+    for _, c in ipairs(server_side) do c:close() end
+  end)
+
+  it("selects like LuaSocket", function()
+    local c, s = pair()
+    local r, w, err = socket.select({s}, {c}, 0.5)
+    assert.are.equal(0, #r)
+    assert.are.equal(1, #w)
+    assert.are.equal(c, w[1])
+    assert.are.equal(1, w[c])
+    assert.is_nil(err)
+    local t0 = core.monotonic()
+    r, w, err = socket.select({s}, nil, 0.03)
+    assert.are.same({}, r)
+    assert.are.equal("timeout", err)
+    assert.is_true(core.monotonic() - t0 >= 0.02)
+    gevent.spawn_later(0.02, function() c:send("a\nb\n") end)
+    r = socket.select({s}, nil, 1)
+    assert.are.equal(s, r[1])
+    assert.are.equal("a", s:receive())
+    -- buffered data makes it readable at once (dirty)
+    assert.is_true(s:dirty())
+    r = socket.select({s}, nil, 0)
+    assert.are.equal(s, r[1])
+    c:close(); s:close()
+  end)
+
+  it("gives monkey patching cooperative methods for LuaSocket's classes", function()
+    local reg = debug.getregistry()
+    local orig = reg["tcp{client}"].__index
+    local coop = socket._cooperative_methods(orig)
+    for k, v in pairs(orig) do
+      assert.are.equal(type(v), type(coop[k]), k)
+    end
+    assert.are_not.equal(orig.receive, coop.receive)
+    assert.are.equal(orig.getfd, coop.getfd)
+    -- twice: wraps the originals, not the wrappers
+    local patched = setmetatable({}, {__index = orig})
+    patched.receive = coop.receive
+    local coop2 = socket._cooperative_methods(patched)
+    assert.are_not.equal(coop.receive, coop2.receive)
+    -- used on a raw LuaSocket object
+    local c, s = pair()
+    local raw = socket.unwrap(s)
+    local t = ticker(0.002)
+    gevent.spawn_later(0.05, function() c:send("raw\n") end)
+    assert.are.equal("raw", coop.receive(raw))
+    assert.is_true(t.n >= 3)
+    coop.settimeout(raw, 0.02)
+    assert.are.same({nil, "timeout", ""}, {coop.receive(raw)})
+    t.g:kill()
+    c:close(); s:close()
+  end)
+
+  it("patches LuaSocket in place (socket.http cooperates), and undoes it", function()
+    local ls = require "socket"
+    local http = require "socket.http"
+    local reg = debug.getregistry()
+    local before = reg["tcp{client}"].__index.receive
+    local server = require("gevent.server").StreamServer({"127.0.0.1", 0},
+      function(sock)
+        repeat local l = sock:receive("*l") until l == "" or l == nil
+        gevent.sleep(0.05)
+        sock:send("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+      end):start()
+    local made_before = ls.tcp() -- made before patching: cooperates too
+    local unpatch = socket._patch_luasocket()
+    assert.are_not.equal(before, reg["tcp{client}"].__index.receive)
+    local again = socket._patch_luasocket() -- idempotent
+    again()
+    local t = ticker(0.002)
+    local bodies = {}
+    local gs = {}
+    for i = 1, 5 do
+      gs[i] = gevent.spawn(function()
+        bodies[i] = http.request("http://localhost:" .. server.address[2] .. "/")
+      end)
+    end
+    gevent.joinall(gs, 5)
+    for i = 1, 5 do assert.are.equal("hello", bodies[i]) end
+    assert.is_true(t.n >= 5) -- the requests (0.05 s each, in parallel) did not block
+    -- LuaSocket's own connect/select are cooperative and return raw objects
+    local raw = assert(ls.connect("127.0.0.1", server.address[2]))
+    assert.matches("^tcp{client}", tostring(raw))
+    assert.is_nil(getmetatable(raw).__name == "gevent.socket.tcp" or nil)
+    raw:send("GET / HTTP/1.0\r\n\r\n")
+    local r = ls.select({raw}, nil, 2)
+    assert.are.equal(raw, r[1])
+    raw:close()
+    assert(made_before:connect("127.0.0.1", server.address[2]))
+    made_before:close()
+    unpatch()
+    assert.are.equal(before, reg["tcp{client}"].__index.receive)
+    t.g:kill()
+    server:stop()
+  end)
+end)
