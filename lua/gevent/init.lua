@@ -17,7 +17,7 @@ gevent.version = core.version
 local Timeout = core.Timeout
 
 -- Options table in place of the first optional argument (API.md).
-local function opts(t, ...)
+local function opts(t)
   if type(t) == "table" and getmetatable(t) == nil then return t end
   return nil
 end
@@ -68,9 +68,6 @@ function gevent.with_timeout(seconds, fn, ...)
   return table.unpack(res, 2, res.n)
 end
 
--- Objects that can be waited on: greenlets, events, results (rawlink).
-local function ready(obj) return obj:ready() end
-
 --- Iterates over the objects as they become ready.
 function gevent.iwait(objects, timeout, count)
   local o = opts(timeout)
@@ -114,5 +111,4 @@ function gevent.wait(objects, timeout, count)
   return done
 end
 
-local _ = ready
 return gevent
