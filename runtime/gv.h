@@ -106,6 +106,13 @@ struct gv_callback {
 GV_API void gv_schedule(gv_hub *hub, gv_callback *cb);
 /* Removes 'cb' from the run queue if it is there (O(queue length)). */
 GV_API void gv_unschedule(gv_hub *hub, gv_callback *cb);
+/* Queues 'cb' (unless already queued) to run right after 'after', or with
+** 'after' NULL, next: after the entries the running callback or greenlet
+** already queued this way, in order. This is how gevent's hub switches
+** into greenlets from a callback (notify, unlock): each runs until it
+** blocks before the callback goes on. O(1). */
+GV_API void gv_schedule_after(gv_hub *hub, gv_callback *cb,
+                              gv_callback *after);
 
 /* ---- timers (timer.c) ------------------------------------------------- */
 
@@ -218,6 +225,8 @@ struct gv_hub {
   /* run queue */
   gv_callback *runq_head, *runq_tail;
   size_t runq_len;
+  gv_callback *next_last;    /* last entry gv_schedule_after queued "next"
+                             ** since the current entry started running */
   /* timers: binary min-heap on (at, seq) */
   gv_timer **heap;
   size_t nheap, heap_cap;
@@ -282,6 +291,10 @@ GV_API gv_greenlet *gv_prepare_block(gv_hub *hub, lua_State *L,
 ** (wait queue, timer, fd, g->cancel) and schedules it. No-op unless g is
 ** GV_BLOCKED. */
 GV_API void gv_wake(gv_greenlet *g, int why);
+/* The same, queued with gv_schedule_after(hub, &g->run, after). Returns
+** &g->run (to chain further entries after it). */
+GV_API gv_callback *gv_wake_after(gv_greenlet *g, int why,
+                                  gv_callback *after);
 
 /* Throws the value on top of 'from' into 'g' (pops it): g raises it at its
 ** blocking point when it next runs. g must be suspended (blocked or ready)

@@ -197,6 +197,25 @@ void gv_unschedule(gv_hub *hub, gv_callback *cb) {
   hub->runq_len--;
 }
 
+void gv_schedule_after(gv_hub *hub, gv_callback *cb, gv_callback *after) {
+  if (cb->queued) return;
+  gv_callback *last = hub->next_last;
+  int extend = last && last->queued && (!after || after == last);
+  if (!after && extend) after = last;
+  cb->queued = 1;
+  hub->runq_len++;
+  if (after && after->queued) {
+    cb->next = after->next;
+    after->next = cb;
+    if (hub->runq_tail == after) hub->runq_tail = cb;
+  } else {
+    cb->next = hub->runq_head;
+    hub->runq_head = cb;
+    if (!hub->runq_tail) hub->runq_tail = cb;
+  }
+  if (extend || hub->runq_head == cb) hub->next_last = cb;
+}
+
 static gv_callback *runq_pop(gv_hub *hub) {
   gv_callback *cb = hub->runq_head;
   hub->runq_head = cb->next;
@@ -243,6 +262,7 @@ static void resume(gv_hub *hub, gv_greenlet *g) {
 }
 
 static void run_one(gv_hub *hub, gv_callback *cb) {
+  hub->next_last = NULL; /* a new entry: its "next" chain starts empty */
   if (cb->fn) { cb->fn(hub, cb); return; }
   gv_greenlet *g = gv_container_of(cb, gv_greenlet, run);
   if (g->state != GV_READY) return;
@@ -409,8 +429,8 @@ int gv_block_here(gv_hub *hub, lua_State *L) {
   return gv_block(hub, L, 0, NULL);
 }
 
-void gv_wake(gv_greenlet *g, int why) {
-  if (g->state != GV_BLOCKED) return;
+/* Ends g's wait (queue, timer, fd, custom cancel) and marks it ready. */
+static void end_wait(gv_greenlet *g, int why) {
   gv_hub *hub = g->hub;
   if (!gv_link_empty(&g->wait)) gv_link_remove(&g->wait);
   if (g->timer.index) gv_timer_stop(hub, &g->timer);
@@ -422,7 +442,20 @@ void gv_wake(gv_greenlet *g, int why) {
   }
   g->wake = (unsigned char)why;
   g->state = GV_READY;
-  gv_schedule(hub, &g->run);
+}
+
+void gv_wake(gv_greenlet *g, int why) {
+  if (g->state != GV_BLOCKED) return;
+  end_wait(g, why);
+  gv_schedule(g->hub, &g->run);
+}
+
+gv_callback *gv_wake_after(gv_greenlet *g, int why, gv_callback *after) {
+  if (g->state == GV_BLOCKED) {
+    end_wait(g, why);
+    gv_schedule_after(g->hub, &g->run, after);
+  }
+  return &g->run;
 }
 
 int gv_throw(gv_greenlet *g, lua_State *from) {

@@ -16,10 +16,11 @@ local function getpid()
   return pid
 end
 
+-- (not os.execute: system() ignores SIGQUIT in its caller while it runs)
 local function send_sigquit()
   gevent.sleep(0.1)
   print("sending SIGQUIT")
-  os.execute("kill -QUIT " .. getpid())
+  require("gevent.subprocess").call({"kill", "-QUIT", tostring(getpid())})
 end
 
 local thread = gevent.spawn(run_forever)
