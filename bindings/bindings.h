@@ -111,6 +111,12 @@ void l_timeout_register(lua_State *L);
 void *l_timeout_test(lua_State *L, int idx);
 /* Pushes a new, unstarted Timeout (seconds < 0: none). */
 void l_timeout_push_new(lua_State *L, double seconds);
+/* l_opttimeout for a wait about to block: a Timeout given there that is
+** not running is started (gevent's _start_new_or_dummy). */
+double l_wait_timeout(lua_State *L, int idx, void **tmo);
+/* Cancels the Timeout at idx if it is one: gevent cancels a wait's timer
+** when the wait ends. */
+void l_cancel_timeout(lua_State *L, int idx);
 
 void l_event_open(lua_State *L, l_hub *h); void l_queue_open(lua_State *L, l_hub *h);
 /* l_socket.c */

@@ -55,34 +55,6 @@ typedef struct l_event {
 /* ---- helpers shared with l_queue.c ------------------------------------- */
 
 
-/* Reads the timeout argument at idx: nil (-1), seconds, or a Timeout. A
-** Timeout that is not pending is started, as gevent's Timeout.start_new
-** does; it is returned in *tmo. Check arguments before calling: it may
-** start a timer. */
-double l_wait_timeout(lua_State *L, int idx, void **tmo) {
-  double t = l_opttimeout(L, idx, tmo);
-  if (*tmo) {
-    lua_getfield(L, idx, "pending");
-    int pending = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (!pending) {
-      lua_getfield(L, idx, "start");
-      lua_pushvalue(L, idx);
-      lua_call(L, 1, 0);
-    }
-  }
-  return t;
-}
-
-/* Cancels the Timeout at idx, if it is one (gevent cancels the timer of a
-** wait when the wait ends). Keeps the stack as it is. */
-void l_cancel_timeout(lua_State *L, int idx) {
-  if (!l_timeout_test(L, idx)) return;
-  lua_getfield(L, idx, "cancel");
-  lua_pushvalue(L, idx);
-  lua_call(L, 1, 0);
-}
-
 /* ---- access ------------------------------------------------------------ */
 
 static l_event *test_event(lua_State *L, int idx, int kind) {

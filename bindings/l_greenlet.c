@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "bindings.h"
 
 #define THREAD_POOL_MAX 1024
@@ -619,11 +620,21 @@ static int l_getcurrent(lua_State *L) {
   return 1;
 }
 
+/* Raises unless the value at idx can be called. */
+static void check_callable(lua_State *L, int idx) {
+  if (lua_isfunction(L, idx)) return;
+  if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  luaL_typeerror(L, idx, "function");
+}
+
 /* gevent.spawn(fn, ...) */
 static int l_spawn(lua_State *L) {
   l_hub *h = l_hubup(L);
   int n = lua_gettop(L);
-  luaL_checkany(L, 1);
+  check_callable(L, 1);
   l_greenlet_spawn(L, h, n - 1);
   return 1;
 }
@@ -648,7 +659,7 @@ static int l_spawn_later(lua_State *L) {
   l_hub *h = l_hubup(L);
   double s = luaL_checknumber(L, 1);
   int n = lua_gettop(L);
-  luaL_checkany(L, 2);
+  check_callable(L, 2);
   l_greenlet *g = greenlet_new(L, h, 0);
   (void)g;
   lua_insert(L, 2);
@@ -662,6 +673,14 @@ static int l_run(lua_State *L) {
   l_hub *h = l_hubup(L);
   gv_run(&h->hub, L);
   return 0;
+}
+
+/* gvlua._monotonic(): seconds on a monotonic clock (for deadlines). */
+static int l_monotonic(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+  return 1;
 }
 
 /* gvlua._stats(): the hub's counters, for tests and diagnostics. */
@@ -699,24 +718,27 @@ static int m_start_later(lua_State *L) {
   return 1;
 }
 
+/* After a join-like wait: the Timeout argument at stack index ctx (if it
+** is one) is cancelled, as gevent does when the wait ends. */
 static int join_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
+  (void)status;
+  l_cancel_timeout(L, (int)ctx);
   lua_pushboolean(L, is_dead((l_greenlet *)lua_touserdata(L, 1)));
   return 1;
 }
 
 /* Waits for g (at 1) to die; the timeout at idx: a number ends the wait
-** quietly, a started Timeout raises itself when it fires (as gevent's
-** join does). Continues with k. */
+** quietly, a Timeout raises itself when it fires (gevent 22.10 raises a
+** Timeout from join(timeout=t) too). Continues with k(..., idx). */
 static int join_wait(lua_State *L, int idx, gv_kfunction k) {
   l_hub *h = l_hubup(L);
   l_greenlet *g = lua_touserdata(L, 1);
   void *tmo;
-  double timeout = l_opttimeout(L, idx, &tmo);
   if (&g->g == h->hub.current)
     return luaL_error(L, "a greenlet cannot join itself");
+  double timeout = l_wait_timeout(L, idx, &tmo);
   return gv_waitq_wait(&h->hub, &g->joiners, L, timeout, "join",
-                       (lua_KContext)tmo, k);
+                       (lua_KContext)idx, k);
 }
 
 /* g:join(timeout): returns whether g is dead. */
@@ -749,19 +771,16 @@ static int push_results(lua_State *L, int idx) {
   return g->nvalues;
 }
 
-static int raise_timeout(lua_State *L, void *tmo, double seconds) {
-  if (tmo) lua_pushlightuserdata(L, tmo), lua_pop(L, 1);
+static int raise_timeout(lua_State *L, double seconds) {
   l_timeout_push_new(L, seconds);
   return lua_error(L);
 }
 
 static int get_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  l_hub *h = l_hubup(L);
-  gv_greenlet *cur = h->hub.current;
-  if (cur->wake == GV_WAKE_THROW) return lua_error(L); /* its own Timeout */
+  (void)status; (void)ctx;
+  l_cancel_timeout(L, 3);
   if (!is_dead((l_greenlet *)lua_touserdata(L, 1)))
-    return raise_timeout(L, (void *)ctx, lua_tonumber(L, 3));
+    return raise_timeout(L, lua_tonumber(L, 3));
   return push_results(L, 1);
 }
 
@@ -777,14 +796,13 @@ static int m_get(lua_State *L) {
   lua_settop(L, 3);
   int block = lua_isnil(L, 2) || lua_toboolean(L, 2);
   if (is_dead(g)) return push_results(L, 1);
-  if (!block) return raise_timeout(L, NULL, -1);
+  if (!block) return raise_timeout(L, -1);
   l_hub *h = l_hubup(L);
   void *tmo;
-  double timeout = l_opttimeout(L, 3, &tmo);
   if (&g->g == h->hub.current)
     return luaL_error(L, "a greenlet cannot get its own result");
-  return gv_waitq_wait(&h->hub, &g->joiners, L, timeout, "get",
-                       (lua_KContext)tmo, get_k);
+  double timeout = l_wait_timeout(L, 3, &tmo);
+  return gv_waitq_wait(&h->hub, &g->joiners, L, timeout, "get", 0, get_k);
 }
 
 /* Pushes the error kill() raises: GreenletExit() by default; a class is
@@ -1032,6 +1050,7 @@ static int c_init(lua_State *L) {
     return luaL_error(L, "greenlet already started");
   int n = lua_gettop(L);
   if (n >= 2 && !lua_isnil(L, 2)) {
+    check_callable(L, 2);
     set_body(L, 1, n - 1);
     g->use_run = 0;
   } else {
@@ -1064,7 +1083,7 @@ static int c_spawn(lua_State *L) {
     greenlet_start(L, -1);
     return 1;
   }
-  luaL_checkany(L, 1);
+  check_callable(L, 1);
   l_greenlet_spawn(L, h, lua_gettop(L) - 1);
   return 1;
 }
@@ -1194,6 +1213,7 @@ static const luaL_Reg gevent_funcs[] = {
   {"_run_until_done", l_run},
   {"_waiter", l_waiter_new},
   {"_stats", l_stats},
+  {"_monotonic", l_monotonic},
   {NULL, NULL}
 };
 

@@ -19,8 +19,6 @@
 #include "bindings.h"
 
 /* l_event.c */
-double l_wait_timeout(lua_State *L, int idx, void **tmo);
-void l_cancel_timeout(lua_State *L, int idx);
 int l_event_wait(lua_State *L);
 void l_event_push_new(lua_State *L, l_hub *h);
 void l_event_set_at(lua_State *L, int idx);

@@ -257,8 +257,10 @@ static int poll_wait(lua_State *L, int n, double timeout, void *tmo,
   for (int i = 0; i < n; i++) {
     int ev = ((p[i].events & (POLLIN | POLLPRI)) ? EV_READ : 0) |
              ((p[i].events & POLLOUT) ? EV_WRITE : 0);
-    ev_io_init(&s->w[i], sel_ready, p[i].fd, ev ? ev : EV_READ);
+    ev_init(&s->w[i], sel_ready);
     s->w[i].data = s;
+    if (p[i].fd < 0) continue; /* ignored, as poll(2) and Python do */
+    ev_io_set(&s->w[i], p[i].fd, ev ? ev : EV_READ);
     ev_io_start(h->hub.loop, &s->w[i]);
   }
   gv_prepare_block(&h->hub, L, "select");

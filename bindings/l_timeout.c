@@ -87,23 +87,41 @@ void l_timeout_push_new(lua_State *L, double seconds) {
   lua_call(L, 2, 1);
 }
 
-/* t:start(): arms it for the current greenlet; returns t. */
-static int t_start(lua_State *L) {
-  l_timeout *t = check(L, 1);
+/* Arms the Timeout at idx for the current greenlet. */
+static void arm(lua_State *L, int idx, l_timeout *t) {
   gv_greenlet *g = t->hub->current;
-  if (!g) return luaL_error(L, "a Timeout must be started by a greenlet");
+  if (!g) luaL_error(L, "a Timeout must be started by a greenlet");
   if (gv_timer_active(&t->timer)) gv_timer_stop(t->hub, &t->timer);
   t->owner = g;
-  lua_settop(L, 1);
-  if (t->seconds >= 0) {
-    if (t->ref == LUA_NOREF) {
-      lua_pushvalue(L, 1);
-      t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
-    gv__update_now(t->hub);
-    gv_timer_start(t->hub, &t->timer, t->seconds, fire);
+  if (t->seconds < 0) return;
+  if (t->ref == LUA_NOREF) {
+    lua_pushvalue(L, idx);
+    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
+  gv__update_now(t->hub);
+  gv_timer_start(t->hub, &t->timer, t->seconds, fire);
+}
+
+/* t:start(): arms it for the current greenlet; returns t. */
+static int t_start(lua_State *L) {
+  arm(L, 1, check(L, 1));
+  lua_settop(L, 1);
   return 1;
+}
+
+double l_wait_timeout(lua_State *L, int idx, void **tmo) {
+  double t = l_opttimeout(L, idx, tmo);
+  l_timeout *to = *tmo;
+  if (to && !gv_timer_active(&to->timer)) arm(L, lua_absindex(L, idx), to);
+  return t;
+}
+
+void l_cancel_timeout(lua_State *L, int idx) {
+  l_timeout *t = l_timeout_test(L, idx);
+  if (!t) return;
+  if (gv_timer_active(&t->timer)) gv_timer_stop(t->hub, &t->timer);
+  t->owner = NULL;
+  unanchor(L, t);
 }
 
 /* Timeout.start_new(seconds, exception) */

@@ -11,6 +11,10 @@ static void fd_timed_out(gv_hub *hub, gv_timer *t) {
 
 int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events, double timeout,
                lua_KContext ctx, gv_kfunction k) {
+  if (fd < 0) { /* libev would abort */
+    lua_pushfstring(L, "cannot wait on file descriptor %d", fd);
+    lua_error(L);
+  }
   gv_greenlet *g = gv_prepare_block(hub, L, "fd");
   g->waiting_fd = fd;
   g->io.data = NULL;

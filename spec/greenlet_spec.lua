@@ -108,6 +108,20 @@ describe("Greenlet state", function()
     assert.is_true(g:join())
   end)
 
+  it("join starts a Timeout given unstarted, and cancels it when done", function()
+    local g = gevent.spawn(gevent.sleep, 0.05)
+    local t = gevent.Timeout(0.005)
+    local ok, err = pcall(g.join, g, t)
+    assert.is_false(ok)
+    assert.are.equal(t, err)
+    local quick = gevent.spawn(function() end)
+    local t2 = gevent.Timeout(0.01)
+    assert.is_true(quick:join(t2))
+    assert.is_false(t2.pending) -- cancelled: it will not fire later
+    gevent.sleep(0.02)
+    g:join()
+  end)
+
   it("join accepts an options table and a started Timeout (which raises)", function()
     local g = gevent.spawn(function() gevent.sleep(0.05) end)
     assert.is_false(g:join{timeout = 0.001})
@@ -152,6 +166,28 @@ describe("Greenlet state", function()
 end)
 
 describe("kill", function()
+  it("gevent.kill does not wait for the greenlet to die", function()
+    local g = gevent.spawn(function()
+      local ok = pcall(gevent.sleep, 10)
+      gevent.sleep(0.01) -- still busy after the GreenletExit
+    end)
+    gevent.sleep(0)
+    gevent.kill(g)
+    assert.is_false(g.dead)
+    g:join()
+    assert.is_true(g.dead)
+  end)
+
+  it("spawn refuses what cannot be called, at once", function()
+    local ok, err = pcall(gevent.spawn, 42)
+    assert.is_false(ok)
+    assert.matches("function expected, got number", err)
+    assert.is_false(pcall(gevent.spawn_later, 0.1, nil))
+    assert.is_false(pcall(gevent.Greenlet, "nope"))
+    local callable = setmetatable({}, {__call = function() return "called" end})
+    assert.are.equal("called", gevent.spawn(callable):get())
+  end)
+
   it("raises GreenletExit at the blocking point, counted as success", function()
     local cleaned = false
     local g = gevent.spawn(function()
@@ -281,7 +317,59 @@ describe("joinall", function()
   end)
 end)
 
+describe("joinall, as gevent's", function()
+  it("returns those done in the order they finished, within the timeout", function()
+    local a = gevent.spawn(gevent.sleep, 0.3)
+    local b = gevent.spawn(gevent.sleep, 0.01)
+    local c = gevent.spawn(gevent.sleep, 0.02)
+    local done = gevent.joinall({a, b, c}, 0.15)
+    assert.are.same({b, c}, done)
+    a:kill()
+  end)
+
+  it("stops after count greenlets", function()
+    local a = gevent.spawn(gevent.sleep, 0.02)
+    local b = gevent.spawn(gevent.sleep, 0.01)
+    assert.are.same({b}, gevent.joinall({a, b}, nil, false, 1))
+    a:join()
+  end)
+
+  it("with raise_error raises the first failure as it happens", function()
+    local slow = gevent.spawn(gevent.sleep, 0.05)
+    local bad = gevent.spawn(function() gevent.sleep(0.01); error("first", 0) end)
+    local ok, err = pcall(gevent.joinall, {slow, bad}, nil, true)
+    assert.is_false(ok)
+    assert.are.equal("first", err)
+    assert.is_false(slow.dead)
+    slow:join()
+  end)
+end)
+
 describe("wait and iwait", function()
+  it("iwait's timeout ends the iteration, never raising in the loop body", function()
+    local a = gevent.spawn(gevent.sleep, 0.01)
+    local b = gevent.spawn(gevent.sleep, 0.5)
+    local seen = {}
+    for g in gevent.iwait({a, b}, 0.05) do
+      seen[#seen + 1] = g
+      gevent.sleep(0.1) -- past the deadline, inside the body
+    end
+    assert.are.same({a}, seen)
+    b:kill()
+  end)
+
+  it("breaking out of iwait unlinks it from the other objects", function()
+    local a = gevent.spawn(gevent.sleep, 0.01)
+    local b = gevent.spawn(gevent.sleep, 0.02)
+    for g in gevent.iwait({a, b}) do break end
+    b:join()
+    gevent.sleep(0)
+    -- nothing was left linked to b: a fresh iwait on b alone sees it once
+    local n = 0
+    for _ in gevent.iwait({b}) do n = n + 1 end
+    assert.are.equal(1, n)
+  end)
+
   it("iwait yields greenlets in the order they finish", function()
     local a = gevent.spawn(gevent.sleep, 0.03)
     local b = gevent.spawn(gevent.sleep, 0.01)

@@ -155,4 +155,12 @@ describe("gevent.select.poll", function()
     assert.are.equal(s:getfd(), r[1][1])
     s:close()
   end)
+
+  it("poll ignores negative fds, as poll(2) does", function()
+    local sel = require "gevent.select"
+    local p = sel.poll()
+    p:register(-1, sel.POLLIN)
+    local ready = p:poll(10)
+    assert.are.same({}, ready)
+  end)
 end)

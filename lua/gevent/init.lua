@@ -22,24 +22,17 @@ local function opts(t)
   return nil
 end
 
---- Waits for the greenlets; returns the list of those that finished.
+--- Waits for the greenlets; returns those that finished, in the order
+-- they finished (at most count, within timeout). With raise_error, the
+-- first failure is raised as it happens.
 function gevent.joinall(greenlets, timeout, raise_error, count)
   local o = opts(timeout)
   if o then timeout, raise_error, count = o.timeout, o.raise_error, o.count end
-  local t = timeout and Timeout.start_new(timeout) or nil
+  if not raise_error then return gevent.wait(greenlets, timeout, count) end
   local done = {}
-  local ok, err = pcall(function()
-    for _, g in ipairs(greenlets) do
-      if count and #done >= count then break end
-      g:join()
-      done[#done + 1] = g
-      if raise_error and not g:successful() then error(g.exception, 0) end
-    end
-  end)
-  if t then t:cancel() end
-  if not ok then
-    if err == t then return done end
-    error(err, 0)
+  for g in gevent.iwait(greenlets, timeout, count) do
+    done[#done + 1] = g
+    if not g:successful() then error(g.exception, 0) end
   end
   return done
 end
@@ -54,9 +47,9 @@ function gevent.killall(greenlets, exception, block, timeout)
   end
 end
 
---- Kills one greenlet (gevent.kill(g, exception)).
-function gevent.kill(g, exception, block, timeout)
-  return g:kill(exception, block, timeout)
+--- Kills one greenlet without waiting for it (gevent.kill(g, exception)).
+function gevent.kill(g, exception)
+  return g:kill(exception, false)
 end
 
 --- Calls fn(...) and raises Timeout if it takes longer than seconds.
@@ -68,7 +61,10 @@ function gevent.with_timeout(seconds, fn, ...)
   return table.unpack(res, 2, res.n)
 end
 
---- Iterates over the objects as they become ready.
+--- Iterates over the objects as they become ready (at most count, within
+-- timeout: a deadline that ends the iteration, never raised in the loop
+-- body). Leaving the loop early (break, error) unlinks from the rest: the
+-- iterator's closing value does it.
 function gevent.iwait(objects, timeout, count)
   local o = opts(timeout)
   if o then timeout, count = o.timeout, o.count end
@@ -77,27 +73,24 @@ function gevent.iwait(objects, timeout, count)
   local waiter = core._waiter()
   local function cb(obj) waiter:put(obj) end
   for _, obj in ipairs(objects) do obj:rawlink(cb) end
-  local t = timeout and Timeout.start_new(timeout) or nil
+  local deadline = timeout and core._monotonic() + timeout
+  local closer = setmetatable({}, {__close = function()
+    for _, obj in ipairs(objects) do obj:unlink(cb) end
+  end})
   local got = 0
-  return function()
-    if got >= count then
-      if t then t:cancel() end
-      for _, obj in ipairs(objects) do obj:unlink(cb) end
-      return nil
+  local function next_ready()
+    if got >= count then return nil end
+    local left
+    if deadline then
+      left = deadline - core._monotonic()
+      if left < 0 then left = 0 end
     end
-    local ok, obj = pcall(waiter.get, waiter, t)
-    if not ok then
-      if obj ~= t then error(obj, 0) end
-      obj = nil
-    end
-    if obj == nil then
-      for _, o2 in ipairs(objects) do o2:unlink(cb) end
-      got = count
-      return nil
-    end
+    local obj = waiter:get(left)
+    if obj == nil then return nil end
     got = got + 1
     return obj
   end
+  return next_ready, nil, nil, closer
 end
 
 --- Waits for objects (or, with none, until nothing is left to run).
