@@ -473,6 +473,25 @@ describe("gevent.socket", function()
     assert.is_true(dt < 0.5)
   end)
 
+  it("reads lines already buffered after a receive that had to wait", function()
+    local c, srv = pair()
+    srv:settimeout(1)
+    local lines = {}
+    local reader = gevent.spawn(function()
+      for i = 1, 3 do lines[i] = srv:receive("*l") end
+    end)
+    gevent.sleep(0.01)          -- the reader waits: no data yet
+    c:send("one\ntwo\nthree\n") -- then all three lines arrive at once
+    reader:join(2)
+    assert.are.same({"one", "two", "three"}, lines)
+    -- and a later line still needs (and gets) a wait
+    local g = gevent.spawn(function() return srv:receive("*l") end)
+    gevent.sleep(0.01)
+    c:send("four\n")
+    assert.are.equal("four", g:get(true, 2))
+    c:close(); srv:close()
+  end)
+
   it("has create_connection, wait_read and wait_write", function()
     local l, port = listener()
     local srv

@@ -130,16 +130,34 @@ function M._cooperative_methods(orig, wrap)
     return st.b or -1, st.t or -1
   end
 
-  local receive = o.receive
+  local receive, dirty = o.receive, o.dirty
   if receive then
+    -- Request/response traffic: once a receive had to wait, the next one
+    -- usually would too, and trying first costs a recv that fails with
+    -- EAGAIN. So such a socket waits for readability first, unless
+    -- LuaSocket's buffer already holds data; only a receive that finds
+    -- data without any wait switches back to trying first.
     m.receive = function(sock, pattern, prefix)
       local st = states[sock] or adopt(sock, o)
       local start = st.t and mono()
+      local waited = false
+      if st.wait_first and dirty and not dirty(sock) then
+        local ok, werr = wait_for(sock, 1, st, start)
+        if not ok then return nil, werr, prefix or "" end
+        waited = true
+      end
       while true do
         local data, err, partial = receive(sock, pattern, prefix)
-        if err ~= "timeout" then return data, err, partial end
+        if err ~= "timeout" then
+          st.wait_first = waited or nil
+          return data, err, partial
+        end
+        waited = true
         local ok, werr = wait_for(sock, 1, st, start)
-        if not ok then return nil, werr, partial end
+        if not ok then
+          st.wait_first = true
+          return nil, werr, partial
+        end
         prefix = partial
       end
     end
