@@ -76,6 +76,11 @@ double l_opttimeout(lua_State *L, int idx, void **tmo);
 int l_isopts(lua_State *L, int idx);
 /* Reads field 'name' of the options table at idx onto the stack top. */
 void l_optfield(lua_State *L, int idx, const char *name);
+/* The options convention of API.md: if the value at idx is an options
+** table, it is replaced by its fields named by the NULL-terminated list,
+** as positional arguments from idx on. Either way the stack is then cut
+** to exactly those arguments (idx + count - 1). */
+void l_optargs(lua_State *L, int idx, ...);
 
 /* l_class.c: error classes. */
 /* Pushes a new class named 'name' whose parent is at parent_idx (0: none),

@@ -273,11 +273,7 @@ static int c_new_result(lua_State *L) {
 /* Reads an optional timeout argument at 2 (or {timeout=} there) and leaves
 ** the stack as [self, timeout]. */
 static void timeout_arg(lua_State *L) {
-  if (l_isopts(L, 2)) {
-    l_optfield(L, 2, "timeout");
-    lua_replace(L, 2);
-  }
-  lua_settop(L, 2);
+  l_optargs(L, 2, "timeout", NULL);
   void *tmo;
   l_opttimeout(L, 2, &tmo); /* type check only */
 }
@@ -441,13 +437,7 @@ static int get_k(lua_State *L, int status, lua_KContext ctx) {
 static int r_get(lua_State *L) {
   l_hub *h = l_hubup(L);
   l_event *e = check_result(L, 1);
-  if (l_isopts(L, 2)) {
-    lua_settop(L, 2);
-    l_optfield(L, 2, "block");
-    l_optfield(L, 2, "timeout");
-    lua_remove(L, 2);
-  }
-  lua_settop(L, 3);
+  l_optargs(L, 2, "block", "timeout", NULL);
   int block = lua_isnil(L, 2) || lua_toboolean(L, 2);
   void *tmo;
   l_opttimeout(L, 3, &tmo);
@@ -471,11 +461,7 @@ static int r_get_nowait(lua_State *L) {
 
 /* a:result(timeout) == a:get(true, timeout) */
 static int r_result(lua_State *L) {
-  if (l_isopts(L, 2)) {
-    l_optfield(L, 2, "timeout");
-    lua_replace(L, 2);
-  }
-  lua_settop(L, 2);
+  l_optargs(L, 2, "timeout", NULL);
   lua_pushboolean(L, 1);
   lua_insert(L, 2);
   return r_get(L);

@@ -744,11 +744,7 @@ static int join_wait(lua_State *L, int idx, gv_kfunction k) {
 /* g:join(timeout): returns whether g is dead. */
 static int m_join(lua_State *L) {
   l_greenlet *g = l_greenlet_check(L, 1);
-  if (l_isopts(L, 2)) {
-    l_optfield(L, 2, "timeout");
-    lua_replace(L, 2);
-  }
-  lua_settop(L, 2);
+  l_optargs(L, 2, "timeout", NULL);
   if (is_dead(g)) {
     lua_pushboolean(L, 1);
     return 1;
@@ -787,13 +783,7 @@ static int get_k(lua_State *L, int status, lua_KContext ctx) {
 /* g:get(block, timeout): the value(s), or raises the greenlet's error. */
 static int m_get(lua_State *L) {
   l_greenlet *g = l_greenlet_check(L, 1);
-  if (l_isopts(L, 2)) {
-    lua_settop(L, 2);
-    l_optfield(L, 2, "block");
-    l_optfield(L, 2, "timeout");
-    lua_remove(L, 2);
-  }
-  lua_settop(L, 3);
+  l_optargs(L, 2, "block", "timeout", NULL);
   int block = lua_isnil(L, 2) || lua_toboolean(L, 2);
   if (is_dead(g)) return push_results(L, 1);
   if (!block) return raise_timeout(L, -1);
@@ -827,14 +817,7 @@ static int kill_k(lua_State *L, int status, lua_KContext ctx) {
 static int m_kill(lua_State *L) {
   l_hub *h = l_hubup(L);
   l_greenlet *g = l_greenlet_check(L, 1);
-  if (l_isopts(L, 2)) {
-    lua_settop(L, 2);
-    l_optfield(L, 2, "exception");
-    l_optfield(L, 2, "block");
-    l_optfield(L, 2, "timeout");
-    lua_remove(L, 2);
-  }
-  lua_settop(L, 4);
+  l_optargs(L, 2, "exception", "block", "timeout", NULL);
   int block = lua_isnil(L, 3) || lua_toboolean(L, 3);
   if (is_dead(g)) return 0;
   push_kill_error(L, 2);

@@ -3,6 +3,7 @@
 ** use and closed with the state; luaopen_gvlua; the embedding API of
 ** include/gvlua.h; helpers shared by every binding.
 */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,22 @@ int l_isopts(lua_State *L, int idx) {
 
 void l_optfield(lua_State *L, int idx, const char *name) {
   lua_getfield(L, idx, name);
+}
+
+void l_optargs(lua_State *L, int idx, ...) {
+  va_list ap;
+  int n = 0;
+  const char *name;
+  int opts = l_isopts(L, idx);
+  if (opts) lua_settop(L, idx);
+  va_start(ap, idx);
+  while ((name = va_arg(ap, const char *)) != NULL) {
+    if (opts) lua_getfield(L, idx, name);
+    n++;
+  }
+  va_end(ap);
+  if (opts) lua_remove(L, idx);
+  lua_settop(L, idx + n - 1);
 }
 
 /* Submodules of require "gvlua", each filling its own table. */

@@ -142,18 +142,13 @@ static int acquire_k(lua_State *L, int status, lua_KContext ctx) {
 /* Reads (blocking, timeout) at 2, 3, or an options table at 2; leaves
 ** blocking at 2 and timeout at 3. */
 static void read_args(lua_State *L, int has_blocking) {
-  if (l_isopts(L, 2)) {
-    lua_settop(L, 2);
-    if (has_blocking) l_optfield(L, 2, "blocking");
-    l_optfield(L, 2, "timeout");
-    lua_remove(L, 2);
-    if (!has_blocking) { lua_pushnil(L); lua_insert(L, 2); }
-  } else if (!has_blocking) {
-    lua_settop(L, 2);
+  if (has_blocking) {
+    l_optargs(L, 2, "blocking", "timeout", NULL);
+  } else {
+    l_optargs(L, 2, "timeout", NULL);
     lua_pushnil(L);
     lua_insert(L, 2);
   }
-  lua_settop(L, 3);
 }
 
 /* sem:acquire(blocking, timeout) -> sem | false */

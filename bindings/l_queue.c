@@ -410,13 +410,7 @@ static int q_put(lua_State *L) {
   gv_hub *hub = &h->hub;
   l_queue *q = check_queue(L, 1);
   luaL_checkany(L, 2);
-  if (l_isopts(L, 3)) {
-    lua_settop(L, 3);
-    l_optfield(L, 3, "block");
-    l_optfield(L, 3, "timeout");
-    lua_remove(L, 3);
-  }
-  lua_settop(L, 4);
+  l_optargs(L, 3, "block", "timeout", NULL);
   int block = lua_isnil(L, 3) || lua_toboolean(L, 3);
   void *tmo;
   l_opttimeout(L, 4, &tmo); /* type check */
@@ -522,13 +516,7 @@ static int get_or_peek(lua_State *L, int peek) {
   l_hub *h = l_hubup(L);
   gv_hub *hub = &h->hub;
   l_queue *q = check_queue(L, 1);
-  if (l_isopts(L, 2)) {
-    lua_settop(L, 2);
-    l_optfield(L, 2, "block");
-    l_optfield(L, 2, "timeout");
-    lua_remove(L, 2);
-  }
-  lua_settop(L, 3);
+  l_optargs(L, 2, "block", "timeout", NULL);
   int block = lua_isnil(L, 2) || lua_toboolean(L, 2);
   void *tmo;
   l_opttimeout(L, 3, &tmo); /* type check */
@@ -625,11 +613,7 @@ static int q_task_done(lua_State *L) {
 /* q:join(timeout): true when every task is done, false on timeout. */
 static int q_join(lua_State *L) {
   check_joinable(L, 1);
-  if (l_isopts(L, 2)) {
-    l_optfield(L, 2, "timeout");
-    lua_replace(L, 2);
-  }
-  lua_settop(L, 2);
+  l_optargs(L, 2, "timeout", NULL);
   void *tmo;
   l_opttimeout(L, 2, &tmo); /* type check */
   lua_getiuservalue(L, 1, UV_COND);

@@ -967,11 +967,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
 /* p:wait(timeout) */
 static int p_wait(lua_State *L) {
   sp_popen *p = popen_check(L, 1);
-  if (l_isopts(L, 2)) {
-    l_optfield(L, 2, "timeout");
-    lua_replace(L, 2);
-  }
-  lua_settop(L, 2);
+  l_optargs(L, 2, "timeout", NULL);
   void *tmo;
   double timeout = l_opttimeout(L, 2, &tmo);
   int rc;
@@ -1110,13 +1106,7 @@ static int comm_k(lua_State *L, int status, lua_KContext ctx) {
 static int p_communicate(lua_State *L) {
   l_hub *h = l_hubup(L);
   popen_check(L, 1);
-  if (l_isopts(L, 2)) {
-    lua_settop(L, 2);
-    l_optfield(L, 2, "input");
-    l_optfield(L, 2, "timeout");
-    lua_remove(L, 2);
-  }
-  lua_settop(L, 3);
+  l_optargs(L, 2, "input", "timeout", NULL);
   if (!lua_isnil(L, 2)) luaL_checkstring(L, 2);
   if (l_timeout_test(L, 3)) { /* a started Timeout: it is the timer */
     lua_pushnil(L);

@@ -823,7 +823,7 @@ static int join_k(lua_State *L, int status, lua_KContext ctx) {
 static int m_join(lua_State *L) {
   l_hub *h = l_hubup(L);
   tp_pool *p = pool_get(L, 1);
-  if (l_isopts(L, 2)) { l_optfield(L, 2, "timeout"); lua_replace(L, 2); }
+  l_optargs(L, 2, "timeout", NULL);
   void *tmo;
   double timeout = l_opttimeout(L, 2, &tmo);
   lua_settop(L, 1);
@@ -993,13 +993,7 @@ static int r_get_k(lua_State *L, int status, lua_KContext ctx) {
 static int r_get(lua_State *L) {
   l_hub *h = l_hubup(L);
   tp_result *r = res_check(L);
-  if (l_isopts(L, 2)) {
-    lua_settop(L, 2);
-    l_optfield(L, 2, "block");
-    l_optfield(L, 2, "timeout");
-    lua_remove(L, 2);
-  }
-  lua_settop(L, 3);
+  l_optargs(L, 2, "block", "timeout", NULL);
   if (r->state) return r_push_values(L, r);
   if (!lua_isnil(L, 2) && !lua_toboolean(L, 2)) {
     l_timeout_push_new(L, -1);
@@ -1033,8 +1027,7 @@ static int r_wait_k(lua_State *L, int status, lua_KContext ctx) {
 static int r_wait(lua_State *L) {
   l_hub *h = l_hubup(L);
   tp_result *r = res_check(L);
-  if (l_isopts(L, 2)) { l_optfield(L, 2, "timeout"); lua_replace(L, 2); }
-  lua_settop(L, 2);
+  l_optargs(L, 2, "timeout", NULL);
   if (r->state) return r_wait_k(L, 0, 0);
   void *tmo;
   double timeout = l_opttimeout(L, 2, &tmo);
