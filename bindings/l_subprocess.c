@@ -1366,7 +1366,28 @@ static const luaL_Reg subprocess_funcs[] = {
   {NULL, NULL}
 };
 
+/* gevent.os.getpid() */
+static int l_getpid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+/* gevent.os.kill(pid, sig): sig a number or a name, default SIGTERM.
+** true, or nil, message, errno. */
+static int l_kill(lua_State *L) {
+  pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+  int sig = lua_isnoneornil(L, 2) ? SIGTERM
+          : (lua_type(L, 2) == LUA_TNUMBER && lua_tointeger(L, 2) == 0)
+              ? 0 /* only checks that pid exists */
+              : l_checksignal(L, 2);
+  if (kill(pid, sig) != 0) return push_errno(L, errno, "kill");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static const luaL_Reg os_funcs[] = {
+  {"getpid", l_getpid},
+  {"kill", l_kill},
   {"fork", l_fork},
   {"waitpid", l_waitpid},
   {"_exit", l__exit},

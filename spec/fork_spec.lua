@@ -150,4 +150,18 @@ describe("gevent.fork", function()
     end
     assert.are.equal(CONNS, served)
   end)
+
+  it("has getpid and kill", function()
+    local gos = require "gevent.os"
+    assert.are.equal("number", type(gos.getpid()))
+    local pid = gos.fork()
+    if pid == 0 then require("gevent").sleep(10); gos._exit(0) end
+    assert.is_true(gos.kill(pid, "SIGKILL"))
+    local p, how, code = gos.waitpid(pid, 5)
+    assert.are.same({pid, "killed", 9}, {p, how, code})
+    local ok, msg = gos.kill(pid, 0) -- reaped: no such process
+    assert.is_nil(ok)
+    assert.matches("kill", msg)
+    assert.has_error(function() gos.kill(pid, "SIGNOPE") end)
+  end)
 end)
