@@ -473,6 +473,21 @@ describe("gevent.socket", function()
     assert.is_true(dt < 0.5)
   end)
 
+  it("returns what LuaSocket returns on a UDP receive timeout", function()
+    local u = assert(socket.udp())
+    assert(u:setsockname("127.0.0.1", 0))
+    u:settimeout(0.01)
+    for _ = 1, 2 do -- the second time the socket waits first
+      local r = table.pack(u:receive())
+      assert.are.same({nil, "timeout", n = 2}, r)
+    end
+    local _, port = u:getsockname()
+    local v = assert(socket.udp())
+    assert(v:sendto("datagram", "127.0.0.1", port))
+    assert.are.same({"datagram", n = 1}, table.pack(u:receive()))
+    u:close(); v:close()
+  end)
+
   it("reads lines already buffered after a receive that had to wait", function()
     local c, srv = pair()
     srv:settimeout(1)

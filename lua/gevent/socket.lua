@@ -131,6 +131,7 @@ function M._cooperative_methods(orig, wrap)
   end
 
   local receive, dirty = o.receive, o.dirty
+  local datagram = o.receivefrom ~= nil
   if receive then
     -- Request/response traffic: once a receive had to wait, the next one
     -- usually would too, and trying first costs a recv that fails with
@@ -143,19 +144,25 @@ function M._cooperative_methods(orig, wrap)
       local waited = false
       if st.wait_first and dirty and not dirty(sock) then
         local ok, werr = wait_for(sock, 1, st, start)
-        if not ok then return nil, werr, prefix or "" end
+        if not ok then -- what LuaSocket returns: streams add the partial
+          if datagram then return nil, werr end
+          return nil, werr, prefix or ""
+        end
         waited = true
       end
       while true do
         local data, err, partial = receive(sock, pattern, prefix)
         if err ~= "timeout" then
           st.wait_first = waited or nil
-          return data, err, partial
+          if not datagram then return data, err, partial end
+          if data then return data end
+          return nil, err
         end
         waited = true
         local ok, werr = wait_for(sock, 1, st, start)
         if not ok then
           st.wait_first = true
+          if datagram then return nil, werr end
           return nil, werr, partial
         end
         prefix = partial
