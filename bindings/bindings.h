@@ -16,6 +16,7 @@ typedef struct l_hub {
   int threads_ref;        /* registry ref: pool of finished threads */
   int nthreads;           /* threads in the pool */
   unsigned next_ident;       /* minimal_ident never handed out yet */
+  unsigned deaths;           /* greenlets that died so far */
   unsigned *free_idents;     /* min-heap of idents of collected greenlets */
   size_t nfree_idents, free_idents_cap;
   struct l_greenlet *main;
@@ -32,6 +33,7 @@ typedef struct l_greenlet {
   int nvalues;            /* results stored in UV_THREAD once dead */
   int nbody;              /* fn + args stored in UV_THREAD before it runs */
   unsigned ident;         /* minimal_ident + 1; 0 until first read */
+  unsigned death;         /* order of death in the hub (joinall's order) */
   unsigned char use_run;  /* body is self:_run(...) */
   unsigned char failed;   /* died with an error other than GreenletExit */
   unsigned char started;  /* start() or start_later() was called */

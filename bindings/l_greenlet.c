@@ -430,6 +430,7 @@ static void notify(gv_hub *hub, gv_callback *cb) {
 ** links and joiners (its run-queue entry is free now). */
 static void settle(lua_State *L, l_greenlet *g, int self, int vals,
                    int err) {
+  g->death = ++((l_hub *)g->g.hub->ud)->deaths;
   lua_getiuservalue(L, self, UV_LINKS);
   g->has_links = lua_istable(L, -1);
   if (g->has_links) lua_rawsetp(L, LUA_REGISTRYINDEX, g);
@@ -673,6 +674,37 @@ static int l_run(lua_State *L) {
   l_hub *h = l_hubup(L);
   gv_run(&h->hub, L);
   return 0;
+}
+
+typedef struct { unsigned death; int idx; } by_death;
+
+static int cmp_death(const void *a, const void *b) {
+  unsigned x = ((const by_death *)a)->death, y = ((const by_death *)b)->death;
+  return x < y ? -1 : x > y;
+}
+
+/* gvlua._by_death(list): a new array of the list's dead greenlets in the
+** order they died (joinall's result, without linking to each). */
+static int l_by_death(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 1), k = 0;
+  by_death *v = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *v, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, i);
+    l_greenlet *g = l_greenlet_test(L, -1);
+    if (g && is_dead(g)) {
+      v[k].death = g->death;
+      v[k++].idx = (int)i;
+    }
+    lua_pop(L, 1);
+  }
+  qsort(v, (size_t)k, sizeof *v, cmp_death);
+  lua_createtable(L, (int)k, 0);
+  for (lua_Integer i = 0; i < k; i++) {
+    lua_rawgeti(L, 1, v[i].idx);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
 }
 
 /* gvlua._monotonic(): seconds on a monotonic clock (for deadlines). */
@@ -1197,6 +1229,7 @@ static const luaL_Reg gevent_funcs[] = {
   {"_waiter", l_waiter_new},
   {"_stats", l_stats},
   {"_monotonic", l_monotonic},
+  {"_by_death", l_by_death},
   {NULL, NULL}
 };
 
