@@ -125,7 +125,8 @@ double l_wait_timeout(lua_State *L, int idx, void **tmo);
 ** when the wait ends. */
 void l_cancel_timeout(lua_State *L, int idx);
 
-void l_event_open(lua_State *L, l_hub *h); void l_queue_open(lua_State *L, l_hub *h);
+void l_event_open(lua_State *L, l_hub *h);
+void l_queue_open(lua_State *L, l_hub *h);
 /* l_socket.c */
 void l_socket_open(lua_State *L, l_hub *h);
 
@@ -133,6 +134,9 @@ void l_socket_open(lua_State *L, l_hub *h);
 void l_lock_open(lua_State *L, l_hub *h);
 
 /* l_subprocess.c, l_signal.c, l_threadpool.c */
-void l_subprocess_open(lua_State *L, l_hub *h); void l_os_open(lua_State *L, l_hub *h); void l_signal_open(lua_State *L, l_hub *h); void l_threadpool_open(lua_State *L, l_hub *h);
+void l_subprocess_open(lua_State *L, l_hub *h);
+void l_os_open(lua_State *L, l_hub *h);
+void l_signal_open(lua_State *L, l_hub *h);
+void l_threadpool_open(lua_State *L, l_hub *h);
 
 #endif

@@ -145,8 +145,12 @@ static const struct {
 } submodules[] = {
   {"lock", l_lock_open},
   {"socket", l_socket_open},
-  {"subprocess", l_subprocess_open}, {"os", l_os_open}, {"signal", l_signal_open}, {"threadpool", l_threadpool_open},
-  {"event", l_event_open}, {"queue", l_queue_open},
+  {"subprocess", l_subprocess_open},
+  {"os", l_os_open},
+  {"signal", l_signal_open},
+  {"threadpool", l_threadpool_open},
+  {"event", l_event_open},
+  {"queue", l_queue_open},
   {NULL, NULL}
 };
 
