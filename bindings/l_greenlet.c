@@ -841,10 +841,6 @@ static void push_kill_error(lua_State *L, int idx) {
   }
 }
 
-static int kill_k(lua_State *L, int status, lua_KContext ctx) {
-  return join_k(L, status, ctx);
-}
-
 /* g:kill(exception, block, timeout) */
 static int m_kill(lua_State *L) {
   l_hub *h = l_hubup(L);
@@ -878,7 +874,7 @@ static int m_kill(lua_State *L) {
   gv_throw(&g->g, L);
   if (!block) return 0;
   lua_settop(L, 4);
-  return join_wait(L, 4, kill_k);
+  return join_wait(L, 4, join_k); /* block: wait for it to die */
 }
 
 static int m_ready(lua_State *L) {

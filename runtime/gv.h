@@ -240,7 +240,6 @@ struct gv_hub {
   gv_greenlet *step_waiter;  /* main in gvlua_step: woken after one poll */
   double step_timeout;
   long coarse_tick;          /* coarse clock at last time update */
-  int polling;
   void *ud;                  /* the bindings' data */
 };
 

@@ -284,9 +284,7 @@ static int poll_io(gv_hub *hub, double max_wait) {
     ev_timer_set(&hub->timer_watcher, t, 0.);
     ev_timer_start(hub->loop, &hub->timer_watcher);
   }
-  hub->polling = 1;
   int active = ev_run(hub->loop, flags);
-  hub->polling = 0;
   if (ev_is_active(&hub->timer_watcher)) {
     ev_timer_stop(hub->loop, &hub->timer_watcher);
     active--;
