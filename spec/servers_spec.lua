@@ -404,9 +404,9 @@ describe("examples/servers", function()
       local function ppid_of(pid)
         local f = io.open("/proc/" .. pid .. "/stat")
         if not f then return nil end
-        local s = f:read("a")
+        local s = f:read("a") -- nil when it was reaped since the open
         f:close()
-        return tonumber(s:match("^%d+ %b() %S+ (%d+)"))
+        return s and tonumber(s:match("^%d+ %b() %S+ (%d+)"))
       end
       -- connections that stay open, a few at a time, until more than one
       -- worker has answered
@@ -454,9 +454,9 @@ describe("examples/servers", function()
       local function alive()   -- not yet a zombie (or reaped)
         local f = io.open("/proc/" .. pid .. "/stat")
         if not f then return false end
-        local state = f:read("a"):match("^%d+ %b() (%S)")
+        local stat = f:read("a") -- nil when it was reaped since the open
         f:close()
-        return state ~= "Z"
+        return stat ~= nil and stat:match("^%d+ %b() (%S)") ~= "Z"
       end
       while alive() do gevent.sleep(0.01) end
       -- the other worker still serves
