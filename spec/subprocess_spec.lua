@@ -166,7 +166,7 @@ describe("gevent.subprocess.Popen", function()
     assert.are.same({"sh", "-c", "cat >/dev/null"}, pr.args)
   end)
 
-  it("raises a clear error for a missing program or directory", function()
+  it("raises a clear error for a missing program or directory #novalgrind", function()
     assert.has_error(function() Popen({"/nonexistent/prog"}) end)
     local ok, err = pcall(Popen, {"/nonexistent/prog"})
     assert.is_false(ok)

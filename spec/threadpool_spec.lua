@@ -150,7 +150,7 @@ describe("gevent.threadpool.ThreadPool", function()
     assert.has_error(function() pool:apply(function(x) error("bad " .. x, 0) end, {"arg"}) end, "bad arg")
   end)
 
-  it("keeps the hub running: a CPU-bound job while a ticker greenlet ticks", function()
+  it("keeps the hub running: a CPU-bound job while a ticker greenlet ticks #novalgrind", function()
     local ticks = 0
     local ticker = gevent.spawn(function()
       while true do ticks = ticks + 1; gevent.sleep(0.005) end
@@ -193,7 +193,7 @@ describe("gevent.threadpool.ThreadPool", function()
     assert.are.equal(3, pool:apply(function(...) return select("#", ...) end, {n = 3}))
   end)
 
-  it("get(block, timeout) raises Timeout; get(false) too; wait(timeout) returns nil", function()
+  it("get(block, timeout) raises Timeout; get(false) too; wait(timeout) returns nil #novalgrind", function()
     local r = pool:spawn(function()
       local t = os.clock()
       while os.clock() - t < 0.3 do end
