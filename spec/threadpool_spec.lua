@@ -169,7 +169,7 @@ describe("gevent.threadpool.ThreadPool", function()
     assert.is_true(ticks >= 10, "ticks: " .. ticks)
   end)
 
-  it("runs jobs at the same time, up to its size", function()
+  it("runs jobs at the same time, up to its size #novalgrind", function()
     local function job()
       local gettime = require("socket").gettime -- loaded in the worker
       local s = gettime()
