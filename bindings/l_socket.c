@@ -107,23 +107,37 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   return 1;
 }
 
+/* Registers the running greenlet as waiting on fd (for cancel_wait) and
+** returns it, with its optional Timeout argument at index tidx. */
+static gv_greenlet *begin_wait(lua_State *L, l_hub *h, int fd, int tidx,
+                               void **tmo, double *timeout) {
+  *timeout = l_opttimeout(L, tidx, tmo);
+  gv_greenlet *cur = gv_check_block(&h->hub, L);
+  if (*tmo) cur->flags |= GV_F_CATCH;
+  fdw_add(fd, 1);
+  cur->cancel = fdw_cancel;
+  return cur;
+}
+
+static int ev_mask(int events) {
+  return ((events & 1) ? EV_READ : 0) | ((events & 2) ? EV_WRITE : 0);
+}
+
+static int push_closed(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushliteral(L, "closed");
+  return 2;
+}
+
 /* Waits for fd; events 1 read, 2 write, 3 both. */
 static int do_wait(lua_State *L, int fd, int events, int tidx) {
   l_hub *h = l_hubup(L);
   void *tmo;
-  double timeout = l_opttimeout(L, tidx, &tmo);
-  if (fd < 0) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "closed");
-    return 2;
-  }
-  gv_greenlet *cur = gv_check_block(&h->hub, L);
-  if (tmo) cur->flags |= GV_F_CATCH;
-  fdw_add(fd, 1);
-  cur->cancel = fdw_cancel;
-  return gv_wait_fd(&h->hub, L, fd,
-                    ((events & 1) ? EV_READ : 0) | ((events & 2) ? EV_WRITE : 0),
-                    timeout, (lua_KContext)tmo, wait_k);
+  double timeout;
+  if (fd < 0) return push_closed(L);
+  begin_wait(L, h, fd, tidx, &tmo, &timeout);
+  return gv_wait_fd(&h->hub, L, fd, ev_mask(events), timeout,
+                    (lua_KContext)tmo, wait_k);
 }
 
 static int getfd_arg(lua_State *L, int idx) {
@@ -169,7 +183,7 @@ static int l_wait_readwrite(lua_State *L) {
 
 static int wake_closed(gv_greenlet *g, int fd) {
   if (g->state != GV_BLOCKED || g->cancel != fdw_cancel ||
-      !ev_is_active(&g->io) || g->io.fd != fd)
+      g->waiting_fd != fd)
     return 0;
   gv_wake(g, GV_WAKE_NORMAL);
   g->io.data = (void *)(intptr_t)EV_CLOSED_MARK;
@@ -193,6 +207,151 @@ static int l_cancel_wait(lua_State *L) {
   }
   lua_pushinteger(L, n);
   return 1;
+}
+
+/* ---- a socket's own watcher --------------------------------------------- */
+
+/* gevent.socket keeps one per socket object (in its per-socket state), so
+** the socket stays registered with epoll between waits.
+**
+** A receive that waits first must know whether LuaSocket's input buffer
+** already holds data (its dirty() method), and every wait needs the fd
+** (getfd()): two method calls per wait, together about as costly as the
+** wait itself. LuaSocket 3's stream objects (tcp.h, unix.h: socket, io,
+** buffer, timeout, in that order) let us read both directly. A watcher
+** made for such an object checks the layout on that very object, by the
+** buffer's two pointers back into it, before it relies on it; any other
+** object, or another LuaSocket layout, goes through the method calls. */
+typedef struct ls_io { void *ctx, *send, *recv, *error; } ls_io;
+typedef struct ls_buffer {
+  double birthday;
+  size_t sent, received;
+  ls_io *io;
+  void *tm;
+  size_t first, last;
+  char data[8192];
+} ls_buffer;
+typedef struct ls_stream {
+  int sock;
+  ls_io io;
+  ls_buffer buf;
+  /* t_timeout tm follows */
+} ls_stream;
+
+static const ls_stream *ls_stream_of(void *ud, size_t len, lua_Integer fd) {
+  const ls_stream *s = ud;
+  if (!s || len < sizeof *s + 3 * sizeof(double)) return NULL;
+  if (s->sock != fd || s->buf.io != &s->io ||
+      s->buf.tm != (const char *)s + sizeof *s ||
+      s->buf.first > s->buf.last || s->buf.last > sizeof s->buf.data)
+    return NULL;
+  return s;
+}
+
+#define FDWATCH_MAGIC 0x67766677u
+
+typedef struct l_fdwatch {
+  gv_fdwatch w;
+  l_hub *h;
+  const ls_stream *stream; /* its LuaSocket stream object, if readable */
+  unsigned magic;
+} l_fdwatch;
+
+/* These are internal, called per wait: a size and magic check instead of
+** luaL_checkudata's registry lookup. */
+static l_fdwatch *check_fdwatch(lua_State *L, int idx) {
+  l_fdwatch *fw = lua_touserdata(L, idx);
+  if (!fw || lua_rawlen(L, idx) != sizeof *fw || fw->magic != FDWATCH_MAGIC)
+    luaL_typeerror(L, idx, "socket watcher");
+  return fw;
+}
+
+/* The fd argument at idx: an integer, or the watcher's stream object. */
+static int watched_fd(lua_State *L, l_fdwatch *fw, int idx) {
+  if (fw->stream && lua_touserdata(L, idx) == (void *)fw->stream)
+    return fw->stream->sock;
+  return (int)luaL_checkinteger(L, idx);
+}
+
+static void fdwatch_halt(l_fdwatch *fw) {
+  if (fw->h->hub.loop) gv_fdwatch_stop(fw->h->hub.loop, &fw->w);
+}
+
+static int fdwatch_gc(lua_State *L) {
+  fdwatch_halt(lua_touserdata(L, 1));
+  return 0;
+}
+
+/* watcher([sock, fd]): a new, disarmed watcher, and whether it can read
+** sock's fd and input buffer directly (fd: sock's getfd(), to check). */
+static int l_watcher(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  const ls_stream *stream = NULL;
+  int isint;
+  lua_Integer fd = lua_tointegerx(L, 2, &isint); /* LuaSocket: a float */
+  if (lua_type(L, 1) == LUA_TUSERDATA && isint)
+    stream = ls_stream_of(lua_touserdata(L, 1), lua_rawlen(L, 1), fd);
+  l_fdwatch *fw = lua_newuserdatauv(L, sizeof *fw, 0);
+  gv_fdwatch_init(&fw->w);
+  fw->h = h;
+  fw->stream = stream;
+  fw->magic = FDWATCH_MAGIC;
+  if (luaL_newmetatable(L, "gvlua.fdwatch")) {
+    lua_pushcfunction(L, fdwatch_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushboolean(L, stream != NULL);
+  return 2;
+}
+
+static int watch_wait(lua_State *L, l_fdwatch *fw, int fd, int ev, int tidx) {
+  void *tmo;
+  double timeout;
+  begin_wait(L, fw->h, fd, tidx, &tmo, &timeout);
+  return gv_fdwatch_wait(&fw->h->hub, L, &fw->w, fd, ev_mask(ev), timeout,
+                         (lua_KContext)tmo, wait_k);
+}
+
+/* wait_on(watcher, fd or its stream object, events, timeout): wait()
+** through the watcher. */
+static int l_wait_on(lua_State *L) {
+  l_fdwatch *fw = check_fdwatch(L, 1);
+  int fd = watched_fd(L, fw, 2);
+  int ev = (int)luaL_checkinteger(L, 3);
+  if (ev < 1 || ev > 3) luaL_argerror(L, 3, "1 (read), 2 (write) or 3");
+  lua_settop(L, 4);
+  if (fd < 0) return push_closed(L);
+  return watch_wait(L, fw, fd, ev, 4);
+}
+
+/* readable(watcher, stream object, timeout): false at once when its input
+** buffer holds data; else waits for its fd to be readable: true, or nil
+** and "timeout" / "closed". */
+static int l_readable(lua_State *L) {
+  l_fdwatch *fw = check_fdwatch(L, 1);
+  const ls_stream *s = fw->stream;
+  if (!s || lua_touserdata(L, 2) != (void *)s)
+    luaL_argerror(L, 2, "not the watcher's stream object");
+  lua_settop(L, 3);
+  if (s->buf.first < s->buf.last) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (s->sock < 0) return push_closed(L);
+  if (lua_type(L, 3) == LUA_TNUMBER && lua_tonumber(L, 3) <= 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  return watch_wait(L, fw, s->sock, 1, 3);
+}
+
+/* unwatch(watcher): disarms it; call before closing its fd (after
+** cancel_wait, which wakes its waiters). */
+static int l_unwatch(lua_State *L) {
+  fdwatch_halt(check_fdwatch(L, 1));
+  return 0;
 }
 
 /* ---- select / poll over many fds ---------------------------------------- */
@@ -767,6 +926,10 @@ static const luaL_Reg socket_funcs[] = {
   {"wait_write", l_wait_write},
   {"wait_readwrite", l_wait_readwrite},
   {"cancel_wait", l_cancel_wait},
+  {"watcher", l_watcher},
+  {"wait_on", l_wait_on},
+  {"readable", l_readable},
+  {"unwatch", l_unwatch},
   {"select", l_select},
   {"poll", l_poll},
   {"sockerror", l_sockerror},

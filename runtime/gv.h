@@ -183,6 +183,7 @@ struct gv_greenlet {
   void (*cancel)(gv_greenlet *g); /* extra cleanup when a wait is cut short */
   const char *waiting_on;   /* what it waits on, for LoopExit messages */
   int waiting_fd;
+  void *wait_obj;           /* the gv_fdwatch of the current fd wait */
   int nargs;                /* values on L for the first resume */
   unsigned char state, flags, wake;
 };
@@ -332,6 +333,31 @@ GV_API gv_greenlet *gv_waitq_first(gv_waitq *q);
 ** ready events in the greenlet's io.data (as intptr_t). */
 GV_API int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
                       double timeout, lua_KContext ctx, gv_kfunction k);
+
+/* A watcher owned by one file (a socket object) rather than by a
+** greenlet. It stays armed between waits, so request/response traffic
+** costs no epoll_ctl per wait; armed with nobody waiting it does not keep
+** the loop alive, and it disarms itself when it fires for nobody. One
+** reader and one writer wait through it at a time; further waiters, waits
+** for both events at once and waits on another fd while it has waiters
+** fall back to gv_wait_fd. The owner must gv_fdwatch_stop it before the
+** fd is closed (a new file under the same number needs a new epoll
+** registration) and before its memory is freed. */
+typedef struct gv_fdwatch {
+  ev_io io;
+  gv_greenlet *waiter[2];   /* blocked reader, writer */
+  unsigned char idle;       /* armed, nobody waiting: ev_unref'd */
+} gv_fdwatch;
+
+GV_API void gv_fdwatch_init(gv_fdwatch *w);
+/* As gv_wait_fd, for EV_READ or EV_WRITE on fd through w. */
+GV_API int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
+                           int events, double timeout, lua_KContext ctx,
+                           gv_kfunction k);
+/* g's wait through a gv_fdwatch ended (sched.c, ending any wait). */
+GV_API void gv__fdwatch_detach(gv_greenlet *g);
+/* Disarms w (its waiters, if any, must have been woken). */
+GV_API void gv_fdwatch_stop(struct ev_loop *loop, gv_fdwatch *w);
 
 /* ---- scheduler entry points for the main greenlet --------------------- */
 

@@ -433,6 +433,7 @@ static void end_wait(gv_greenlet *g, int why) {
   if (!gv_link_empty(&g->wait)) gv_link_remove(&g->wait);
   if (g->timer.index) gv_timer_stop(hub, &g->timer);
   if (ev_is_active(&g->io)) ev_io_stop(hub->loop, &g->io);
+  if (g->wait_obj) gv__fdwatch_detach(g);
   if (g->cancel) {
     void (*cancel)(gv_greenlet *) = g->cancel;
     g->cancel = NULL;

@@ -507,6 +507,112 @@ describe("gevent.socket", function()
     c:close(); srv:close()
   end)
 
+  it("reads lines already buffered on the fast path (no timeout) too", function()
+    local c, srv = pair()
+    local lines = {}
+    local reader = gevent.spawn(function()
+      for i = 1, 4 do lines[i] = srv:receive("*l") end
+    end)
+    gevent.sleep(0.01)            -- waits: no data yet
+    c:send("zero\n")
+    gevent.sleep(0.01)            -- waited once: now it waits first
+    c:send("one\ntwo\nthree\n")  -- three lines in LuaSocket's buffer at once
+    reader:join(2)
+    assert.is_true(reader.dead)
+    assert.are.same({"zero", "one", "two", "three"}, lines)
+    c:close(); srv:close()
+  end)
+
+  it("checks LuaSocket's object layout before reading it directly", function()
+    local sc = require "socket.core"
+    local t = sc.tcp4()
+    local _, direct = core.watcher(t, t:getfd())
+    if sc._VERSION:match("^LuaSocket 3%.") then assert.is_true(direct) end
+    assert.is_false(select(2, core.watcher(t, t:getfd() + 1))) -- not its fd
+    local u = sc.udp()
+    assert.is_false(select(2, core.watcher(u, u:getfd())))     -- no buffer
+    assert.is_false(select(2, core.watcher(io.stdout, 1)))      -- not LuaSocket
+    assert.is_false(select(2, core.watcher()))
+    t:close(); u:close()
+  end)
+
+  it("a socket closed behind its back, or collected, leaves its fd to the next", function()
+    local l, port = listener()
+    local function armed_pair()
+      local c = assert(socket.connect("127.0.0.1", port))
+      local s = assert(l:accept())
+      local g = gevent.spawn(function() return s:receive("*l") end)
+      gevent.sleep(0.01)          -- s's watcher is armed by this wait
+      c:send("hi\n")
+      assert.are.equal("hi", g:get(true, 2))
+      return c, s
+    end
+    local function next_on(fd)
+      local c2 = assert(socket.connect("127.0.0.1", port))
+      assert.are.equal(fd, c2:getfd()) -- the number was reused
+      local s2 = assert(l:accept())
+      local g = gevent.spawn(function() return c2:receive("*l") end)
+      gevent.sleep(0.01)
+      s2:send("fresh\n")
+      assert.are.equal("fresh", g:get(true, 2))
+      c2:close(); s2:close()
+    end
+    -- LuaSocket's own close: gevent.socket never hears of it
+    local c, s = armed_pair()
+    local fd = s:getfd()
+    local raw = socket.unwrap(s)
+    local close = getmetatable(raw).__index.close
+    assert.are.equal("C", debug.getinfo(close, "S").what) -- unpatched
+    close(raw)
+    assert.are.same({nil, "closed", ""}, {s:receive("*l")})
+    next_on(fd)
+    c:close()
+    -- collected: LuaSocket's __gc closes the fd
+    c, s = armed_pair()
+    fd = s:getfd()
+    s, raw = nil, nil
+    collectgarbage(); collectgarbage()
+    next_on(fd)
+    c:close(); l:close()
+  end)
+
+  it("lets one greenlet read while another writes on the same socket", function()
+    local c, s = pair()
+    local big = string.rep("x", 4 * 1024 * 1024)
+    local line
+    local reader = gevent.spawn(function() line = s:receive("*l") end)
+    local writer = gevent.spawn(function() return s:send(big) end)
+    gevent.sleep(0.01)
+    assert.is_false(writer.dead)  -- blocked: nobody reads yet
+    local n = 0
+    while n < #big do n = n + #assert(c:receive(65536)) end
+    c:send("done\n")
+    assert.are.equal(#big, writer:get(true, 5))
+    reader:join(2)
+    assert.are.equal("done", line)
+    c:close(); s:close()
+  end)
+
+  it("serves two greenlets reading the same socket", function()
+    local c, s = pair()
+    local got = {}
+    local gs = {}
+    for i = 1, 2 do
+      gs[i] = gevent.spawn(function()
+        local line = s:receive("*l")
+        got[#got + 1] = line
+      end)
+    end
+    gevent.sleep(0.01)
+    c:send("one\n")
+    gevent.sleep(0.01)
+    c:send("two\n")
+    gevent.joinall(gs, 2)
+    table.sort(got)
+    assert.are.same({"one", "two"}, got)
+    c:close(); s:close()
+  end)
+
   it("has create_connection, wait_read and wait_write", function()
     local l, port = listener()
     local srv

@@ -1,11 +1,13 @@
 /* test_hub.c - the hub through the embedding API: greenlets run when the
 ** main greenlet blocks, gvlua_step runs one round, C functions block
-** cooperatively (gvlua_sleep, gvlua_wait_fd), LoopExit, and closing the
-** state with greenlets still blocked leaks nothing. */
+** cooperatively (gvlua_sleep, gvlua_wait_fd), LoopExit, a watcher kept
+** armed between waits, and closing the state with greenlets still blocked
+** leaks nothing. */
 #include <lauxlib.h>
 #include <lualib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "gvlua.h"
@@ -126,6 +128,94 @@ static void test_child_status_kept(void) {
   lua_close(L);
 }
 
+static int c_write(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  lua_pushinteger(L, write((int)luaL_checkinteger(L, 1), s, n));
+  return 1;
+}
+
+static int c_drain(lua_State *L) {
+  char buf[64];
+  lua_pushinteger(L, read((int)luaL_checkinteger(L, 1), buf, sizeof buf));
+  return 1;
+}
+
+static void set_pipe(lua_State *L, int fds[2]) {
+  CHECK(pipe(fds) == 0);
+  lua_pushinteger(L, fds[0]);
+  lua_setglobal(L, "rfd");
+  lua_pushinteger(L, fds[1]);
+  lua_setglobal(L, "wfd");
+}
+
+/* A socket's watcher (runtime/io.c gv_fdwatch, through gvlua.socket's
+** watcher/wait_on): armed between waits it neither keeps the loop alive
+** nor spins when the fd turns ready with nobody waiting; a reader and a
+** writer share it (a wait on another fd meanwhile falls back to the
+** greenlet's own watcher); disarmed, it registers a new fd under an old
+** number. */
+static void test_fdwatch(void) {
+  lua_State *L = new_state();
+  lua_register(L, "cwrite", c_write);
+  lua_register(L, "drain", c_drain);
+  int fds[2], sv[2];
+  set_pipe(L, fds);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  lua_pushinteger(L, sv[0]);
+  lua_setglobal(L, "s0");
+  lua_pushinteger(L, sv[1]);
+  lua_setglobal(L, "s1");
+  alarm(10); /* a hang here is a failure, not a stuck CI */
+  CHECK(run(L,
+    "core = require 'gvlua'; S = core.socket; w = S.watcher(); got = 0\n"
+    "local function loop_exit()\n"
+    "  local blocked = core.Greenlet(function() end)\n"
+    "  local ok, err = pcall(blocked.join, blocked)\n"
+    "  return not ok and core.LoopExit:is(err)\n"
+    "end\n"
+    "for i = 1, 3 do\n"
+    "  local g = core.spawn(function() return S.wait_on(w, rfd, 1) end)\n"
+    "  core.sleep(0); cwrite(wfd, 'x')\n"
+    "  if g:get() == true then got = got + 1 end\n"
+    "  drain(rfd)\n"
+    "end\n"
+    "idle_exit = loop_exit() and 1 or 0          -- armed, nothing ready\n"
+    "cwrite(wfd, 'y')\n"
+    "ready_exit = loop_exit() and 1 or 0         -- ready for nobody\n"
+    "drain(rfd)\n"
+    "S.unwatch(w)\n"
+    "local r = core.spawn(function() return S.wait_on(w, s0, 1, 5) end)\n"
+    "local wr = core.spawn(function() return S.wait_on(w, s0, 2, 5) end)\n"
+    "local other = core.spawn(function() return S.wait_on(w, rfd, 1, 0.01) end)\n"
+    "core.sleep(0); cwrite(s1, 'q')\n"
+    "both = (r:get() == true and wr:get() == true) and 1 or 0\n"
+    "other_fd = select(2, other:get()) == 'timeout' and 1 or 0\n"
+    "S.unwatch(w)\n"));
+  CHECK(geti(L, "got") == 3);
+  CHECK(geti(L, "idle_exit") == 1);
+  CHECK(geti(L, "ready_exit") == 1);
+  CHECK(geti(L, "both") == 1);
+  CHECK(geti(L, "other_fd") == 1); /* another fd meanwhile: its own watcher */
+  close(sv[0]);
+  close(sv[1]);
+  /* the same fd numbers, new pipe: the disarmed watcher registers anew */
+  int old_r = fds[0];
+  close(fds[0]);
+  close(fds[1]);
+  set_pipe(L, fds);
+  CHECK(fds[0] == old_r);
+  CHECK(run(L,
+    "local g = core.spawn(function() return S.wait_on(w, rfd, 1, 5) end)\n"
+    "core.sleep(0); cwrite(wfd, 'z')\n"
+    "reused = g:get() == true and 1 or 0\n"));
+  CHECK(geti(L, "reused") == 1);
+  alarm(0);
+  close(fds[0]);
+  close(fds[1]);
+  lua_close(L);
+}
+
 /* Recurses until the runner's guard page stops it. */
 static volatile int depth_limit = 1 << 30;
 
@@ -168,6 +258,7 @@ int main(void) {
   RUN(test_c_blocking);
   RUN(test_loop_exit_and_close);
   RUN(test_child_status_kept);
+  RUN(test_fdwatch);
 #if !defined(__SANITIZE_ADDRESS__) /* ASan owns SIGSEGV there */
   RUN(test_stack_overflow_report);
 #endif

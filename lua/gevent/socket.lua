@@ -24,9 +24,11 @@ if not okl then lsocket = sc end
 local oku, unix = pcall(require, "socket.unix")
 if not oku then unix = nil end
 
-local wait, mono, isnumeric = C.wait, C.monotonic, C.isnumeric
+local mono, isnumeric = C.monotonic, C.isnumeric
 local cancel_wait, sockerror, connected = C.cancel_wait, C.sockerror,
   C.connected
+local watcher, wait_on, unwatch, readable = C.watcher, C.wait_on, C.unwatch,
+  C.readable
 local type, tonumber, select, error, ipairs, pairs, setmetatable =
   type, tonumber, select, error, ipairs, pairs, setmetatable
 
@@ -38,15 +40,29 @@ local M = {}
 local states = setmetatable({}, {__mode = "k"})
 
 -- First cooperative use of a raw socket: adopt its LuaSocket timeouts and
--- make the real socket non-blocking.
+-- make the real socket non-blocking. Each socket gets its own watcher (w),
+-- left armed between waits so that request/response traffic costs no
+-- epoll_ctl per wait; close, connect, bind and setfd disarm it, and it
+-- disarms itself when collected. direct: the watcher reads the fd and
+-- LuaSocket's input buffer from the object (see l_socket.c), so waits
+-- take the object itself instead of getfd() and dirty() calls.
 local function adopt(sock, o)
   local b, t
   if o.gettimeout then b, t = o.gettimeout(sock) end
-  local st = {b = (b and b >= 0) and b or nil, t = (t and t >= 0) and t or nil}
+  local w, direct = watcher(sock, o.getfd and o.getfd(sock))
+  local st = {b = (b and b >= 0) and b or nil, t = (t and t >= 0) and t or nil,
+              w = w, direct = direct or nil}
   states[sock] = st
   o.settimeout(sock, -1, "t")
   o.settimeout(sock, 0, "b")
   return st
+end
+
+-- wait_first (see m.receive) and quick: wait_first on a direct socket
+-- without timeouts, the case the per-message fast path handles.
+local function set_wait_first(st, v)
+  st.wait_first = v
+  st.quick = v and st.direct and not (st.b or st.t) or nil
 end
 
 -- Seconds the next wait may take (nil: no limit).
@@ -92,7 +108,9 @@ local function orig_of(f) return originals[f] or f end
 -- as self, so gevent.monkey can store them in place into LuaSocket's class
 -- tables. wrap(sock) (optional) post-processes sockets returned by accept.
 -- Calling it again on an already patched table uses the originals.
-function M._cooperative_methods(orig, wrap)
+-- proxied: receive and send take a gevent.socket proxy as self instead
+-- (saving a forwarding call on the per-message path).
+function M._cooperative_methods(orig, wrap, proxied)
   local o = {}
   for k, v in pairs(orig) do o[k] = type(v) == "function" and orig_of(v) or v end
   local getfd, settimeout = o.getfd, o.settimeout
@@ -102,11 +120,33 @@ function M._cooperative_methods(orig, wrap)
 
   local function st_of(sock) return states[sock] or adopt(sock, o) end
 
+  -- a proxy's first use: its raw socket's state, cached in the proxy
+  local function proxy_state(p)
+    local raw = p._sock
+    local st = states[raw] or adopt(raw, o)
+    p._st = st
+    return st
+  end
+
   -- waits for fd within the budget; nil, "timeout"/"closed" when it cannot
   local function wait_for(sock, ev, st, start)
+    local fd = st.direct and sock or getfd(sock)
+    if not (st.b or st.t) then return wait_on(st.w, fd, ev) end
     local w = budget(st, start)
     if w == 0 then return nil, "timeout" end
-    return wait(getfd(sock), ev, w)
+    return wait_on(st.w, fd, ev, w)
+  end
+
+  -- before a receive: false when LuaSocket's buffer holds data, else waits
+  -- for readability as wait_for
+  local dirty = o.dirty
+  local function wait_readable(sock, st, start)
+    if st.direct then
+      if not (st.b or st.t) then return readable(st.w, sock) end
+      return readable(st.w, sock, budget(st, start))
+    end
+    if dirty and dirty(sock) then return false end
+    return wait_for(sock, 1, st, start)
   end
 
   m.settimeout = function(sock, value, mode)
@@ -122,6 +162,7 @@ function M._cooperative_methods(orig, wrap)
     if c == "b" then st.b = value
     elseif c == "t" or c == "r" then st.t = value
     else error("bad argument #2 to 'settimeout' (invalid timeout mode)", 2) end
+    set_wait_first(st, st.wait_first)
     return 1
   end
 
@@ -130,7 +171,7 @@ function M._cooperative_methods(orig, wrap)
     return st.b or -1, st.t or -1
   end
 
-  local receive, dirty = o.receive, o.dirty
+  local receive = o.receive
   local datagram = o.receivefrom ~= nil
   if receive then
     -- Request/response traffic: once a receive had to wait, the next one
@@ -139,21 +180,24 @@ function M._cooperative_methods(orig, wrap)
     -- LuaSocket's buffer already holds data; only a receive that finds
     -- data without any wait switches back to trying first.
     m.receive = function(sock, pattern, prefix)
-      local st = states[sock] or adopt(sock, o)
+      local st -- self: the raw socket, or a proxy
+      if proxied then st = sock._st or proxy_state(sock); sock = sock._sock
+      else st = states[sock] or adopt(sock, o) end
       local start = st.t and mono()
       local waited = false
-      if st.wait_first and dirty and not dirty(sock) then
-        local ok, werr = wait_for(sock, 1, st, start)
-        if not ok then -- what LuaSocket returns: streams add the partial
-          if datagram then return nil, werr end
+      if st.wait_first and not datagram then
+        local ok, werr = wait_readable(sock, st, start)
+        if ok == nil then -- what LuaSocket returns: streams add the partial
           return nil, werr, prefix or ""
         end
-        waited = true
+        waited = ok
       end
       while true do
         local data, err, partial = receive(sock, pattern, prefix)
         if err ~= "timeout" then
-          st.wait_first = waited or nil
+          if waited ~= (st.wait_first == true) then
+            set_wait_first(st, waited or nil)
+          end
           if not datagram then return data, err, partial end
           if data then return data end
           return nil, err
@@ -161,12 +205,33 @@ function M._cooperative_methods(orig, wrap)
         waited = true
         local ok, werr = wait_for(sock, 1, st, start)
         if not ok then
-          st.wait_first = true
+          if not st.wait_first then set_wait_first(st, true) end
           if datagram then return nil, werr end
           return nil, werr, partial
         end
         prefix = partial
       end
+    end
+  end
+
+  -- The per-message fast paths of proxies (the general versions above
+  -- handle everything else): a receive on a socket known to need a wait,
+  -- without timeouts; a send that goes out in one go.
+  if proxied and receive and not datagram then
+    local general = m.receive
+    m.receive = function(self, pattern, prefix)
+      local st = self._st
+      if st and st.quick then
+        local sock = self._sock
+        local ok, werr = readable(st.w, sock)
+        if ok then
+          local data, err, partial = receive(sock, pattern, prefix)
+          if err ~= "timeout" then return data, err, partial end
+          return general(self, pattern, partial)
+        end
+        if ok == nil then return nil, werr, prefix or "" end
+      end
+      return general(self, pattern, prefix)
     end
   end
 
@@ -187,7 +252,9 @@ function M._cooperative_methods(orig, wrap)
   local send = o.send
   if send then
     m.send = function(sock, data, i, j)
-      local st = states[sock] or adopt(sock, o)
+      local st -- self: the raw socket, or a proxy
+      if proxied then st = sock._st or proxy_state(sock); sock = sock._sock
+      else st = states[sock] or adopt(sock, o) end
       local start = st.t and mono()
       while true do
         local sent, err, last = send(sock, data, i, j)
@@ -196,6 +263,18 @@ function M._cooperative_methods(orig, wrap)
         if not ok then return nil, werr, last end
         if last then i = last + 1 end
       end
+    end
+  end
+
+  if proxied and send then
+    local general = m.send
+    m.send = function(self, data, i, j)
+      if self._st then -- adopted: non-blocking
+        local sent, err, last = send(self._sock, data, i, j)
+        if err ~= "timeout" then return sent, err, last end
+        if last then i = last + 1 end
+      end
+      return general(self, data, i, j)
     end
   end
 
@@ -236,7 +315,18 @@ function M._cooperative_methods(orig, wrap)
     end
   end
 
-  local connect = o.connect
+  -- LuaSocket's connect and bind may close the fd and open another, quite
+  -- likely under the same number: the watcher must register afresh
+  local function refreshing(f)
+    if not f then return nil end
+    return function(sock, ...)
+      local st = states[sock]
+      if st then unwatch(st.w) end
+      return f(sock, ...)
+    end
+  end
+
+  local connect = refreshing(o.connect)
   if connect then
     -- after LuaSocket reported "timeout" (in progress): wait until the
     -- connection is made or failed
@@ -285,7 +375,7 @@ function M._cooperative_methods(orig, wrap)
     end
   end
 
-  local bind = o.bind
+  local bind = refreshing(o.bind)
   if bind then
     m.bind = function(sock, address, port)
       if port == nil or type(address) ~= "string" or isnumeric(address)
@@ -318,12 +408,26 @@ function M._cooperative_methods(orig, wrap)
     end
   end
 
+  local function disarm(sock)
+    local st = states[sock]
+    if st then unwatch(st.w) end
+  end
+
   local close = o.close
   if close then
     m.close = function(sock)
       local fd = getfd(sock)
       if fd >= 0 then cancel_wait(fd) end
+      disarm(sock)
       return close(sock)
+    end
+  end
+
+  local setfd = o.setfd
+  if setfd then
+    m.setfd = function(sock, fd)
+      disarm(sock)
+      return setfd(sock, fd)
     end
   end
 
@@ -360,8 +464,11 @@ local function make_kind(kind, names)
   local mt = {__name = "gevent.socket." .. kind}
   local index = {}
   mt.__index = index
+  -- _st: the raw socket's state (states[raw]) once adopted, so that the
+  -- per-message methods find it without a weak-table lookup
   local function wrap(raw)
-    return setmetatable({_sock = raw}, mt)
+    return setmetatable({_sock = raw, _st = states[raw] or false,
+                         receive = index.receive, send = index.send}, mt)
   end
   mt.wrap = wrap
   local coop = M._cooperative_methods(o, wrap)
@@ -370,6 +477,8 @@ local function make_kind(kind, names)
       index[k] = function(self, ...) return f(self._sock, ...) end
     end
   end
+  local direct = M._cooperative_methods(o, wrap, true)
+  index.receive, index.send = direct.receive, direct.send
   mt.__tostring = function(self) return tostring(self._sock) end
   mt.__close = function(self) return self:close() end
   mt.__eq = function(a, b) return rawget(a, "_sock") == rawget(b, "_sock") end
