@@ -14,6 +14,8 @@
 ** switches to that greenlet at once, as gevent does from the hub: the
 ** greenlet is queued to run next, the callback right after it, so it runs
 ** until it blocks again and the loop goes on from there in gevent's order.
+** The callback is plain C; only moving a putter's item into the items can
+** raise (a comparator, memory), and only that step is protected.
 */
 #include <string.h>
 #include "bindings.h"
@@ -59,7 +61,8 @@ typedef struct l_queue {
   lua_Integer count;        /* items */
   lua_Integer cap;          /* Queue: ring capacity */
   lua_Integer unfinished;   /* JoinableQueue */
-  int ref;                  /* registry anchor while 'unlock' is pending */
+  int ref;                  /* registry slot: the queue while 'unlock' is
+                            ** pending, else false; freed by __gc */
   unsigned char type, order;
   unsigned char active;     /* unlock scheduled or under way */
   unsigned char phase;      /* where the unlock loop resumes */
@@ -80,6 +83,22 @@ static l_queue *check_queue(lua_State *L, int idx) {
   l_queue *q = test_queue(L, idx);
   if (!q) luaL_typeerror(L, idx, "gevent.Queue");
   return q;
+}
+
+/* Index 1 of a method call. Methods carry the address of their class's
+** instance metatable as upvalue 2, so the usual case costs one comparison. */
+static l_queue *check_self(lua_State *L) {
+  if (lua_getmetatable(L, 1)) {
+    int same = lua_topointer(L, -1) == lua_touserdata(L, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (same) return lua_touserdata(L, 1);
+  }
+  return check_queue(L, 1);
+}
+
+/* Cancels the wait's Timeout object at idx, if one was given. */
+static void cancel_timeout(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TUSERDATA) l_cancel_timeout(L, idx);
 }
 
 static l_queue *check_joinable(lua_State *L, int idx) {
@@ -111,14 +130,25 @@ static void give_value(lua_State *L, gv_greenlet *g) {
   lua_xmove(L, B, 1);
 }
 
+/* Queues the unlock callback; the queue stays anchored in its registry
+** slot until the callback is done. */
 static void schedule_unlock(lua_State *L, l_queue *q, int self) {
   if (q->active) return;
+  lua_pushvalue(L, self);
+  if (q->ref == LUA_NOREF) q->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_rawseti(L, LUA_REGISTRYINDEX, q->ref);
   q->active = 1;
   q->phase = 0;
   q->repeat = 0;
-  lua_pushvalue(L, self);
-  q->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   gv_schedule(&q->h->hub, &q->unlock);
+}
+
+/* The unlock loop ended (hub context): releases the anchor. Setting an
+** existing registry slot cannot raise. */
+static void unlock_done(gv_hub *hub, l_queue *q) {
+  q->active = 0;
+  lua_pushboolean(hub->L, 0);
+  lua_rawseti(hub->L, LUA_REGISTRYINDEX, q->ref);
 }
 
 /* ---- items ------------------------------------------------------------- */
@@ -181,7 +211,8 @@ static void siftup(lua_State *L, int t, int cmp, lua_Integer n,
 
 /* Ring slot (1-based) of the i-th item (0-based) of a Queue. */
 static lua_Integer slot(l_queue *q, lua_Integer i) {
-  return (q->head + i) % q->cap + 1;
+  lua_Integer s = q->head + i; /* head, i < cap */
+  return (s >= q->cap ? s - q->cap : s) + 1;
 }
 
 /* Appends the value at idx to the items (gevent's _put, without the
@@ -192,7 +223,9 @@ static void items_put(lua_State *L, l_queue *q, int self, int idx) {
   int t = lua_gettop(L);
   switch (q->order) {
   case Q_FIFO:
-    if (q->count == q->cap) { /* grow: a new table, items in order */
+    if (q->count == q->cap && q->head == 0 && q->cap) {
+      q->cap *= 2; /* not wrapped: the table grows as items are appended */
+    } else if (q->count == q->cap) { /* grow: a new table, items in order */
       lua_Integer ncap = q->cap ? q->cap * 2 : 8;
       lua_createtable(L, (int)ncap, 0);
       for (lua_Integer i = 0; i < q->count; i++) {
@@ -232,7 +265,7 @@ static void items_get(lua_State *L, l_queue *q, int self) {
     lua_rawgeti(L, t, slot(q, 0));
     lua_pushnil(L);
     lua_rawseti(L, t, slot(q, 0));
-    q->head = (q->head + 1) % q->cap;
+    if (++q->head == q->cap) q->head = 0;
     if (--q->count == 0 && q->cap > 1024) { /* drop a big empty ring */
       lua_newtable(L);
       lua_setiuservalue(L, self, UV_ITEMS);
@@ -259,7 +292,7 @@ static void items_get(lua_State *L, l_queue *q, int self) {
     break;
   }
   }
-  lua_remove(L, t);
+  lua_replace(L, t); /* the item, the only value above the items */
 }
 
 /* Pushes the next item without removing it (gevent's _peek); count > 0. */
@@ -290,23 +323,36 @@ static int put_p(lua_State *L) {
 
 /* ---- the unlock callback (hub context) --------------------------------- */
 
+/* Moves blocked putter p's item into the items and queues p to run next
+** (p's stack holds the queue at index 1, the item at 2). If that raises,
+** gevent throws the error into the putter. */
+static void unlock_put(gv_hub *hub, gv_greenlet *p) {
+  lua_State *L = hub->L;
+  lua_pushcfunction(L, put_p);
+  push_blocked_value(L, p, 1);
+  push_blocked_value(L, p, 2);
+  if (lua_pcall(L, 2, 0, 0) == LUA_OK) {
+    gv_wake_after(p, GV_WAKE_NORMAL, NULL);
+  } else {
+    gv_throw(p, L);            /* queued at the tail: run it next */
+    gv_unschedule(hub, &p->run);
+    gv_schedule_after(hub, &p->run, NULL);
+  }
+}
+
 /* One step of Channel._unlock: a getter takes the first putter's item. */
-static int channel_unlock(lua_State *L, l_queue *q) {
-  gv_hub *hub = &q->h->hub;
+static void channel_unlock(gv_hub *hub, l_queue *q) {
   gv_greenlet *g = gv_waitq_first(&q->getters);
   gv_greenlet *p = gv_waitq_first(&q->putters);
   if (g && p) {
-    push_blocked_value(L, p, 2);
-    give_value(L, g);
+    push_blocked_value(hub->L, p, 2);
+    give_value(hub->L, g);
     gv_callback *after = gv_wake_after(g, GV_WAKE_NORMAL, NULL);
     after = gv_wake_after(p, GV_WAKE_NORMAL, after);
     gv_schedule_after(hub, &q->unlock, after);
-    return 0;
+    return;
   }
-  q->active = 0;
-  luaL_unref(L, LUA_REGISTRYINDEX, q->ref);
-  q->ref = LUA_NOREF;
-  return 0;
+  unlock_done(hub, q);
 }
 
 /* One step of Queue._unlock:
@@ -317,13 +363,12 @@ static int channel_unlock(lua_State *L, l_queue *q) {
 **     if not repeat: return
 ** Each switch queues the greenlet and this callback after it, and returns;
 ** 'phase' says where to go on. */
-static int unlock_p(lua_State *L) {
-  l_queue *q = lua_touserdata(L, 1);
-  gv_hub *hub = &q->h->hub;
-  lua_settop(L, 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, q->ref);
-  int self = 2;
-  if (q->order == Q_NONE) return channel_unlock(L, q);
+static void unlock_fire(gv_hub *hub, gv_callback *cb) {
+  l_queue *q = gv_container_of(cb, l_queue, unlock);
+  if (q->order == Q_NONE) {
+    channel_unlock(hub, q);
+    return;
+  }
   for (;;) {
     if (q->phase == 0) {
       q->repeat = 0;
@@ -331,18 +376,9 @@ static int unlock_p(lua_State *L) {
       q->phase = 1;
       if (p && is_unbounded_or_room(q)) {
         q->repeat = 1;
-        lua_pushcfunction(L, put_p);
-        lua_pushvalue(L, self);
-        push_blocked_value(L, p, 2);
-        if (lua_pcall(L, 2, 0, 0) == LUA_OK) {
-          gv_wake_after(p, GV_WAKE_NORMAL, NULL);
-        } else { /* gevent throws the error into the putter */
-          gv_throw(p, L);            /* queued at the tail: run it next */
-          gv_unschedule(hub, &p->run);
-          gv_schedule_after(hub, &p->run, NULL);
-        }
+        unlock_put(hub, p);
         gv_schedule_after(hub, &q->unlock, &p->run);
-        return 0;
+        return;
       }
     }
     q->phase = 0;
@@ -350,19 +386,11 @@ static int unlock_p(lua_State *L) {
     if (g && q->count > 0) {
       q->repeat = 1;
       gv_schedule_after(hub, &q->unlock, gv_wake_after(g, GV_WAKE_NORMAL, NULL));
-      return 0;
+      return;
     }
     if (!q->repeat) break;
   }
-  q->active = 0;
-  luaL_unref(L, LUA_REGISTRYINDEX, q->ref);
-  q->ref = LUA_NOREF;
-  return 0;
-}
-
-static void unlock_fire(gv_hub *hub, gv_callback *cb) {
-  l_queue *q = gv_container_of(cb, l_queue, unlock);
-  l_hub_protected(hub->ud, unlock_p, q);
+  unlock_done(hub, q);
 }
 
 /* ---- put --------------------------------------------------------------- */
@@ -372,7 +400,7 @@ static int put_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   l_hub *h = l_hubup(L);
   int wake = h->hub.current->wake;
-  l_cancel_timeout(L, 4);
+  cancel_timeout(L, 4);
   if (wake == GV_WAKE_THROW) return lua_error(L);
   if (wake == GV_WAKE_TIMEOUT) return raise_new(L, L_FULL);
   return 0;
@@ -381,6 +409,7 @@ static int put_k(lua_State *L, int status, lua_KContext ctx) {
 /* Channel.put: always waits for a getter (block false: for no time). */
 static int channel_put(lua_State *L, l_hub *h, l_queue *q, int block) {
   gv_hub *hub = &h->hub;
+  lua_settop(L, 4);
   if (!hub->current) { /* in the hub: hand it to a waiting getter */
     gv_greenlet *g = gv_waitq_first(&q->getters);
     if (!g) return raise_new(L, L_FULL);
@@ -406,14 +435,17 @@ static int channel_put(lua_State *L, l_hub *h, l_queue *q, int block) {
 
 /* q:put(item, block, timeout) */
 static int q_put(lua_State *L) {
-  l_hub *h = l_hubup(L);
+  l_queue *q = check_self(L);
+  l_hub *h = q->h;
   gv_hub *hub = &h->hub;
-  l_queue *q = check_queue(L, 1);
-  luaL_checkany(L, 2);
-  l_optargs(L, 3, "block", "timeout", NULL);
-  int block = lua_isnil(L, 3) || lua_toboolean(L, 3);
+  int block = 1;
   void *tmo;
-  l_opttimeout(L, 4, &tmo); /* type check */
+  if (lua_gettop(L) != 2) { /* not just q:put(item) */
+    luaL_checkany(L, 2);
+    l_optargs(L, 3, "block", "timeout", NULL);
+    block = lua_isnil(L, 3) || lua_toboolean(L, 3);
+    l_opttimeout(L, 4, &tmo); /* type check */
+  }
   if (q->order == Q_NONE) return channel_put(L, h, q, block);
   if (is_unbounded_or_room(q)) {
     do_put(L, q, 1, 2);
@@ -437,6 +469,7 @@ static int q_put(lua_State *L) {
     return raise_new(L, L_FULL);
   }
   if (!block) return raise_new(L, L_FULL);
+  lua_settop(L, 4);
   gv_greenlet *cur = gv_check_block(hub, L);
   double timeout = l_wait_timeout(L, 4, &tmo);
   if (tmo) cur->flags |= GV_F_CATCH;
@@ -459,13 +492,12 @@ static int wait_get(lua_State *L, l_queue *q, int peek);
 /* Continuation of a blocked get or peek: [self, block, timeout]. */
 static int get_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  l_hub *h = l_hubup(L);
   l_queue *q = lua_touserdata(L, 1);
-  int wake = h->hub.current->wake;
+  int wake = q->h->hub.current->wake;
   if (wake == GV_WAKE_NORMAL && lua_gettop(L) == 3 && q->count == 0 &&
       q->order != Q_NONE)
     return wait_get(L, q, (int)ctx); /* overtaken: wait again */
-  l_cancel_timeout(L, 3);
+  cancel_timeout(L, 3);
   if (wake == GV_WAKE_THROW) return lua_error(L);
   if (wake == GV_WAKE_TIMEOUT) return raise_new(L, L_EMPTY);
   if (lua_gettop(L) > 3) return 1; /* handed over */
@@ -479,8 +511,8 @@ static int get_k(lua_State *L, int status, lua_KContext ctx) {
 static int wait_get(lua_State *L, l_queue *q, int peek) {
   gv_hub *hub = &q->h->hub;
   gv_greenlet *cur = gv_check_block(hub, L);
-  void *tmo;
-  double timeout = l_wait_timeout(L, 3, &tmo);
+  void *tmo = NULL;
+  double timeout = lua_isnil(L, 3) ? -1 : l_wait_timeout(L, 3, &tmo);
   if (tmo) cur->flags |= GV_F_CATCH;
   if (!gv_waitq_empty(&q->putters)) schedule_unlock(L, q, 1);
   return gv_waitq_wait(hub, &q->getters, L, timeout,
@@ -492,6 +524,7 @@ static int wait_get(lua_State *L, l_queue *q, int peek) {
 static int channel_get(lua_State *L, l_hub *h, l_queue *q, int block) {
   gv_hub *hub = &h->hub;
   gv_greenlet *p;
+  lua_settop(L, 3);
   if (!hub->current && (p = gv_waitq_first(&q->putters)) != NULL) {
     push_blocked_value(L, p, 2);
     gv_wake(p, GV_WAKE_NORMAL); /* gevent: run_callback(putter.switch) */
@@ -513,13 +546,16 @@ static int channel_get(lua_State *L, l_hub *h, l_queue *q, int block) {
 }
 
 static int get_or_peek(lua_State *L, int peek) {
-  l_hub *h = l_hubup(L);
+  l_queue *q = check_self(L);
+  l_hub *h = q->h;
   gv_hub *hub = &h->hub;
-  l_queue *q = check_queue(L, 1);
-  l_optargs(L, 2, "block", "timeout", NULL);
-  int block = lua_isnil(L, 2) || lua_toboolean(L, 2);
-  void *tmo;
-  l_opttimeout(L, 3, &tmo); /* type check */
+  int block = 1;
+  if (lua_gettop(L) != 1) { /* not just q:get() */
+    l_optargs(L, 2, "block", "timeout", NULL);
+    block = lua_isnil(L, 2) || lua_toboolean(L, 2);
+    void *tmo;
+    l_opttimeout(L, 3, &tmo); /* type check */
+  }
   if (q->order == Q_NONE) {
     if (peek) return luaL_error(L, "a Channel cannot peek");
     return channel_get(L, h, q, block);
@@ -550,6 +586,10 @@ static int get_or_peek(lua_State *L, int peek) {
     return raise_new(L, L_EMPTY);
   }
   if (!block) return raise_new(L, L_EMPTY);
+  if (lua_gettop(L) == 1) { /* [self, block, timeout] for get_k */
+    lua_pushnil(L);
+    lua_pushnil(L);
+  }
   return wait_get(L, q, peek);
 }
 
@@ -574,17 +614,17 @@ static int q_peek_nowait(lua_State *L) {
 /* ---- sizes ------------------------------------------------------------- */
 
 static int q_qsize(lua_State *L) {
-  lua_pushinteger(L, check_queue(L, 1)->count);
+  lua_pushinteger(L, check_self(L)->count);
   return 1;
 }
 
 static int q_empty(lua_State *L) {
-  lua_pushboolean(L, check_queue(L, 1)->count == 0);
+  lua_pushboolean(L, check_self(L)->count == 0);
   return 1;
 }
 
 static int q_full(lua_State *L) {
-  l_queue *q = check_queue(L, 1);
+  l_queue *q = check_self(L);
   lua_pushboolean(L, q->order == Q_NONE ||
                      (q->maxsize > 0 && q->count >= q->maxsize));
   return 1;
@@ -625,9 +665,9 @@ static int q_join(lua_State *L) {
 
 /* __index: methods (the class, upvalue 1) first, then fields. */
 static int q_index(lua_State *L) {
-  l_queue *q = lua_touserdata(L, 1);
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  l_queue *q = lua_touserdata(L, 1);
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
     if (strcmp(k, "maxsize") == 0) {
@@ -666,6 +706,15 @@ static int q_newindex(lua_State *L) {
   }
   return luaL_error(L, "cannot set field '%s' of a %s",
                     luaL_tolstring(L, 2, NULL), type_names[q->type]);
+}
+
+/* Frees the registry slot (the queue is not anchored, or the state is
+** closing). */
+static int q_gc(lua_State *L) {
+  l_queue *q = lua_touserdata(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, q->ref);
+  q->ref = LUA_NOREF;
+  return 0;
 }
 
 static int q_len(lua_State *L) {
@@ -871,10 +920,22 @@ static const luaL_Reg channel_methods[] = {
 
 static const luaL_Reg instance_meta[] = {
   {"__newindex", q_newindex},
+  {"__gc", q_gc},
   {"__len", q_len},
   {"__tostring", q_tostring},
   {NULL, NULL}
 };
+
+/* Registers 'fns' into the class on top; each gets the hub and the address
+** of the instance metatable (just below the class) as upvalues. */
+static void set_methods(lua_State *L, const luaL_Reg *fns) {
+  for (; fns->name; fns++) {
+    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+    lua_pushlightuserdata(L, (void *)lua_topointer(L, -3));
+    lua_pushcclosure(L, fns->func, 2);
+    lua_setfield(L, -2, fns->name);
+  }
+}
 
 static int class_tostring(lua_State *L) {
   lua_getfield(L, 1, "__name");
@@ -890,9 +951,11 @@ static void register_types(lua_State *L) {
   lua_pop(L, 2);
   lua_createtable(L, 0, T_NUM);
   for (int t = 0; t < T_NUM; t++) {
+    luaL_newmetatable(L, type_meta[t]);
+    luaL_setfuncs(L, instance_meta, 0);
     lua_newtable(L); /* the class */
-    l_setfuncs(L, t == T_CHANNEL ? channel_methods : queue_methods);
-    if (t == T_JOINABLE) l_setfuncs(L, joinable_methods);
+    set_methods(L, t == T_CHANNEL ? channel_methods : queue_methods);
+    if (t == T_JOINABLE) set_methods(L, joinable_methods);
     lua_pushstring(L, type_names[t]);
     lua_setfield(L, -2, "__name");
     lua_createtable(L, 0, 2);
@@ -903,13 +966,11 @@ static void register_types(lua_State *L) {
     lua_pushcfunction(L, class_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_setmetatable(L, -2);
-    luaL_newmetatable(L, type_meta[t]);
-    luaL_setfuncs(L, instance_meta, 0);
-    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -1);
     lua_pushcclosure(L, q_index, 1);
-    lua_setfield(L, -2, "__index");
+    lua_setfield(L, -3, "__index");
+    lua_setfield(L, -3, type_names[t]);
     lua_pop(L, 1);
-    lua_setfield(L, -2, type_names[t]);
   }
   lua_setfield(L, LUA_REGISTRYINDEX, L_QCLASSES);
 }
