@@ -255,6 +255,7 @@ typedef struct l_fdwatch {
   l_hub *h;
   const ls_stream *stream; /* its LuaSocket stream object, if readable */
   unsigned magic;
+  unsigned char quick;     /* receives wait first, without timeouts */
 } l_fdwatch;
 
 /* These are internal, called per wait: a size and magic check instead of
@@ -296,6 +297,7 @@ static int l_watcher(lua_State *L) {
   fw->h = h;
   fw->stream = stream;
   fw->magic = FDWATCH_MAGIC;
+  fw->quick = 0;
   if (luaL_newmetatable(L, "gvlua.fdwatch")) {
     lua_pushcfunction(L, fdwatch_gc);
     lua_setfield(L, -2, "__gc");
@@ -345,6 +347,94 @@ static int l_readable(lua_State *L) {
     return 2;
   }
   return watch_wait(L, fw, s->sock, 1, 3);
+}
+
+/* ---- a proxy's receive on the fast path --------------------------------- */
+
+/* A C closure per gevent.socket proxy of a LuaSocket stream: upvalues
+** 1 watcher, 2 the raw socket, 3 LuaSocket's receive, 4 the general
+** receive (Lua, taking the proxy), 5 the proxy. When the socket waits
+** before receiving and has no timeouts (the watcher's quick flag, kept by
+** socket.lua), it waits and calls LuaSocket's receive itself; anything
+** else (also a call with another self), and a receive that wakes to only
+** part of what it wants, goes to the general one. This saves a Lua
+** function and a C call per message. */
+
+static int pass_results(lua_State *L, int status, lua_KContext base) {
+  (void)status;
+  return lua_gettop(L) - (int)base;
+}
+
+/* general(self, pattern, prefix), its results returned. */
+static int receive_general(lua_State *L, int prefix) {
+  int base = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, prefix);
+  lua_callk(L, 3, LUA_MULTRET, base, pass_results);
+  return pass_results(L, LUA_OK, base);
+}
+
+static int quick_received(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  const char *err = lua_tostring(L, -2);
+  if (err && strcmp(err, "timeout") == 0) /* woken to part of it */
+    return receive_general(L, lua_gettop(L));
+  return 3;
+}
+
+static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  l_fdwatch *fw = lua_touserdata(L, lua_upvalueindex(1));
+  if ((intptr_t)fw->h->hub.current->io.data & EV_CLOSED_MARK) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    if (lua_isnil(L, 3)) lua_pushliteral(L, "");
+    else lua_pushvalue(L, 3);
+    return 3;
+  }
+  lua_pushvalue(L, lua_upvalueindex(3));
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_callk(L, 3, 3, 0, quick_received);
+  return quick_received(L, LUA_OK, 0);
+}
+
+static int quick_receive(lua_State *L) {
+  l_fdwatch *fw = lua_touserdata(L, lua_upvalueindex(1));
+  const ls_stream *s = fw->stream;
+  lua_settop(L, 4); /* self, pattern, prefix, no Timeout */
+  if (fw->quick && s->buf.first == s->buf.last && s->sock >= 0 &&
+      lua_topointer(L, 1) == lua_topointer(L, lua_upvalueindex(5))) {
+    void *tmo;
+    double timeout;
+    begin_wait(L, fw->h, s->sock, 4, &tmo, &timeout);
+    return gv_fdwatch_wait(&fw->h->hub, L, &fw->w, s->sock, EV_READ, -1, 0,
+                           quick_woken);
+  }
+  return receive_general(L, 3);
+}
+
+/* receiver(watcher, raw socket, LuaSocket's receive, general receive,
+** proxy) */
+static int l_receiver(lua_State *L) {
+  l_fdwatch *fw = check_fdwatch(L, 1);
+  if (!fw->stream || lua_touserdata(L, 2) != (void *)fw->stream)
+    luaL_argerror(L, 2, "not the watcher's stream object");
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  luaL_checktype(L, 4, LUA_TFUNCTION);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  lua_settop(L, 5);
+  lua_pushcclosure(L, quick_receive, 5);
+  return 1;
+}
+
+/* set_quick(watcher, flag) */
+static int l_set_quick(lua_State *L) {
+  check_fdwatch(L, 1)->quick = (unsigned char)lua_toboolean(L, 2);
+  return 0;
 }
 
 /* unwatch(watcher): disarms it; call before closing its fd (after
@@ -929,6 +1019,8 @@ static const luaL_Reg socket_funcs[] = {
   {"watcher", l_watcher},
   {"wait_on", l_wait_on},
   {"readable", l_readable},
+  {"receiver", l_receiver},
+  {"set_quick", l_set_quick},
   {"unwatch", l_unwatch},
   {"select", l_select},
   {"poll", l_poll},

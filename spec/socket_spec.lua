@@ -523,6 +523,25 @@ describe("gevent.socket", function()
     c:close(); srv:close()
   end)
 
+  it("receives through a proxy's own fast path, and honours another self", function()
+    local c, s = pair()
+    local c2, s2 = pair()
+    local got = {}
+    local g = gevent.spawn(function()
+      for i = 1, 3 do got[i] = s:receive("*l") end   -- waits first from the 2nd on
+      got[4] = s.receive(s2, "*l")                   -- s's method, s2 as self
+    end)
+    for _, line in ipairs{"a", "b", "c"} do
+      gevent.sleep(0.01)
+      c:send(line .. "\n")
+    end
+    gevent.sleep(0.01)
+    c2:send("other\n")
+    g:join(2)
+    assert.are.same({"a", "b", "c", "other"}, got)
+    for _, x in ipairs{c, s, c2, s2} do x:close() end
+  end)
+
   it("checks LuaSocket's object layout before reading it directly", function()
     local sc = require "socket.core"
     local t = sc.tcp4()

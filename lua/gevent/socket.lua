@@ -29,6 +29,7 @@ local cancel_wait, sockerror, connected = C.cancel_wait, C.sockerror,
   C.connected
 local watcher, wait_on, unwatch, readable = C.watcher, C.wait_on, C.unwatch,
   C.readable
+local receiver, set_quick = C.receiver, C.set_quick
 local type, tonumber, select, error, ipairs, pairs, setmetatable =
   type, tonumber, select, error, ipairs, pairs, setmetatable
 
@@ -62,7 +63,11 @@ end
 -- without timeouts, the case the per-message fast path handles.
 local function set_wait_first(st, v)
   st.wait_first = v
-  st.quick = v and st.direct and not (st.b or st.t) or nil
+  local quick = v and st.direct and not (st.b or st.t) or nil
+  if quick ~= st.quick then
+    st.quick = quick
+    set_quick(st.w, quick)
+  end
 end
 
 -- Seconds the next wait may take (nil: no limit).
@@ -121,10 +126,12 @@ function M._cooperative_methods(orig, wrap, proxied)
   local function st_of(sock) return states[sock] or adopt(sock, o) end
 
   -- a proxy's first use: its raw socket's state, cached in the proxy
+  local install -- (proxy, st): the proxy's own fast receive, set below
   local function proxy_state(p)
     local raw = p._sock
     local st = states[raw] or adopt(raw, o)
     p._st = st
+    if install then install(p, st) end
     return st
   end
 
@@ -219,6 +226,13 @@ function M._cooperative_methods(orig, wrap, proxied)
   -- without timeouts; a send that goes out in one go.
   if proxied and receive and not datagram then
     local general = m.receive
+    -- direct streams: a C closure per proxy (l_socket.c quick_receive)
+    install = function(p, st)
+      if st.direct then
+        p.receive = receiver(st.w, p._sock, receive, general, p)
+      end
+    end
+    m._install = install
     m.receive = function(self, pattern, prefix)
       local st = self._st
       if st and st.quick then
@@ -466,9 +480,13 @@ local function make_kind(kind, names)
   mt.__index = index
   -- _st: the raw socket's state (states[raw]) once adopted, so that the
   -- per-message methods find it without a weak-table lookup
+  local install
   local function wrap(raw)
-    return setmetatable({_sock = raw, _st = states[raw] or false,
-                         receive = index.receive, send = index.send}, mt)
+    local st = states[raw]
+    local p = setmetatable({_sock = raw, _st = st or false,
+                            receive = index.receive, send = index.send}, mt)
+    if st and install then install(p, st) end
+    return p
   end
   mt.wrap = wrap
   local coop = M._cooperative_methods(o, wrap)
@@ -479,6 +497,7 @@ local function make_kind(kind, names)
   end
   local direct = M._cooperative_methods(o, wrap, true)
   index.receive, index.send = direct.receive, direct.send
+  install = direct._install
   mt.__tostring = function(self) return tostring(self._sock) end
   mt.__close = function(self) return self:close() end
   mt.__eq = function(a, b) return rawget(a, "_sock") == rawget(b, "_sock") end
