@@ -365,15 +365,22 @@ static int pass_results(lua_State *L, int status, lua_KContext base) {
   return lua_gettop(L) - (int)base;
 }
 
-/* general(self, pattern, prefix), its results returned. */
-static int receive_general(lua_State *L, int prefix) {
+/* Calls the general Lua method (upvalue gen) with self, the argument at 2,
+** the value at 'third' and, for send, j (index 4); returns what it returns.
+** receive: general(self, pattern, prefix); send: general(self, data, i, j). */
+static int call_general(lua_State *L, int gen, int third, int with_j) {
   int base = lua_gettop(L);
-  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_pushvalue(L, lua_upvalueindex(gen));
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);
-  lua_pushvalue(L, prefix);
-  lua_callk(L, 3, LUA_MULTRET, base, pass_results);
+  lua_pushvalue(L, third);
+  if (with_j) lua_pushvalue(L, 4);
+  lua_callk(L, 3 + with_j, LUA_MULTRET, base, pass_results);
   return pass_results(L, LUA_OK, base);
+}
+
+static int receive_general(lua_State *L, int prefix) {
+  return call_general(L, 4, prefix, 0);
 }
 
 static int quick_received(lua_State *L, int status, lua_KContext ctx) {
@@ -417,18 +424,62 @@ static int quick_receive(lua_State *L) {
   return receive_general(L, 3);
 }
 
+/* Checks (raw socket, LuaSocket's method, general method, proxy) at
+** first..first+3; returns f closed over arguments 1..first+3. */
+static int method_closure(lua_State *L, int first, lua_CFunction f) {
+  luaL_checktype(L, first, LUA_TUSERDATA);
+  luaL_checktype(L, first + 1, LUA_TFUNCTION);
+  luaL_checktype(L, first + 2, LUA_TFUNCTION);
+  luaL_checktype(L, first + 3, LUA_TTABLE);
+  lua_settop(L, first + 3);
+  lua_pushcclosure(L, f, first + 3);
+  return 1;
+}
+
 /* receiver(watcher, raw socket, LuaSocket's receive, general receive,
 ** proxy) */
 static int l_receiver(lua_State *L) {
   l_fdwatch *fw = check_fdwatch(L, 1);
   if (!fw->stream || lua_touserdata(L, 2) != (void *)fw->stream)
     luaL_argerror(L, 2, "not the watcher's stream object");
-  luaL_checktype(L, 3, LUA_TFUNCTION);
-  luaL_checktype(L, 4, LUA_TFUNCTION);
-  luaL_checktype(L, 5, LUA_TTABLE);
-  lua_settop(L, 5);
-  lua_pushcclosure(L, quick_receive, 5);
-  return 1;
+  return method_closure(L, 2, quick_receive);
+}
+
+/* The same for send, for any adopted (non-blocking) stream socket:
+** upvalues 1 the raw socket, 2 LuaSocket's send, 3 the general send (Lua,
+** taking the proxy), 4 the proxy. Tries LuaSocket's send at once; what
+** does not go out in one go continues in the general one. */
+static int send_general(lua_State *L, int from) {
+  return call_general(L, 3, from, 1);
+}
+
+static int quick_sent(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  const char *err = lua_tostring(L, -2);
+  if (!err || strcmp(err, "timeout") != 0) return 3;
+  if (lua_isinteger(L, -1) || lua_type(L, -1) == LUA_TNUMBER)
+    lua_pushinteger(L, (lua_Integer)lua_tonumber(L, -1) + 1); /* last + 1 */
+  else
+    lua_pushvalue(L, 3);
+  return send_general(L, lua_gettop(L));
+}
+
+static int quick_send(lua_State *L) {
+  lua_settop(L, 4); /* self, data, i, j */
+  if (lua_topointer(L, 1) != lua_topointer(L, lua_upvalueindex(4)))
+    return send_general(L, 3);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 4);
+  lua_callk(L, 4, 3, 0, quick_sent);
+  return quick_sent(L, LUA_OK, 0);
+}
+
+/* sender(raw socket, LuaSocket's send, general send, proxy) */
+static int l_sender(lua_State *L) {
+  return method_closure(L, 1, quick_send);
 }
 
 /* set_quick(watcher, flag) */
@@ -1020,6 +1071,7 @@ static const luaL_Reg socket_funcs[] = {
   {"wait_on", l_wait_on},
   {"readable", l_readable},
   {"receiver", l_receiver},
+  {"sender", l_sender},
   {"set_quick", l_set_quick},
   {"unwatch", l_unwatch},
   {"select", l_select},

@@ -523,7 +523,7 @@ describe("gevent.socket", function()
     c:close(); srv:close()
   end)
 
-  it("receives through a proxy's own fast path, and honours another self", function()
+  it("receives and sends through a proxy's own fast paths, honouring another self", function()
     local c, s = pair()
     local c2, s2 = pair()
     local got = {}
@@ -539,6 +539,20 @@ describe("gevent.socket", function()
     c2:send("other\n")
     g:join(2)
     assert.are.same({"a", "b", "c", "other"}, got)
+    -- send: its own fast path too, continuing partial sends where they
+    -- stopped; with another self it sends on that one
+    local big = {}
+    for i = 1, 1000000 do big[i] = ("%07d\n"):format(i) end
+    big = table.concat(big)                         -- 8 MB, 8 bytes a line
+    local w = gevent.spawn(function()
+      return {s:send("x\n"), s:send(big, 9), s.send(s2, "to s2\n")}
+    end)
+    c:settimeout(5); c2:settimeout(5)
+    assert.are.equal("x", c:receive("*l"))
+    local back = assert(c:receive(#big - 8))
+    assert.are.equal(big:sub(9), back)
+    assert.are.equal("to s2", c2:receive("*l"))
+    assert.are.same({2, #big, 6}, w:get(true, 5))
     for _, x in ipairs{c, s, c2, s2} do x:close() end
   end)
 

@@ -29,7 +29,7 @@ local cancel_wait, sockerror, connected = C.cancel_wait, C.sockerror,
   C.connected
 local watcher, wait_on, unwatch, readable = C.watcher, C.wait_on, C.unwatch,
   C.readable
-local receiver, set_quick = C.receiver, C.set_quick
+local receiver, sender, set_quick = C.receiver, C.sender, C.set_quick
 local type, tonumber, select, error, ipairs, pairs, setmetatable =
   type, tonumber, select, error, ipairs, pairs, setmetatable
 
@@ -232,7 +232,6 @@ function M._cooperative_methods(orig, wrap, proxied)
         p.receive = receiver(st.w, p._sock, receive, general, p)
       end
     end
-    m._install = install
     m.receive = function(self, pattern, prefix)
       local st = self._st
       if st and st.quick then
@@ -282,6 +281,13 @@ function M._cooperative_methods(orig, wrap, proxied)
 
   if proxied and send then
     local general = m.send
+    if install and not datagram then -- streams: a C closure per proxy too
+      local install_receive = install
+      install = function(p, st)
+        install_receive(p, st)
+        p.send = sender(p._sock, send, general, p)
+      end
+    end
     m.send = function(self, data, i, j)
       if self._st then -- adopted: non-blocking
         local sent, err, last = send(self._sock, data, i, j)
@@ -448,6 +454,7 @@ function M._cooperative_methods(orig, wrap, proxied)
   for k, v in pairs(m) do
     if type(v) == "function" and v ~= o[k] then originals[v] = o[k] end
   end
+  if proxied then m._install = install end
   return m
 end
 
