@@ -238,10 +238,10 @@ typedef struct ls_stream {
   /* t_timeout tm follows */
 } ls_stream;
 
-static const ls_stream *ls_stream_of(void *ud, size_t len, lua_Integer fd) {
-  const ls_stream *s = ud;
+static ls_stream *ls_stream_of(void *ud, size_t len, lua_Integer fd) {
+  ls_stream *s = ud;
   if (!s || len < sizeof *s + 3 * sizeof(double)) return NULL;
-  if (s->sock != fd || s->buf.io != &s->io ||
+  if (s->sock != fd || s->buf.io != &s->io || s->io.ctx != &s->sock ||
       s->buf.tm != (const char *)s + sizeof *s ||
       s->buf.first > s->buf.last || s->buf.last > sizeof s->buf.data)
     return NULL;
@@ -253,7 +253,7 @@ static const ls_stream *ls_stream_of(void *ud, size_t len, lua_Integer fd) {
 typedef struct l_fdwatch {
   gv_fdwatch w;
   l_hub *h;
-  const ls_stream *stream; /* its LuaSocket stream object, if readable */
+  ls_stream *stream;       /* its LuaSocket stream object, if readable */
   unsigned magic;
   unsigned char quick;     /* receives wait first, without timeouts */
 } l_fdwatch;
@@ -287,7 +287,7 @@ static int fdwatch_gc(lua_State *L) {
 ** sock's fd and input buffer directly (fd: sock's getfd(), to check). */
 static int l_watcher(lua_State *L) {
   l_hub *h = l_hubup(L);
-  const ls_stream *stream = NULL;
+  ls_stream *stream = NULL;
   int isint;
   lua_Integer fd = lua_tointegerx(L, 2, &isint); /* LuaSocket: a float */
   if (lua_type(L, 1) == LUA_TUSERDATA && isint)
@@ -391,6 +391,32 @@ static int quick_received(lua_State *L, int status, lua_KContext ctx) {
   return 3;
 }
 
+/* The commonest receive, a count of bytes with no prefix, without a call
+** into LuaSocket: recv straight into its (empty) input buffer, as its
+** buffer_get would, and when the whole count came, hand it out and count
+** it in its stats, as its buffer_skip would. Anything short of that stays
+** in the buffer for LuaSocket's own receive, called next. */
+static int receive_direct(lua_State *L, ls_stream *s) {
+  if (lua_type(L, 2) != LUA_TNUMBER || !lua_isnil(L, 3) ||
+      s->buf.first != s->buf.last || s->sock < 0)
+    return 0;
+  lua_Number n = lua_tonumber(L, 2);
+  if (!(n >= 1 && n <= (lua_Number)sizeof s->buf.data)) return 0;
+  size_t want = (size_t)n;
+  ssize_t got = recv(s->sock, s->buf.data, want, 0);
+  if (got <= 0) return 0; /* LuaSocket sees EAGAIN, EOF or the error */
+  if ((size_t)got < want) {
+    s->buf.first = 0;
+    s->buf.last = (size_t)got;
+    return 0;
+  }
+  s->buf.received += want;
+  lua_pushlstring(L, s->buf.data, want);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  return 3;
+}
+
 static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   l_fdwatch *fw = lua_touserdata(L, lua_upvalueindex(1));
@@ -401,6 +427,7 @@ static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
     else lua_pushvalue(L, 3);
     return 3;
   }
+  if (receive_direct(L, fw->stream)) return 3;
   lua_pushvalue(L, lua_upvalueindex(3));
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_pushvalue(L, 2);
@@ -424,6 +451,8 @@ static int quick_receive(lua_State *L) {
   return receive_general(L, 3);
 }
 
+static l_fdwatch *check_stream_watcher(lua_State *L);
+
 /* Checks (raw socket, LuaSocket's method, general method, proxy) at
 ** first..first+3; returns f closed over arguments 1..first+3. */
 static int method_closure(lua_State *L, int first, lua_CFunction f) {
@@ -439,18 +468,19 @@ static int method_closure(lua_State *L, int first, lua_CFunction f) {
 /* receiver(watcher, raw socket, LuaSocket's receive, general receive,
 ** proxy) */
 static int l_receiver(lua_State *L) {
-  l_fdwatch *fw = check_fdwatch(L, 1);
-  if (!fw->stream || lua_touserdata(L, 2) != (void *)fw->stream)
-    luaL_argerror(L, 2, "not the watcher's stream object");
+  check_stream_watcher(L);
   return method_closure(L, 2, quick_receive);
 }
 
-/* The same for send, for any adopted (non-blocking) stream socket:
-** upvalues 1 the raw socket, 2 LuaSocket's send, 3 the general send (Lua,
-** taking the proxy), 4 the proxy. Tries LuaSocket's send at once; what
-** does not go out in one go continues in the general one. */
+/* The same for send: upvalues 1 watcher, 2 the raw socket, 3 LuaSocket's
+** send, 4 the general send (Lua, taking the proxy), 5 the proxy. A whole
+** string of at most one LuaSocket send step (8 KiB) goes out with one
+** send(2) of our own, counted in LuaSocket's stats as its sendraw does,
+** and returns what LuaSocket returns; other arguments go through
+** LuaSocket's send; what does not go out in one go continues in the
+** general one from where it stopped. */
 static int send_general(lua_State *L, int from) {
-  return call_general(L, 3, from, 1);
+  return call_general(L, 4, from, 1);
 }
 
 static int quick_sent(lua_State *L, int status, lua_KContext ctx) {
@@ -466,10 +496,30 @@ static int quick_sent(lua_State *L, int status, lua_KContext ctx) {
 
 static int quick_send(lua_State *L) {
   lua_settop(L, 4); /* self, data, i, j */
-  if (lua_topointer(L, 1) != lua_topointer(L, lua_upvalueindex(4)))
+  if (lua_topointer(L, 1) != lua_topointer(L, lua_upvalueindex(5)))
     return send_general(L, 3);
+  ls_stream *s = ((l_fdwatch *)lua_touserdata(L, lua_upvalueindex(1)))->stream;
+  size_t size;
+  const char *data;
+  if (lua_type(L, 2) == LUA_TSTRING && lua_isnil(L, 3) && lua_isnil(L, 4) &&
+      (data = lua_tolstring(L, 2, &size), size >= 1 && size <= 8192) &&
+      s->sock >= 0) {
+    ssize_t put = send(s->sock, data, size, MSG_NOSIGNAL);
+    if (put > 0) {
+      s->buf.sent += (size_t)put;
+      if ((size_t)put == size) {
+        lua_pushnumber(L, (lua_Number)size);
+        lua_pushnil(L);
+        lua_pushnil(L);
+        return 3;
+      }
+      lua_pushinteger(L, put + 1);
+      return send_general(L, lua_gettop(L));
+    }
+    return send_general(L, 3); /* LuaSocket sees EAGAIN or the error */
+  }
+  lua_pushvalue(L, lua_upvalueindex(3));
   lua_pushvalue(L, lua_upvalueindex(2));
-  lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
   lua_pushvalue(L, 4);
@@ -477,9 +527,18 @@ static int quick_send(lua_State *L) {
   return quick_sent(L, LUA_OK, 0);
 }
 
-/* sender(raw socket, LuaSocket's send, general send, proxy) */
+/* Checks a watcher of a stream object at 1 and that object at 2. */
+static l_fdwatch *check_stream_watcher(lua_State *L) {
+  l_fdwatch *fw = check_fdwatch(L, 1);
+  if (!fw->stream || lua_touserdata(L, 2) != (void *)fw->stream)
+    luaL_argerror(L, 2, "not the watcher's stream object");
+  return fw;
+}
+
+/* sender(watcher, raw socket, LuaSocket's send, general send, proxy) */
 static int l_sender(lua_State *L) {
-  return method_closure(L, 1, quick_send);
+  check_stream_watcher(L);
+  return method_closure(L, 2, quick_send);
 }
 
 /* set_quick(watcher, flag) */

@@ -556,6 +556,46 @@ describe("gevent.socket", function()
     for _, x in ipairs{c, s, c2, s2} do x:close() end
   end)
 
+  it("keeps LuaSocket's results, buffer and stats on the direct fast path", function()
+    local c, s = pair()
+    local got = {}
+    local g = gevent.spawn(function()
+      got[1] = s:receive("*l")              -- waits: from now on it waits first
+      got[2] = {s:receive(5)}               -- whole count at once
+      got[3] = {s:receive(5)}               -- 3 bytes, then 2 more later
+      got[4] = {s:receive(4)}               -- 10 bytes there: takes 4
+      got[5] = {s:receive(6)}               -- the other 6
+      got[6] = {s:receive(3)}               -- the peer closes
+    end)
+    gevent.sleep(0.01); c:send("hello\n")
+    gevent.sleep(0.01); c:send("abcde")
+    gevent.sleep(0.01); c:send("fgh")
+    gevent.sleep(0.01); c:send("ij")
+    gevent.sleep(0.01); c:send("0123456789")
+    gevent.sleep(0.01); c:close()
+    g:join(2)
+    assert.is_true(g.dead)
+    assert.are.same({"abcde"}, got[2])
+    assert.are.same({"fghij"}, got[3])
+    assert.are.same({"0123"}, got[4])
+    assert.are.same({"456789"}, got[5])
+    assert.are.same({nil, "closed", ""}, got[6])
+    local raw = socket.unwrap(s)
+    local received = raw:getstats()
+    assert.are.equal(6 + 5 + 5 + 4 + 6, received)
+    -- send: the same values as LuaSocket's own send, counted in its stats
+    local c2, s2 = pair()
+    local r1 = {s2:send("x")}                 -- adopts the socket
+    local r2 = {s2:send("abc")}               -- the fast path from here on
+    local ref = {socket.unwrap(c2).send(socket.unwrap(c2), "abc")}
+    assert.are.same(ref, r2)
+    assert.are.equal(math.type(ref[1]), math.type(r2[1]))
+    assert.are.same({1}, {r1[1]})
+    assert.are.equal(4, select(2, socket.unwrap(s2):getstats()))
+    assert.are.equal("xabc", c2:receive(4))
+    s:close(); c2:close(); s2:close()
+  end)
+
   it("checks LuaSocket's object layout before reading it directly", function()
     local sc = require "socket.core"
     local t = sc.tcp4()

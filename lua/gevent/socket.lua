@@ -285,7 +285,7 @@ function M._cooperative_methods(orig, wrap, proxied)
       local install_receive = install
       install = function(p, st)
         install_receive(p, st)
-        p.send = sender(p._sock, send, general, p)
+        if st.direct then p.send = sender(st.w, p._sock, send, general, p) end
       end
     end
     m.send = function(self, data, i, j)
