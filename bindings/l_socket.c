@@ -327,14 +327,20 @@ static int l_wait_on(lua_State *L) {
   return watch_wait(L, fw, fd, ev, 4);
 }
 
+/* Checks a watcher of a stream object at 1 and that object at 2. */
+static l_fdwatch *check_stream_watcher(lua_State *L) {
+  l_fdwatch *fw = check_fdwatch(L, 1);
+  if (!fw->stream || lua_touserdata(L, 2) != (void *)fw->stream)
+    luaL_argerror(L, 2, "not the watcher's stream object");
+  return fw;
+}
+
 /* readable(watcher, stream object, timeout): false at once when its input
 ** buffer holds data; else waits for its fd to be readable: true, or nil
 ** and "timeout" / "closed". */
 static int l_readable(lua_State *L) {
-  l_fdwatch *fw = check_fdwatch(L, 1);
+  l_fdwatch *fw = check_stream_watcher(L);
   const ls_stream *s = fw->stream;
-  if (!s || lua_touserdata(L, 2) != (void *)s)
-    luaL_argerror(L, 2, "not the watcher's stream object");
   lua_settop(L, 3);
   if (s->buf.first < s->buf.last) {
     lua_pushboolean(L, 0);
@@ -451,8 +457,6 @@ static int quick_receive(lua_State *L) {
   return receive_general(L, 3);
 }
 
-static l_fdwatch *check_stream_watcher(lua_State *L);
-
 /* Checks (raw socket, LuaSocket's method, general method, proxy) at
 ** first..first+3; returns f closed over arguments 1..first+3. */
 static int method_closure(lua_State *L, int first, lua_CFunction f) {
@@ -525,14 +529,6 @@ static int quick_send(lua_State *L) {
   lua_pushvalue(L, 4);
   lua_callk(L, 4, 3, 0, quick_sent);
   return quick_sent(L, LUA_OK, 0);
-}
-
-/* Checks a watcher of a stream object at 1 and that object at 2. */
-static l_fdwatch *check_stream_watcher(lua_State *L) {
-  l_fdwatch *fw = check_fdwatch(L, 1);
-  if (!fw->stream || lua_touserdata(L, 2) != (void *)fw->stream)
-    luaL_argerror(L, 2, "not the watcher's stream object");
-  return fw;
 }
 
 /* sender(watcher, raw socket, LuaSocket's send, general send, proxy) */

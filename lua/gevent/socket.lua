@@ -59,15 +59,12 @@ local function adopt(sock, o)
   return st
 end
 
--- wait_first (see m.receive) and quick: wait_first on a direct socket
--- without timeouts, the case the per-message fast path handles.
+-- wait_first (see m.receive). The watcher's quick flag tells a proxy's C
+-- receive (l_socket.c) that it may wait first: a direct socket without
+-- timeouts.
 local function set_wait_first(st, v)
   st.wait_first = v
-  local quick = v and st.direct and not (st.b or st.t) or nil
-  if quick ~= st.quick then
-    st.quick = quick
-    set_quick(st.w, quick)
-  end
+  set_quick(st.w, v and st.direct and not (st.b or st.t))
 end
 
 -- Seconds the next wait may take (nil: no limit).
@@ -114,7 +111,8 @@ local function orig_of(f) return originals[f] or f end
 -- tables. wrap(sock) (optional) post-processes sockets returned by accept.
 -- Calling it again on an already patched table uses the originals.
 -- proxied: receive and send take a gevent.socket proxy as self instead
--- (saving a forwarding call on the per-message path).
+-- (saving a forwarding call on the per-message path), and m._install(p, st)
+-- gives proxy p of a directly read stream its own C receive and send.
 function M._cooperative_methods(orig, wrap, proxied)
   local o = {}
   for k, v in pairs(orig) do o[k] = type(v) == "function" and orig_of(v) or v end
@@ -126,7 +124,7 @@ function M._cooperative_methods(orig, wrap, proxied)
   local function st_of(sock) return states[sock] or adopt(sock, o) end
 
   -- a proxy's first use: its raw socket's state, cached in the proxy
-  local install -- (proxy, st): the proxy's own fast receive, set below
+  local install -- (proxy, st): the proxy's own receive and send, set below
   local function proxy_state(p)
     local raw = p._sock
     local st = states[raw] or adopt(raw, o)
@@ -221,33 +219,6 @@ function M._cooperative_methods(orig, wrap, proxied)
     end
   end
 
-  -- The per-message fast paths of proxies (the general versions above
-  -- handle everything else): a receive on a socket known to need a wait,
-  -- without timeouts; a send that goes out in one go.
-  if proxied and receive and not datagram then
-    local general = m.receive
-    -- direct streams: a C closure per proxy (l_socket.c quick_receive)
-    install = function(p, st)
-      if st.direct then
-        p.receive = receiver(st.w, p._sock, receive, general, p)
-      end
-    end
-    m.receive = function(self, pattern, prefix)
-      local st = self._st
-      if st and st.quick then
-        local sock = self._sock
-        local ok, werr = readable(st.w, sock)
-        if ok then
-          local data, err, partial = receive(sock, pattern, prefix)
-          if err ~= "timeout" then return data, err, partial end
-          return general(self, pattern, partial)
-        end
-        if ok == nil then return nil, werr, prefix or "" end
-      end
-      return general(self, pattern, prefix)
-    end
-  end
-
   local receivefrom = o.receivefrom
   if receivefrom then
     m.receivefrom = function(sock, size)
@@ -279,22 +250,16 @@ function M._cooperative_methods(orig, wrap, proxied)
     end
   end
 
-  if proxied and send then
-    local general = m.send
-    if install and not datagram then -- streams: a C closure per proxy too
-      local install_receive = install
-      install = function(p, st)
-        install_receive(p, st)
-        if st.direct then p.send = sender(st.w, p._sock, send, general, p) end
+  -- Proxies of LuaSocket streams read directly get their own receive and
+  -- send: C closures (l_socket.c quick_receive, quick_send) for the
+  -- per-message path, falling back to the general versions above.
+  if proxied and receive and send and not datagram then
+    local general_receive, general_send = m.receive, m.send
+    install = function(p, st)
+      if st.direct then
+        p.receive = receiver(st.w, p._sock, receive, general_receive, p)
+        p.send = sender(st.w, p._sock, send, general_send, p)
       end
-    end
-    m.send = function(self, data, i, j)
-      if self._st then -- adopted: non-blocking
-        local sent, err, last = send(self._sock, data, i, j)
-        if err ~= "timeout" then return sent, err, last end
-        if last then i = last + 1 end
-      end
-      return general(self, data, i, j)
     end
   end
 
@@ -490,8 +455,7 @@ local function make_kind(kind, names)
   local install
   local function wrap(raw)
     local st = states[raw]
-    local p = setmetatable({_sock = raw, _st = st or false,
-                            receive = index.receive, send = index.send}, mt)
+    local p = setmetatable({_sock = raw, _st = st or false}, mt)
     if st and install then install(p, st) end
     return p
   end
