@@ -4,13 +4,6 @@ local gevent = require "gevent"
 local gos = require "gevent.os"
 local socket = require "socket"
 
-local function mypid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("n")
-  f:close()
-  return pid
-end
-
 -- Runs body() in the child and always leaves with _exit (never returns
 -- into busted); the exit code is body's result (an integer) or 99.
 local function child(body)
@@ -103,7 +96,7 @@ describe("gevent.fork", function()
         -- each child: a greenlet per accepted connection, accept loop in
         -- the main greenlet waiting cooperatively on the shared socket;
         -- exits (with how many it served) after 0.5 s without clients
-        local me = tostring(mypid())
+        local me = tostring(gos.getpid())
         local served = 0
         local handlers = {}
         while true do

@@ -1,13 +1,7 @@
 -- gevent.signal_handler: fn(...) runs in a new greenlet per delivery.
 local gevent = require "gevent"
+local gos = require "gevent.os"
 local sp = require "gevent.subprocess"
-
-local function mypid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("n")
-  f:close()
-  return pid
-end
 
 -- Waits (cooperatively) until cond() or about 2 s.
 local function wait_for(cond)
@@ -19,7 +13,7 @@ local function wait_for(cond)
 end
 
 describe("gevent.signal_handler", function()
-  local pid = mypid()
+  local pid = gos.getpid()
 
   it("runs the handler with its arguments in a new greenlet", function()
     local calls = {}

@@ -28,16 +28,8 @@ local StreamServer = require("gevent.server").StreamServer
 local port = tonumber(arg[1] or 0)
 local nworkers = math.tointeger(tonumber(arg[2] or 4)) or 4
 
--- Lua has no getpid: /proc/self is the process that opens it (Linux).
-local function getpid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("n")
-  f:close()
-  return pid
-end
-
 local function log(fmt, ...)
-  io.stderr:write(("[%d] "):format(getpid()), fmt:format(...), "\n")
+  io.stderr:write(("[%d] "):format(gos.getpid()), fmt:format(...), "\n")
 end
 
 local worker_pid   -- set in each worker, after the fork
@@ -54,7 +46,7 @@ end
 
 -- A worker process: serve on the inherited listener until told to stop.
 local function worker(listener)
-  worker_pid = getpid()
+  worker_pid = gos.getpid()
   local server = StreamServer(listener, handle)
   gevent.signal_handler("SIGTERM", function() server:stop() end)
   gevent.signal_handler("SIGINT", function() server:stop() end)
