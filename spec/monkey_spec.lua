@@ -34,14 +34,7 @@ local ORIG = {
   iotype = io.type,
 }
 
--- Counts ticks of a greenlet running next to the test body.
-local function ticker(period)
-  local t = {n = 0}
-  t.g = gevent.spawn(function()
-    while true do t.n = t.n + 1; gevent.sleep(period) end
-  end)
-  return t
-end
+local ticker = dofile(here .. "/support/ticker.lua")
 
 -- Runs fn(i) in n greenlets; returns the elapsed time and the results.
 local function concurrently(n, fn, limit)

@@ -24,14 +24,8 @@ local function pair()
   return c, srv
 end
 
--- a greenlet that counts ticks while the test waits
-local function ticker(period)
-  local t = {n = 0}
-  t.g = gevent.spawn(function()
-    while true do t.n = t.n + 1; gevent.sleep(period or 0.005) end
-  end)
-  return t
-end
+local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "spec"
+local ticker = dofile(here .. "/support/ticker.lua")
 
 local function elapsed(f, ...)
   local t0 = core.monotonic()

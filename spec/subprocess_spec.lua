@@ -5,14 +5,8 @@ local gevent = require "gevent"
 local sp = require "gevent.subprocess"
 local Popen, PIPE, STDOUT, DEVNULL = sp.Popen, sp.PIPE, sp.STDOUT, sp.DEVNULL
 
--- Counts ticks of a greenlet running next to the test body.
-local function ticker(period)
-  local t = {n = 0}
-  t.g = gevent.spawn(function()
-    while true do t.n = t.n + 1; gevent.sleep(period) end
-  end)
-  return t
-end
+local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "spec"
+local ticker = dofile(here .. "/support/ticker.lua")
 
 local MB = 1024 * 1024
 
