@@ -294,7 +294,7 @@ describe("gevent.monkey", function()
     local g = gevent.spawn(os.execute, "sleep 0.4")
     gevent.sleep(0.05)
     c:close()
-    local t0 = now()
+    t0 = now()
     while not closed_after and now() - t0 < 2 do gevent.sleep(0.01) end
     assert.is_true(closed_after < 0.3, "EOF after " .. tostring(closed_after))
     g:join(2)
@@ -523,7 +523,7 @@ describe("gevent.monkey", function()
       received[#received + 1] = n
     end):start()
     local tk = ticker(0.005)
-    elapsed = concurrently(2, function(i)
+    concurrently(2, function(i)
       local c = assert(socket.connect("127.0.0.1", sink_server.address[2]))
       c:settimeout(5)
       return assert(ltn12.pump.all(ltn12.source.string(string.rep("x", BIG)),

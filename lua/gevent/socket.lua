@@ -30,8 +30,8 @@ local cancel_wait, sockerror, connected = C.cancel_wait, C.sockerror,
 local watcher, wait_on, unwatch, readable = C.watcher, C.wait_on, C.unwatch,
   C.readable
 local receiver, sender, set_quick = C.receiver, C.sender, C.set_quick
-local type, tonumber, select, error, ipairs, pairs, setmetatable =
-  type, tonumber, select, error, ipairs, pairs, setmetatable
+local type, tonumber, error, ipairs, pairs, setmetatable =
+  type, tonumber, error, ipairs, pairs, setmetatable
 
 local M = {}
 
