@@ -112,7 +112,7 @@ local function answers_at_once(pattern, prefix)
   if prefix ~= nil and tp ~= "string" and tp ~= "number" then return true end
   local n = tonumber(pattern) -- LuaSocket: lua_isnumber
   if n then
-    if not (n >= 0) then return true end
+    if n < 0 or n ~= n then return true end -- NaN too
     local size = prefix_len(prefix)
     return size > 0 and n <= size
   end
