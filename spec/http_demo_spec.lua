@@ -102,6 +102,7 @@ describe("examples/servers/http_demo.lua", function()
     assert.equal(0, rc, err)
     assert.equal(body, out)
     out, rc = run({"curl", "-sS", "-N", base .. "/stream?n=4&delay=0.01"})
+    assert.equal(0, rc)
     assert.equal("line 1\nline 2\nline 3\nline 4\n", out)
   end)
 

@@ -14,7 +14,6 @@
 -- same listener forms, start/serve_forever/stop/close, address. The
 -- handler runs in the connection's greenlet, once per request; it returns
 -- status, headers, body, or streams through res (see docs/api/http.md).
-local gevent = require "gevent"
 local StreamServer = require("gevent.server").StreamServer
 local C = require("gvlua").http
 

@@ -2,7 +2,6 @@
 -- an in-process gevent.http server on a free port, and a client that reads
 -- responses byte-exactly (its own small parser, independent of the
 -- server's) so the specs see what goes over the wire.
-local gevent = require "gevent"
 local socket = require "gevent.socket"
 local http = require "gevent.http"
 
