@@ -1099,9 +1099,29 @@ static int c_spawn(lua_State *L) {
   return 1;
 }
 
-/* Class:subclass(): a class deriving from Class. */
+/* Whether the value at idx is Greenlet or a class made by subclass():
+** its metatables' __index chain reaches Greenlet. */
+static int is_greenlet_class(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  int top = lua_gettop(L), found = 0;
+  lua_pushvalue(L, idx);
+  for (int depth = 0; depth < 64 && lua_istable(L, -1); depth++) {
+    if (is_base_class(L, lua_gettop(L))) { found = 1; break; }
+    if (!lua_getmetatable(L, -1)) break;  /* t, mt */
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);                     /* t, mt, parent */
+    lua_replace(L, -3);
+    lua_pop(L, 1);                         /* parent */
+  }
+  lua_settop(L, top);
+  return found;
+}
+
+/* Class:subclass(methods): a class deriving from Class. */
 static int c_subclass(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!is_greenlet_class(L, 1)) luaL_typeerror(L, 1, "Greenlet class");
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
   lua_newtable(L);
   lua_getmetatable(L, 1); /* share __call/__tostring, chain __index */
   lua_createtable(L, 0, 3);

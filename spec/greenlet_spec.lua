@@ -298,6 +298,22 @@ describe("subclassing", function()
     assert.are.equal("BA", B:spawn():get())
     assert.are.equal("A", A:spawn():get())
   end)
+
+  -- issue 9, item 2: misuse raises and leaves every metatable alone
+  it("refuses a self that is not a Greenlet class, touching nothing", function()
+    local string_mt = getmetatable("")
+    for _, self in ipairs{{}, "x", 1, setmetatable({}, {__index = {}}),
+                          gevent.spawn(function() end)} do
+      local ok, err = pcall(Greenlet.subclass, self, "x")
+      assert.is_false(ok)
+      assert.matches("bad argument #1 .*Greenlet class expected", err)
+    end
+    assert.has_error(function() Greenlet:subclass("name") end)
+    assert.are.equal(string_mt, getmetatable(""))
+    assert.are.equal("x1", ("x%d"):format(1))
+    local C = Greenlet:subclass({who = function() return "C" end})
+    assert.are.equal("C", C:who())
+  end)
 end)
 
 describe("joinall", function()
