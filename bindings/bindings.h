@@ -29,6 +29,7 @@ typedef struct l_greenlet {
   gv_greenlet g;
   gv_waitq joiners;       /* greenlets in join()/get() */
   const char *where;      /* spawn site (the UV_SPAWNED string) */
+  const char *name;       /* a name set from Lua (in UV_EXTRA), or NULL */
   int ref;                /* registry anchor while started and alive */
   int nvalues;            /* results stored in UV_THREAD once dead */
   int nbody;              /* fn + args stored in UV_THREAD before it runs */

@@ -188,6 +188,7 @@ static l_greenlet *greenlet_new(lua_State *L, l_hub *h, int cls_idx) {
   g->nvalues = 0;
   g->use_run = g->failed = g->started = 0;
   g->where = NULL;
+  g->name = NULL;
   if (cls_idx && !is_base_class(L, cls_idx)) {
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, cls_idx);
@@ -1040,8 +1041,10 @@ static int m_index(lua_State *L) {
   return 1;
 }
 
-/* __newindex: instance fields (subclasses keep state there). */
+/* __newindex: instance fields (subclasses keep state there). A string
+** 'name' is also kept for the C side (the stack overflow report). */
 static int m_newindex(lua_State *L) {
+  l_greenlet *g = lua_touserdata(L, 1);
   if (lua_getiuservalue(L, 1, UV_EXTRA) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -1051,6 +1054,8 @@ static int m_newindex(lua_State *L) {
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
   lua_rawset(L, -3);
+  if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "name") == 0)
+    g->name = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL;
   return 0;
 }
 

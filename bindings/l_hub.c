@@ -30,11 +30,13 @@ static void describe_current(void *arg, int fd) {
   else {
     l_greenlet *lg = (l_greenlet *)g;
     const char *where = lg->where ? lg->where : "?";
-    if (lg->ident)
-      n = snprintf(buf, sizeof buf, "greenlet Greenlet-%u (spawned at %s)",
-                   lg->ident - 1, where);
-    else
-      n = snprintf(buf, sizeof buf, "a greenlet spawned at %s", where);
+    if (lg->name)
+      n = snprintf(buf, sizeof buf, "greenlet \"%.80s\" (spawned at %s)",
+                   lg->name, where);
+    else /* the name it has, or would get if asked now (read only) */
+      n = snprintf(buf, sizeof buf, "greenlet \"Greenlet-%u\" (spawned at "
+                   "%s)", lg->ident ? lg->ident - 1 : h->nfree_idents ?
+                   h->free_idents[0] : h->next_ident, where);
   }
   if (n > 0) {
     ssize_t r = write(fd, buf, (size_t)n < sizeof buf ? (size_t)n

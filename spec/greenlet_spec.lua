@@ -410,3 +410,42 @@ describe("wait and iwait", function()
     assert.is_true(done)
   end)
 end)
+
+-- Issue 9, item 3: a runner stack holds Lua's whole C-call limit, so deep C
+-- recursion in a greenlet is the same catchable error as in the main one.
+describe("C stack overflow in a greenlet", function()
+  local function gs(n)
+    if n == 0 then return "" end
+    return (("x"):gsub("x", function() return gs(n - 1) end))
+  end
+  local function fmt(n)
+    if n == 0 then return "" end
+    return string.format("%s", setmetatable({}, {
+      __tostring = function() return fmt(n - 1) end}))
+  end
+
+  it("is Lua's catchable 'C stack overflow', on both paths", function()
+    local main = {pcall(gs, 1000)}
+    assert.is_false(main[1])
+    assert.matches("C stack overflow", main[2])
+    for _, f in ipairs{gs, fmt} do
+      local g = gevent.spawn(function() return pcall(f, 1000) end)
+      local ok, err = g:get(true, 5)
+      assert.is_false(ok)
+      assert.matches("C stack overflow", err)
+      -- a greenlet that keeps its runner (blocked where it cannot yield)
+      g = gevent.spawn(function()
+        local r
+        table.sort({2, 1}, function(a, b)
+          gevent.sleep(0)
+          r = r or {pcall(f, 1000)}
+          return a < b
+        end)
+        return table.unpack(r)
+      end)
+      ok, err = g:get(true, 5)
+      assert.is_false(ok)
+      assert.matches("C stack overflow", err)
+    end
+  end)
+end)
