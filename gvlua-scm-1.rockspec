@@ -36,6 +36,7 @@ dependencies = {
 -- in the two -I/-L lists below, when the TLS and resolver work lands.
 external_dependencies = {
   LIBEV = {header = "ev.h", library = "ev"},
+  HTTP_PARSER = {header = "http_parser.h", library = "http_parser"},
 }
 build = {
   type = "command",
@@ -46,8 +47,8 @@ build = {
     if [ -f build-rock/build.ninja ]; then r=--reconfigure; else r=; fi
     meson setup build-rock $r --buildtype=release --prefix="$(PREFIX)" \
       --bindir="$(BINDIR)" -Dlua_cmod="$(LIBDIR)" -Dlua_lmod="$(LUADIR)" \
-      -Dc_args="-I$(LUA_INCDIR) -I$(LIBEV_INCDIR)" \
-      -Dc_link_args="-L$(LIBEV_LIBDIR)"
+      -Dc_args="-I$(LUA_INCDIR) -I$(LIBEV_INCDIR) -I$(HTTP_PARSER_INCDIR)" \
+      -Dc_link_args="-L$(LIBEV_LIBDIR) -L$(HTTP_PARSER_LIBDIR)"
     ninja -C build-rock
   ]],
   install_command = [[
