@@ -222,6 +222,5 @@ GVLUA_API int gvlua_wait_fd(lua_State *L, int fd, int events,
   gv_hub *hub = &l_hub_get(L)->hub;
   int why = gv_wait_fd(hub, L, fd, events, timeout, 0, NULL);
   if (why != GV_WAKE_NORMAL) return 0;
-  return (int)(intptr_t)hub->current->io.data &
-         (GVLUA_READ | GVLUA_WRITE);
+  return gv_fd_events(gv_current(hub)) & (GVLUA_READ | GVLUA_WRITE);
 }

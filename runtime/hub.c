@@ -4,7 +4,7 @@
 */
 #include <errno.h>
 #include <string.h>
-#include "gv.h"
+#include "internal.h"
 
 static void timer_watcher_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   /* Only bounds the poll; poll_io runs the expired gv_timers. */
