@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -336,8 +337,9 @@ static l_fdwatch *check_stream_watcher(lua_State *L) {
 }
 
 /* readable(watcher, stream object, timeout): false at once when its input
-** buffer holds data; else waits for its fd to be readable: true, or nil
-** and "timeout" / "closed". */
+** buffer holds data or no time is left to wait (the receive must still
+** try); else waits for its fd to be readable: true, or nil and "timeout" /
+** "closed". */
 static int l_readable(lua_State *L) {
   l_fdwatch *fw = check_stream_watcher(L);
   const ls_stream *s = fw->stream;
@@ -348,9 +350,8 @@ static int l_readable(lua_State *L) {
   }
   if (s->sock < 0) return push_closed(L);
   if (lua_type(L, 3) == LUA_TNUMBER && lua_tonumber(L, 3) <= 0) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "timeout");
-    return 2;
+    lua_pushboolean(L, 0);
+    return 1;
   }
   return watch_wait(L, fw, s->sock, 1, 3);
 }
@@ -372,16 +373,18 @@ static int pass_results(lua_State *L, int status, lua_KContext base) {
 }
 
 /* Calls the general Lua method (upvalue gen) with self, the argument at 2,
-** the value at 'third' and, for send, j (index 4); returns what it returns.
-** receive: general(self, pattern, prefix); send: general(self, data, i, j). */
-static int call_general(lua_State *L, int gen, int third, int with_j) {
+** the value at 'third' and the one at 'fourth' (0: none); returns what it
+** returns. receive: general(self, pattern, prefix[, base]), base being the
+** length of the caller's own prefix when 'prefix' holds data this call
+** read already; send: general(self, data, i, j). */
+static int call_general(lua_State *L, int gen, int third, int fourth) {
   int base = lua_gettop(L);
   lua_pushvalue(L, lua_upvalueindex(gen));
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);
   lua_pushvalue(L, third);
-  if (with_j) lua_pushvalue(L, 4);
-  lua_callk(L, 3 + with_j, LUA_MULTRET, base, pass_results);
+  if (fourth) lua_pushvalue(L, fourth);
+  lua_callk(L, 3 + (fourth != 0), LUA_MULTRET, base, pass_results);
   return pass_results(L, LUA_OK, base);
 }
 
@@ -389,11 +392,15 @@ static int receive_general(lua_State *L, int prefix) {
   return call_general(L, 4, prefix, 0);
 }
 
+/* After LuaSocket's receive on the quick path (no caller's prefix). */
 static int quick_received(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   const char *err = lua_tostring(L, -2);
-  if (err && strcmp(err, "timeout") == 0) /* woken to part of it */
-    return receive_general(L, lua_gettop(L));
+  if (err && strcmp(err, "timeout") == 0) { /* woken to part of it */
+    int partial = lua_gettop(L);
+    lua_pushinteger(L, 0);
+    return call_general(L, 4, partial, partial + 1);
+  }
   return 3;
 }
 
@@ -442,11 +449,24 @@ static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
   return quick_received(L, LUA_OK, 0);
 }
 
+/* Whether LuaSocket's receive reads the socket for this pattern (and no
+** prefix), rather than rejecting it at once. */
+static int reads_pattern(lua_State *L, int idx) {
+  if (lua_isnil(L, idx)) return 1;
+  if (lua_isnumber(L, idx)) return lua_tonumber(L, idx) >= 0;
+  if (lua_type(L, idx) != LUA_TSTRING) return 0;
+  const char *p = lua_tostring(L, idx);
+  return p[0] == '*' && (p[1] == 'l' || p[1] == 'a');
+}
+
+/* Only without a prefix: LuaSocket may answer a call with one without
+** reading (see answers_at_once in socket.lua). */
 static int quick_receive(lua_State *L) {
   l_fdwatch *fw = lua_touserdata(L, lua_upvalueindex(1));
   const ls_stream *s = fw->stream;
   lua_settop(L, 4); /* self, pattern, prefix, no Timeout */
   if (fw->quick && s->buf.first == s->buf.last && s->sock >= 0 &&
+      lua_isnil(L, 3) && reads_pattern(L, 2) &&
       lua_topointer(L, 1) == lua_topointer(L, lua_upvalueindex(5))) {
     void *tmo;
     double timeout;
@@ -484,7 +504,7 @@ static int l_receiver(lua_State *L) {
 ** LuaSocket's send; what does not go out in one go continues in the
 ** general one from where it stopped. */
 static int send_general(lua_State *L, int from) {
-  return call_general(L, 4, from, 1);
+  return call_general(L, 4, from, 4);
 }
 
 static int quick_sent(lua_State *L, int status, lua_KContext ctx) {
@@ -579,15 +599,39 @@ static void sel_ready(struct ev_loop *loop, ev_io *w, int revents) {
   gv_wake(s->g, GV_WAKE_NORMAL);
 }
 
-/* poll(2) without waiting; the number of entries with revents. */
+/* poll(2) without waiting; the number of entries with revents. poll(2)
+** refuses more entries than RLIMIT_NOFILE (a list may name an fd twice):
+** then it goes in slices. */
 static int poll_now(struct pollfd *p, int n) {
-  int rc;
-  do rc = poll(p, (nfds_t)n, 0); while (rc < 0 && errno == EINTR);
-  if (rc < 0) {
-    for (int i = 0; i < n; i++) p[i].revents = 0;
-    return 0;
+  int rc, total = 0, step = n;
+  for (int i = 0; i < n; i += step) {
+    int m = n - i < step ? n - i : step;
+    do rc = poll(p + i, (nfds_t)m, 0); while (rc < 0 && errno == EINTR);
+    if (rc < 0 && errno == EINVAL && step > 64) { /* too many at once */
+      step = 64;
+      i -= step;
+      continue;
+    }
+    if (rc < 0) {
+      for (int j = i; j < i + m; j++) p[j].revents = 0;
+      rc = 0;
+    }
+    total += rc;
   }
-  return rc;
+  return total;
+}
+
+/* setsize(): how many sockets select() takes, LuaSocket's _SETSIZE. Not
+** FD_SETSIZE: the wait is libev and poll(2), so the limit is the number of
+** files the process may open (RLIMIT_NOFILE, as it is now). */
+static int l_setsize(lua_State *L) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+      rl.rlim_cur > (rlim_t)LUA_MAXINTEGER)
+    lua_pushinteger(L, LUA_MAXINTEGER);
+  else
+    lua_pushinteger(L, (lua_Integer)rl.rlim_cur);
+  return 1;
 }
 
 /* Stack: ..., pollfd userdata at pidx with n entries. Waits until one is
@@ -1122,6 +1166,7 @@ static const luaL_Reg socket_funcs[] = {
   {"unwatch", l_unwatch},
   {"select", l_select},
   {"poll", l_poll},
+  {"setsize", l_setsize},
   {"sockerror", l_sockerror},
   {"connected", l_connected},
   {"getaddrinfo", l_getaddrinfo},

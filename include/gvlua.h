@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define GVLUA_VERSION "0.1.0"
+#include "gvlua_version.h"  /* GVLUA_VERSION, from meson's project version */
 
 #if defined(__GNUC__)
 #define GVLUA_API __attribute__((visibility("default")))

@@ -637,7 +637,7 @@ describe("gevent.socket", function()
     -- collected: LuaSocket's __gc closes the fd
     c, s = armed_pair()
     fd = s:getfd()
-    s, raw = nil, nil
+    s, raw = nil, nil -- luacheck: ignore 311 (dropped for the collector)
     collectgarbage(); collectgarbage()
     next_on(fd)
     c:close(); l:close()
@@ -766,6 +766,7 @@ describe("gevent.socket", function()
     local t0 = core.monotonic()
     r, w, err = socket.select({s}, nil, 0.03)
     assert.are.same({}, r)
+    assert.are.same({}, w)
     assert.are.equal("timeout", err)
     assert.is_true(core.monotonic() - t0 >= 0.02)
     gevent.spawn_later(0.02, function() c:send("a\nb\n") end)
@@ -847,5 +848,103 @@ describe("gevent.socket", function()
     assert.are.equal(before, reg["tcp{client}"].__index.receive)
     t.g:kill()
     server:stop()
+  end)
+end)
+
+-- Issue 9, item 0: buffered data always comes before "closed", whatever
+-- path the receive takes (the proxy's C fast path, the general one, a raw
+-- LuaSocket object patched in place), as LuaSocket's own blocking receive.
+describe("gevent.socket receive before close", function()
+  -- peer sends each piece, pausing between them so that the reader's
+  -- receives run out of data and wait, then closes
+  local function feed(s, pieces)
+    return gevent.spawn(function()
+      for _, p in ipairs(pieces) do
+        gevent.sleep(0.01)
+        assert(s:send(p))
+      end
+      gevent.sleep(0.01)
+      s:close()
+    end)
+  end
+
+  local function mixed(c, s)
+    local g = feed(s, {"unix line\ndos ", "line\r\nraw by", "tesend ta", "il"})
+    local got = {}
+    got[1] = {c:receive()}
+    got[2] = {c:receive()}
+    got[3] = {c:receive(9)}
+    got[4] = {c:receive("*a")}
+    got[5] = {c:receive("*a")}
+    assert.is_true(g:join(2))
+    assert.are.same({{"unix line", nil, nil}, {"dos line", nil, nil},
+                     {"raw bytes", nil, nil}, {"end tail", nil, nil},
+                     {nil, "closed", ""}}, got)
+  end
+
+  it("returns all of '*a' when the close comes after a wait (proxy)", function()
+    local c, s = pair()
+    mixed(c, s)
+    c:close()
+  end)
+
+  it("returns all of '*a' on the general path (another self)", function()
+    local c, s = pair()
+    local recv = c.receive
+    local proxy = setmetatable({_sock = c._sock, _st = c._st},
+                               getmetatable(c))
+    local g = feed(s, {"ab", "cd", "ef"})
+    assert.are.same({"abcdef", nil, nil}, {recv(proxy, "*a")})
+    assert.is_true(g:join(2))
+    c:close()
+  end)
+
+  it("keeps the caller's prefix apart from what this call read", function()
+    local c, s = pair()
+    local g = feed(s, {})
+    -- nothing new arrives before the close: LuaSocket says "closed"
+    assert.are.same({nil, "closed", "pre"}, {c:receive("*a", "pre")})
+    assert.is_true(g:join(2))
+    c:close()
+    c, s = pair()
+    g = feed(s, {"x", "y"})
+    assert.are.same({"prexy", nil, nil}, {c:receive("*a", "pre")})
+    assert.is_true(g:join(2))
+    c:close()
+  end)
+
+  it("answers from the prefix at once, as LuaSocket, even after a wait", function()
+    local c, s = pair()
+    c:settimeout(1)
+    gevent.spawn_later(0.01, function() s:send("7890") end)
+    assert.are.equal("1234567890", c:receive(10, "123456")) -- waited
+    local dt, back = elapsed(c.receive, c, 8, "87654321")
+    assert.are.equal("87654321", back)
+    assert.is_true(dt < 0.5, "waited " .. dt)
+    assert.are.equal("87654321", (c:receive(4, "87654321")))
+    -- a bad pattern raises at once instead of waiting for data first
+    dt = elapsed(pcall, c.receive, c, "*x")
+    assert.is_true(dt < 0.5, "waited " .. dt)
+    assert.is_false((pcall(c.receive, c, -1)))
+    c:close(); s:close()
+  end)
+end)
+
+describe("gevent.socket receive with no time to wait", function()
+  it("still tries the receive with a timeout of 0 after waiting first", function()
+    local c, s = pair()
+    gevent.spawn_later(0.01, function() s:send("one\n") end)
+    assert.are.equal("one", c:receive())   -- waited: now it waits first
+    c:settimeout(0)
+    s:send("two\n")
+    gevent.sleep(0.02)                     -- "two" is there, unread
+    local got, err
+    for _ = 1, 3 do
+      got, err = c:receive()
+      if got then break end
+    end
+    assert.are.same({"two", nil}, {got, err})
+    assert.are.same({nil, "timeout", ""}, {c:receive()})
+    c:close(); s:close()
   end)
 end)
