@@ -221,6 +221,7 @@ typedef struct gv_hooks {
 struct gv_hub {
   struct ev_loop *loop;
   int own_loop;
+  int backend_fd;            /* libev's epoll fd if known, else -1 */
   lua_State *L;              /* hub's Lua thread, for callbacks */
   gv_hooks hooks;
   gv_greenlet *current;      /* NULL in hub context */
@@ -250,6 +251,10 @@ struct gv_hub {
   gv_greenlet *step_waiter;  /* main in gvlua_step: woken after one poll */
   double step_timeout;
   long coarse_tick;          /* coarse clock at last time update */
+  /* fds whose epoll registration changes at the next poll (io.c) */
+  struct pollfd *fdcheck;
+  size_t nfdcheck, fdcheck_cap;
+  int fdcheck_lost;          /* one could not be noted (no memory) */
 };
 
 static inline gv_greenlet *gv_current(gv_hub *hub) { return hub->current; }
@@ -372,17 +377,34 @@ static inline void gv_waitq_leave(gv_greenlet *g) {
 
 /* ---- fd waits (io.c) ------------------------------------------------- */
 
+/* Whether fd may be given to libev: 0, or -EBADF (not open) or -EINVAL
+** (the hub's own epoll fd, known for loops the hub made). Waits check it
+** before they register fd. */
+int gv_fd_check(gv_hub *hub, int fd);
+
+/* Every ev_io of the hub is started and stopped through these, never
+** ev_io_start/ev_io_stop: libev aborts the process (an assertion in
+** epoll_modify) when epoll_ctl refuses an fd, and an fd can be closed
+** between a start and the next poll, where libev tells epoll. So these
+** note the fd, and before each poll the hub checks the noted fds (one
+** poll(2)); every watcher on an fd found closed gets a ready event with
+** gv__fd_dead(fd) true (internal.h) and must stop itself (gv_wait_fd's greenlet is
+** woken with EV_ERROR in its io.data; a gv_fdwatch's waiters too). */
+void gv_io_start(gv_hub *hub, ev_io *w);
+void gv_io_stop(gv_hub *hub, ev_io *w);
+
 /* Blocks until fd is ready for events (EV_READ|EV_WRITE) or timeout.
 ** k sees gv_current(hub)->wake: GV_WAKE_NORMAL or GV_WAKE_TIMEOUT, and the
-** ready events in gv_fd_events(gv_current(hub)). Raises (before blocking)
-** for a negative fd. */
+** ready events in gv_fd_events(gv_current(hub)): EV_ERROR when fd was
+** closed behind the wait's back. Raises a Lua error if fd fails
+** gv_fd_check (callers check first to raise their own). */
 int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
                double timeout, lua_KContext ctx, gv_kfunction k);
 
-/* The events that ended g's last gv_wait_fd (0 when a gv_fdwatch or a
-** timeout ended it). */
+/* The events that ended g's last gv_wait_fd (EV_READ, EV_WRITE, EV_ERROR
+** for a closed fd; 0 when a gv_fdwatch or a timeout ended it). */
 static inline int gv_fd_events(const gv_greenlet *g) {
-  return (int)(intptr_t)g->io.data & (EV_READ | EV_WRITE);
+  return (int)(intptr_t)g->io.data & (EV_READ | EV_WRITE | EV_ERROR);
 }
 
 /* A watcher owned by one file (a socket object) rather than by a
@@ -397,6 +419,7 @@ static inline int gv_fd_events(const gv_greenlet *g) {
 typedef struct gv_fdwatch {
   ev_io io;
   gv_greenlet *waiter[2];   /* blocked reader, writer */
+  gv_hub *hub;              /* of its last wait */
   unsigned char idle;       /* armed, nobody waiting: ev_unref'd */
 } gv_fdwatch;
 
@@ -406,7 +429,7 @@ int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
                     int events, double timeout, lua_KContext ctx,
                     gv_kfunction k);
 /* Disarms w (its waiters, if any, must have been woken). */
-void gv_fdwatch_stop(struct ev_loop *loop, gv_fdwatch *w);
+void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w);
 
 /* ---- scheduler entry points for the main greenlet --------------------- */
 

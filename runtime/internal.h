@@ -59,6 +59,13 @@ void gv__runner_abandon(gv_hub *hub, gv_runner *r);
 /* g's wait through a gv_fdwatch ended (sched.c, ending any wait). */
 void gv__fdwatch_detach(gv_greenlet *g);
 
+/* ---- fds closed behind libev's back (io.c) ---------------------------- */
+
+/* In an ev_io callback: its fd was found closed (stop the watcher). */
+int gv__fd_dead(int fd);
+void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
+void gv__io_free(gv_hub *hub);
+
 /* ---- the work pool after fork (work.c; the hub's fork calls it) -------- */
 
 /* In a child after fork(): starts threads for the jobs the child inherited

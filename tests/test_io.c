@@ -81,7 +81,7 @@ static void test_fdwatch(void) {
   CHECK(write(pfd[1], "y", 1) == 1);
   gv_sleep(&r.hub, r.L, 0.005, 0, NULL);
   CHECK(!ev_is_active(&fw.io));
-  gv_fdwatch_stop(r.hub.loop, &fw);
+  gv_fdwatch_stop(&r.hub, &fw);
   CHECK(!ev_is_active(&fw.io));
   close(pfd[0]);
   close(pfd[1]);
