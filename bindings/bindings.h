@@ -140,5 +140,7 @@ void l_signal_open(lua_State *L, l_hub *h);
 void l_threadpool_open(lua_State *L, l_hub *h);
 /* l_ssl.c */
 void l_ssl_open(lua_State *L, l_hub *h);
+/* l_http.c */
+void l_http_open(lua_State *L, l_hub *h);
 
 #endif

@@ -464,7 +464,7 @@ void gv_tls_close(gv_hub *hub, gv_tls *t) {
   t->closed = 1;
   for (int i = 0; i < 2; i++)
     if (t->op[i]) gv_wake(t->op[i], GV_WAKE_NORMAL); /* clears t->op[i] */
-  if (hub && hub->loop) gv_fdwatch_stop(hub->loop, &t->w);
+  if (hub && hub->loop) gv_fdwatch_stop(hub, &t->w);
   if (t->ssl) SSL_free(t->ssl);
   t->ssl = NULL;
   if (t->ctx) gv_tls_ctx_unref(t->ctx);
