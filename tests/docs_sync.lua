@@ -64,6 +64,7 @@ local MODULES = {
   {"gevent.os", {"os.md"}},
   {"gevent.monkey", {"monkey.md"}},
   {"gevent.http", {"http.md"}},
+  {"gevent.ssl", {"ssl.md"}},
 }
 
 ---------------------------------------------------------------------------
@@ -313,6 +314,34 @@ local function http_objects(m, what)
   s:stop()
   return {snap}
 end
+
+-- A self-signed certificate, only read (its dates do not matter).
+local DOC_PEM = [[
+-----BEGIN CERTIFICATE-----
+MIIBfTCCASOgAwIBAgIUZJphcYmQhJ2wjl9ZVumIjqPkAaMwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJZG9jcy50ZXN0MB4XDTI2MTIwNDIyMzcyMFoXDTI2MTIwNTIy
+MzcyMFowFDESMBAGA1UEAwwJZG9jcy50ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0D
+AQcDQgAEEJDii6EyB/mYZENDZWGNUe921Ddjqmfb4fSHr2jPv/NftQ220MkDv0zT
+v/oNzVr0nbY7dAVZUQu4CPkRuaooFKNTMFEwHQYDVR0OBBYEFIIQxqIBK1n3forE
+C/lS/XcBbkwpMB8GA1UdIwQYMBaAFIIQxqIBK1n3forEC/lS/XcBbkwpMA8GA1Ud
+EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIhAIBsWAe7YsGBXJ+d9tw18Tl8
+3YjHSDkEME2/XZC51y2/AiA5F8TBB+7E9F55GvxAAg/y4Nnlg8i+Cx0ks5FxcEYY
+nQ==
+-----END CERTIFICATE-----
+]]
+
+SPEC["gevent.ssl"] = {
+  objects = {
+    Context = function(m) return {m.newcontext{mode = "server"}} end,
+    Connection = function(m)
+      local socket = require "gevent.socket"
+      local c = m.wrap(socket.tcp4(), {verify = "none"})
+      c:close()
+      return {c}
+    end,
+    Certificate = function(m) return {m.loadcertificate(DOC_PEM)} end,
+  },
+}
 
 SPEC["gevent.http"] = {
   instances = {

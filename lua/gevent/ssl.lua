@@ -47,8 +47,8 @@ local function verify_flags(v, server)
   for _, f in ipairs(v) do
     if f == "peer" then peer = true
     elseif f == "fail_if_no_peer_cert" then require_cert = true
-    elseif f == "client_once" or f == "none" then -- nothing to add
-    else argerr(1, "newcontext", "unknown verify flag '" .. tostring(f) .. "'") end
+    elseif f ~= "client_once" and f ~= "none" then
+      argerr(1, "newcontext", "unknown verify flag '" .. tostring(f) .. "'") end
   end
   return peer, require_cert
 end
@@ -193,7 +193,7 @@ function M.wrap_socket(sock, opts)
   if type(opts) ~= "table" then
     argerr(2, "wrap_socket", "table expected, got " .. type(opts))
   end
-  local ctx, err = opts.context, nil
+  local ctx = opts.context
   if ctx == nil then
     local server = opts.server_side and true or false
     local reqs = opts.cert_reqs or (server and "none" or "required")
@@ -221,14 +221,14 @@ function M.wrap_socket(sock, opts)
       opts.check_hostname}
     ctx = key and contexts[key]
     if not ctx then
+      local err
       ctx, err = M.newcontext(params)
       if not ctx then return nil, err end
       if key then contexts[key] = ctx end
     end
   end
   local b = sock.gettimeout and sock:gettimeout()
-  local conn
-  conn, err = M.wrap(sock, ctx)
+  local conn, err = M.wrap(sock, ctx)
   if not conn then return nil, err end
   if b and b >= 0 then conn:settimeout(b) end
   if opts.server_hostname then
