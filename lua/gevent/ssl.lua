@@ -242,4 +242,105 @@ function M.wrap_socket(sock, opts)
   return conn
 end
 
+---------------------------------------------------------------------------
+-- LuaSec made cooperative (for gevent.monkey)
+---------------------------------------------------------------------------
+local gsock -- gevent.socket, loaded on first use (it needs LuaSocket)
+
+--- _luasec_methods(o): cooperative versions of LuaSec's connection methods
+-- in table o (debug.getregistry()["SSL:Connection"].__index), to be stored
+-- in place by gevent.monkey. LuaSec waits inside its C calls with poll();
+-- here its real timeout is 0, so those calls give back "wantread",
+-- "wantwrite" or "timeout" at once, and the wait happens in the hub
+-- (within the timeouts kept here per connection, in LuaSocket's "b" and
+-- "t" modes), then the call is retried, passing a receive's partial data
+-- back as its prefix and a send's progress as its start index.
+function M._luasec_methods(o)
+  gsock = gsock or require "gevent.socket"
+  local C_wait, cancel_wait = gsock.wait, gsock.cancel_wait
+  local mono = require("gvlua").socket.monotonic
+  local states = setmetatable({}, {__mode = "k"})
+  local settimeout, getfd = o.settimeout, o.getfd
+
+  local function st_of(c)
+    local st = states[c]
+    if not st then
+      st = {}
+      states[c] = st
+      settimeout(c, 0)
+    end
+    return st
+  end
+
+  local WAIT = {wantread = 1, wantwrite = 2, timeout = 1}
+
+  -- waits as LuaSec asked (err); nil, "timeout"/"closed" when it cannot
+  local function wait(c, st, err, start)
+    local w = st.b
+    if st.t then
+      local left = st.t - (mono() - start)
+      if left < 0 then left = 0 end
+      if not w or left < w then w = left end
+    end
+    if w == 0 then return nil, "timeout" end
+    return C_wait(getfd(c), WAIT[err], w)
+  end
+
+  local m = {}
+  m.settimeout = function(c, value, mode)
+    local st = st_of(c)
+    value = tonumber(value)
+    if value and value < 0 then value = nil end
+    local k = type(mode) == "string" and mode:sub(1, 1) or "b"
+    if k == "t" or k == "r" then st.t = value else st.b = value end
+    return 1
+  end
+
+  local dohandshake = o.dohandshake
+  m.dohandshake = function(c)
+    local st = st_of(c)
+    local start = st.t and mono()
+    while true do
+      local ok, err = dohandshake(c)
+      if ok or not WAIT[err] then return ok, err end
+      local w, werr = wait(c, st, err, start)
+      if not w then return nil, werr end
+    end
+  end
+
+  local receive = o.receive
+  m.receive = function(c, pattern, prefix)
+    local st = st_of(c)
+    local start = st.t and mono()
+    while true do
+      local data, err, partial = receive(c, pattern, prefix)
+      if data or not WAIT[err] then return data, err, partial end
+      local w, werr = wait(c, st, err, start)
+      if not w then return nil, werr, partial end
+      prefix = partial
+    end
+  end
+
+  local send = o.send
+  m.send = function(c, data, i, j)
+    local st = st_of(c)
+    local start = st.t and mono()
+    while true do
+      local sent, err, last = send(c, data, i, j)
+      if sent or not WAIT[err] then return sent, err, last end
+      local w, werr = wait(c, st, err, start)
+      if not w then return nil, werr, last end
+      if last and last > 0 then i = last + 1 end
+    end
+  end
+
+  local close = o.close
+  m.close = function(c, ...)
+    local fd = getfd(c)
+    if fd and fd >= 0 then cancel_wait(fd) end
+    return close(c, ...)
+  end
+  return m
+end
+
 return M

@@ -127,4 +127,53 @@ function M.echo_server(ctx, opts)
   return s
 end
 
+--- https_server(ctx, opts): a tiny HTTPS server (gevent.ssl, one greenlet
+-- per connection) answering every request with "hello <path>" after
+-- opts.delay seconds; opts.stall: accept TCP connections and never answer
+-- (a handshake that never completes). Returns {port=, served=,
+-- max_inflight= (requests in their delay at once), stop=fn}.
+function M.https_server(ctx, opts)
+  local ssl = require "gevent.ssl"
+  opts = opts or {}
+  local l = assert(socket.bind("127.0.0.1", 0))
+  local _, port = l:getsockname()
+  local s = {port = tonumber(port), served = 0, handlers = {}, held = {},
+             inflight = 0, max_inflight = 0}
+  local function handle(c)
+    if opts.stall then
+      s.held[#s.held + 1] = c
+      return
+    end
+    local conn = assert(ssl.wrap(c, ctx))
+    conn:settimeout(5)
+    if conn:dohandshake() then
+      local first = conn:receive("*l")
+      repeat local line = conn:receive("*l") until not line or line == ""
+      s.inflight = s.inflight + 1
+      s.max_inflight = math.max(s.max_inflight, s.inflight)
+      if opts.delay then gevent.sleep(opts.delay) end
+      s.inflight = s.inflight - 1
+      local body = "hello " .. (first and first:match("^%u+ (%S+)") or "?")
+      conn:send(("HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s")
+                :format(#body, body))
+      s.served = s.served + 1
+    end
+    conn:close()
+  end
+  s.g = gevent.spawn(function()
+    while true do
+      local c = l:accept()
+      if not c then break end
+      s.handlers[#s.handlers + 1] = gevent.spawn(handle, c)
+    end
+  end)
+  function s.stop()
+    gevent.killall(s.handlers)
+    s.g:kill()
+    for _, c in ipairs(s.held) do c:close() end
+    l:close()
+  end
+  return s
+end
+
 return M
