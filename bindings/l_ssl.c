@@ -608,6 +608,64 @@ static int conn_receive(lua_State *L) {
   return receive_k(L, LUA_OK, 0);
 }
 
+/* recv(n): as soon as any data is there, up to n bytes (gevent's recv;
+** LuaSocket's patterns wait for a whole line or count); nil, err */
+static int recv_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)ctx;
+  l_conn *s = lua_touserdata(L, 1);
+  size_t n = (size_t)lua_tointeger(L, 2);
+  const char *err = status == LUA_YIELD ? woken(s) : NULL;
+  while (!err) {
+    size_t have = s->last - s->first;
+    if (have > 0) {
+      if (have > n) have = n;
+      lua_pushlstring(L, s->buf + s->first, have);
+      s->first += have;
+      if (s->first == s->last) s->first = s->last = 0;
+      return 1;
+    }
+    if (make_room(s, 0) != 0) {
+      err = "not enough memory";
+      break;
+    }
+    long r = gv_tls_read_step(&s->t, s->buf + s->last, s->cap - s->last);
+    if (r > 0) {
+      s->last += (size_t)r;
+      s->received += (size_t)r;
+      continue;
+    }
+    if (r == GV_TLS_EOF) err = "closed";
+    else if (r != GV_TLS_WANT_READ && r != GV_TLS_WANT_WRITE)
+      err = gv_tls_error(&s->t);
+    else {
+      double w = budget(s, 0);
+      if (w == 0) {
+        err = "timeout";
+        break;
+      }
+      return gv_tls_wait(&s->h->hub, L, &s->t, 0, (int)r, w, recv_k);
+    }
+  }
+  lua_pushnil(L);
+  lua_pushstring(L, err);
+  return 2;
+}
+
+static int conn_recv(lua_State *L) {
+  l_conn *s = check_conn(L, 1);
+  lua_Integer n = luaL_optinteger(L, 2, BUFSTEP);
+  luaL_argcheck(L, n > 0, 2, "positive count expected");
+  lua_settop(L, 1);
+  lua_pushinteger(L, n);
+  if (s->fd < 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
+  start_op(s, 0);
+  return recv_k(L, LUA_OK, 0);
+}
+
 /* ---- send ------------------------------------------------------------------ */
 
 static int send_fail(lua_State *L, l_conn *s, const char *err) {
@@ -799,6 +857,7 @@ static const luaL_Reg ctx_methods[] = {
 static const luaL_Reg conn_methods[] = {
   {"dohandshake", conn_dohandshake},
   {"receive", conn_receive},
+  {"recv", conn_recv},
   {"send", conn_send},
   {"settimeout", conn_settimeout},
   {"gettimeout", conn_gettimeout},

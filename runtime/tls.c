@@ -84,6 +84,9 @@ static void init_once(void) {
 static void openssl_reason(char *buf, size_t size, const char *fallback) {
   unsigned long e = ERR_peek_error();
   const char *r = e ? ERR_reason_error_string(e) : NULL;
+#ifdef ERR_SYSTEM_ERROR
+  if (e && ERR_SYSTEM_ERROR(e)) r = strerror(ERR_GET_REASON(e));
+#endif
   if (r) snprintf(buf, size, "%s", r);
   else if (e) snprintf(buf, size, "error:%08lX", e);
   else snprintf(buf, size, "%s", fallback);

@@ -280,7 +280,10 @@ SPEC["gevent.server"] = {
         fields[k] = s[k]
       end
       s:stop()
-      return {s, setmetatable(fields, getmetatable(s))}
+      -- a TLS server (a context without a certificate is enough here)
+      local ctx = require("gevent.ssl").newcontext{mode = "server"}
+      local tls = m.StreamServer({"127.0.0.1", 0}, function() end, {ssl = ctx})
+      return {s, setmetatable(fields, getmetatable(s)), tls}
     end,
   },
 }
