@@ -4,15 +4,9 @@
 ** times out, gv_tls_close wakes a blocked reader, verification failures
 ** say what failed, and the step API asks for the fd it needs.
 ** argv[1]: spec/support/certs.sh (makes the throwaway certificates). */
-#include <lauxlib.h>
-#include <lualib.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "bindings.h"
-#include "gvlua.h"
-#include "unit.h"
+#include "rt.h"
 
 static char dir[64];
 static char path_buf[4][128];
@@ -22,27 +16,10 @@ static const char *path(int slot, const char *name) {
   return path_buf[slot];
 }
 
-static lua_State *new_state(void) {
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_gvlua);
-  lua_setfield(L, -2, "gvlua");
-  lua_pop(L, 1);
-  CHECK(gvlua_open(L, NULL) == 0);
-  return L;
+static gv_hub *hub_of(lua_State *L) {
+  (void)L;
+  return rt_hub;
 }
-
-static int run(lua_State *L, const char *code) {
-  if (luaL_dostring(L, code) != LUA_OK) {
-    fprintf(stderr, "lua error: %s\n", lua_tostring(L, -1));
-    lua_pop(L, 1);
-    return 0;
-  }
-  return 1;
-}
-
-static gv_hub *hub_of(lua_State *L) { return &l_hub_get(L)->hub; }
 
 static gv_tls_ctx *server_ctx(void) {
   gv_tls_ctx *c = gv_tls_ctx_new(1);
@@ -62,10 +39,13 @@ static gv_tls_ctx *client_ctx(void) {
 /* ---- the greenlets' bodies: C functions blocking on the slow path ------ */
 
 static int big_len = 1 << 20;
+static int sv[2];
+static long server_total;
+static int client_ok, ticks, done;
 
-/* server(fd): handshake, read big_len bytes, answer "done" */
+/* server(&fd): handshake, read big_len bytes, answer "done" */
 static int c_server(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1);
+  int fd = *(int *)lua_touserdata(L, 1);
   gv_tls_ctx *c = server_ctx();
   gv_tls t;
   CHECK(gv_tls_init(&t, c, fd) == 0);
@@ -82,13 +62,12 @@ static int c_server(lua_State *L) {
     if (total < 0) break;
     total += n;
   }
-  CHECK(total == big_len);
+  server_total = total;
   CHECK(gv_tls_write(hub_of(L), L, &t, "done", 4, 5, NULL) == 4);
   CHECK(gv_tls_shutdown(hub_of(L), L, &t, 5) == GV_TLS_OK);
   gv_tls_close(hub_of(L), &t);
   close(fd);
-  lua_pushinteger(L, total);
-  return 1;
+  return 0;
 }
 
 static void check_field(void *ud, const char *section, const char *key,
@@ -102,9 +81,9 @@ static void check_field(void *ud, const char *section, const char *key,
     seen[1] = 1;
 }
 
-/* client(fd): handshake, check the peer, send big_len bytes, read reply */
+/* client(&fd): handshake, check the peer, send big_len bytes, read reply */
 static int c_client(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1);
+  int fd = *(int *)lua_touserdata(L, 1);
   gv_tls_ctx *c = client_ctx();
   gv_tls t;
   CHECK(gv_tls_init(&t, c, fd) == 0);
@@ -112,8 +91,8 @@ static int c_client(lua_State *L) {
   CHECK(gv_tls_set_host(&t, "localhost") == 0);
   CHECK(gv_tls_handshake(hub_of(L), L, &t, 5) == GV_TLS_OK);
   CHECK(strcmp(gv_tls_version(&t), "TLSv1.3") == 0);
-  int done;
-  CHECK(gv_tls_verify_result(&t, &done) == NULL && done);
+  int verified;
+  CHECK(gv_tls_verify_result(&t, &verified) == NULL && verified);
   gv_x509 *x = gv_tls_peer_cert(&t, 0);
   CHECK(x != NULL);
   if (x) {
@@ -137,124 +116,124 @@ static int c_client(lua_State *L) {
   CHECK(gv_tls_read(hub_of(L), L, &t, reply, sizeof reply, 5) == GV_TLS_EOF);
   gv_tls_close(hub_of(L), &t);
   close(fd);
-  lua_pushboolean(L, 1);
-  return 1;
+  client_ok = 1;
+  done = 1;
+  return 0;
 }
 
-static void push_pair(lua_State *L) {
-  int sv[2];
-  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  lua_pushinteger(L, sv[0]);
-  lua_setglobal(L, "fd1");
-  lua_pushinteger(L, sv[1]);
-  lua_setglobal(L, "fd2");
+/* ticks while the others talk: waits let it run */
+static int c_ticker(lua_State *L) {
+  while (!done) {
+    ticks++;
+    gv_sleep(hub_of(L), L, 0.001, 0, NULL);
+  }
+  return 0;
 }
 
 static void test_roundtrip(void) {
-  lua_State *L = new_state();
-  lua_register(L, "server", c_server);
-  lua_register(L, "client", c_client);
-  push_pair(L);
-  CHECK(run(L, "core = require 'gvlua'; ticks = 0\n"
-               "local t = core.spawn(function() while true do "
-               "  ticks = ticks + 1; core.sleep(0.001) end end)\n"
-               "local s = core.spawn(server, fd1)\n"
-               "local c = core.spawn(client, fd2)\n"
-               "got = s:get(); ok = c:get(); t:kill()\n"));
-  lua_getglobal(L, "got");
-  CHECK(lua_tointeger(L, -1) == big_len);
-  lua_getglobal(L, "ok");
-  CHECK(lua_toboolean(L, -1));
-  lua_pop(L, 2);
-  lua_close(L);
+  rt r;
+  rt_open(&r);
+  rt_hub = &r.hub;
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  rt_spawn(&r, c_ticker, NULL);
+  rt_spawn(&r, c_server, &sv[0]);
+  rt_spawn(&r, c_client, &sv[1]);
+  rt_run(&r);
+  CHECK(server_total == big_len);
+  CHECK(client_ok);
+  CHECK(ticks > 1);
+  CHECK(r.failed == 0);
+  rt_close(&r);
 }
 
-/* ---- timeouts, close, verification, steps -------------------------------- */
+/* ---- timeouts, close, verification -------------------------------------- */
 
-static gv_tls shared;   /* a connection two greenlets use */
+static gv_tls shared;   /* a connection greenlets share */
+static long reads[2];
 
-static int c_read_once(lua_State *L) {
+static int c_read_timeout(lua_State *L) {
   char buf[16];
-  lua_pushinteger(L, gv_tls_read(hub_of(L), L, &shared, buf, sizeof buf,
-                                 luaL_optnumber(L, 1, -1)));
-  return 1;
+  reads[0] = gv_tls_read(hub_of(L), L, &shared, buf, sizeof buf, 0.05);
+  return 0;
 }
 
-static int c_close_shared(lua_State *L) {
+static int c_read_forever(lua_State *L) {
+  char buf[16];
+  reads[1] = gv_tls_read(hub_of(L), L, &shared, buf, sizeof buf, -1);
+  return 0;
+}
+
+static int c_close_later(lua_State *L) {
+  gv_sleep(hub_of(L), L, 0.02, 0, NULL);
   gv_tls_close(hub_of(L), &shared);
   return 0;
 }
 
 static void test_timeout_and_close(void) {
-  lua_State *L = new_state();
-  lua_register(L, "read_once", c_read_once);
-  lua_register(L, "close_shared", c_close_shared);
-  int sv[2];
+  rt r;
+  rt_open(&r);
+  rt_hub = &r.hub;
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   gv_tls_ctx *c = client_ctx();
   CHECK(gv_tls_init(&shared, c, sv[0]) == 0);
   gv_tls_ctx_unref(c);
   CHECK(gv_tls_set_host(&shared, "localhost") == 0);
   /* the peer never answers: the read (its handshake) times out */
-  CHECK(run(L, "core = require 'gvlua'\n"
-               "r1 = core.spawn(read_once, 0.05):get()\n"
-               "local g = core.spawn(read_once)\n"
-               "core.sleep(0.02); close_shared(); r2 = g:get()\n"));
-  lua_getglobal(L, "r1");
-  CHECK(lua_tointeger(L, -1) == GV_TLS_TIMEOUT);
-  lua_getglobal(L, "r2");
-  CHECK(lua_tointeger(L, -1) == GV_TLS_CLOSED);
-  lua_pop(L, 2);
+  rt_spawn(&r, c_read_timeout, NULL);
+  rt_run(&r);
+  CHECK(reads[0] == GV_TLS_TIMEOUT);
+  /* a reader blocked without a timeout is woken by gv_tls_close */
+  rt_spawn(&r, c_read_forever, NULL);
+  rt_spawn(&r, c_close_later, NULL);
+  rt_run(&r);
+  CHECK(reads[1] == GV_TLS_CLOSED);
   CHECK(gv_tls_read_step(&shared, NULL, 0) == GV_TLS_CLOSED);
   close(sv[0]);
   close(sv[1]);
-  lua_close(L);
+  rt_close(&r);
 }
 
-static int c_mismatch(lua_State *L) {
-  int sv[2];
-  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  lua_pushinteger(L, sv[0]);
-  lua_setglobal(L, "fd1");
-  gv_tls_ctx *c = client_ctx();
-  gv_tls t;
-  CHECK(gv_tls_init(&t, c, sv[1]) == 0);
-  gv_tls_ctx_unref(c);
-  CHECK(gv_tls_set_host(&t, "other.test") == 0);
-  lua_getglobal(L, "serve_one");
-  lua_pushinteger(L, sv[0]);
-  lua_call(L, 1, 0);    /* spawns a server greenlet */
-  int r = gv_tls_handshake(hub_of(L), L, &t, 5);
-  CHECK(r == GV_TLS_ERROR);
-  CHECK(strcmp(gv_tls_error(&t),
-               "certificate verify failed: hostname mismatch") == 0);
-  gv_tls_close(hub_of(L), &t);
-  close(sv[1]);
-  return 0;
-}
+static char mismatch_err[256];
 
 static int c_server_handshake(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1);
+  int fd = *(int *)lua_touserdata(L, 1);
   gv_tls_ctx *c = server_ctx();
   gv_tls t;
   CHECK(gv_tls_init(&t, c, fd) == 0);
   gv_tls_ctx_unref(c);
   int r = gv_tls_handshake(hub_of(L), L, &t, 5);
-  /* the client's alert: unknown/bad certificate */
+  /* the client's alert: the server's name was not what it asked for */
   CHECK(r == GV_TLS_ERROR || r == GV_TLS_EOF);
   gv_tls_close(hub_of(L), &t);
   close(fd);
   return 0;
 }
 
+static int c_client_other(lua_State *L) {
+  int fd = *(int *)lua_touserdata(L, 1);
+  gv_tls_ctx *c = client_ctx();
+  gv_tls t;
+  CHECK(gv_tls_init(&t, c, fd) == 0);
+  gv_tls_ctx_unref(c);
+  CHECK(gv_tls_set_host(&t, "other.test") == 0);
+  CHECK(gv_tls_handshake(hub_of(L), L, &t, 5) == GV_TLS_ERROR);
+  snprintf(mismatch_err, sizeof mismatch_err, "%s", gv_tls_error(&t));
+  gv_tls_close(hub_of(L), &t);
+  close(fd);
+  return 0;
+}
+
 static void test_verify_failure(void) {
-  lua_State *L = new_state();
-  lua_register(L, "mismatch", c_mismatch);
-  lua_register(L, "server_handshake", c_server_handshake);
-  CHECK(run(L, "core = require 'gvlua'\n"
-               "function serve_one(fd) core.spawn(server_handshake, fd) end\n"
-               "core.spawn(mismatch):get(); core.sleep(0.01)\n"));
-  lua_close(L);
+  rt r;
+  rt_open(&r);
+  rt_hub = &r.hub;
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  rt_spawn(&r, c_server_handshake, &sv[0]);
+  rt_spawn(&r, c_client_other, &sv[1]);
+  rt_run(&r);
+  CHECK(strcmp(mismatch_err,
+               "certificate verify failed: hostname mismatch") == 0);
+  rt_close(&r);
 }
 
 static void test_steps_and_contexts(void) {
