@@ -50,13 +50,14 @@ enum {
                   ** instance; nil for a plain Greenlet */
   UV_LINKS,       /* link callbacks while alive; the error when dead */
   UV_SPAWNED,     /* "file:line" where it was spawned */
-  UV_COUNT = UV_SPAWNED
+  UV_IDENT,       /* the token that frees its minimal_ident when collected */
+  UV_COUNT = UV_IDENT
 };
 
 /* Registry keys. */
 #define L_HUB "gvlua.hub"
 #define L_GREENLET "gevent.Greenlet"        /* instance metatable */
-#define L_GREENLET_GC "gevent.Greenlet#gc"  /* same, once it has an ident */
+#define L_GREENLET_IDENT "gvlua.ident"      /* minimal_ident tokens */
 #define L_GREENLET_CLASS "gvlua.GreenletClass"
 #define L_TIMEOUT "gevent.Timeout"          /* Timeout class = metatable */
 #define L_GREENLETEXIT "gevent.GreenletExit"

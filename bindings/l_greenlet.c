@@ -16,8 +16,7 @@ static const char ERRBOX[] = "gvlua.errbox";
 /* ---- access ------------------------------------------------------------ */
 
 l_greenlet *l_greenlet_test(lua_State *L, int idx) {
-  l_greenlet *g = luaL_testudata(L, idx, L_GREENLET);
-  return g ? g : luaL_testudata(L, idx, L_GREENLET_GC);
+  return luaL_testudata(L, idx, L_GREENLET);
 }
 
 l_greenlet *l_greenlet_check(lua_State *L, int idx) {
@@ -68,23 +67,30 @@ static unsigned idents_pop(l_hub *h) {
 
 /* Like gevent, idents are handed out when first asked for, and a
 ** collected greenlet's ident is reused. Only greenlets that have one pay
-** for a finalizer: their metatable becomes the one with __gc. */
+** for a finalizer, and not the greenlet itself: a small token with __gc,
+** made then and kept in its UV_IDENT, is collected with it. (Giving the
+** greenlet a __gc metatable late cost O(objects made since it): Lua looks
+** for it in its list of all objects. The token is the newest object.) */
+typedef struct ident_token { l_hub *h; unsigned ident; } ident_token;
+
 unsigned l_greenlet_ident(lua_State *L, int idx) {
   l_greenlet *g = lua_touserdata(L, idx);
   if (!g->ident) {
     l_hub *h = g->g.hub->ud;
-    g->ident = 1 + (h->nfree_idents ? idents_pop(h) : h->next_ident++);
     idx = lua_absindex(L, idx);
-    luaL_getmetatable(L, L_GREENLET_GC);
-    lua_setmetatable(L, idx);
+    ident_token *t = lua_newuserdatauv(L, sizeof *t, 0); /* may raise */
+    g->ident = 1 + (h->nfree_idents ? idents_pop(h) : h->next_ident++);
+    t->h = h;
+    t->ident = g->ident;
+    luaL_setmetatable(L, L_GREENLET_IDENT);
+    lua_setiuservalue(L, idx, UV_IDENT);
   }
   return g->ident - 1;
 }
 
-static int m_gc(lua_State *L) {
-  l_greenlet *g = lua_touserdata(L, 1);
-  l_hub *h = g->g.hub->ud;
-  if (g->ident && h->hub.loop) idents_push(h, g->ident - 1);
+static int ident_gc(lua_State *L) {
+  ident_token *t = lua_touserdata(L, 1);
+  if (t->h->hub.loop) idents_push(t->h, t->ident - 1);
   return 0;
 }
 
@@ -1284,12 +1290,9 @@ void l_greenlet_register(lua_State *L) {
     luaL_newmetatable(L, L_GREENLET);
     l_setfuncs(L, greenlet_meta);
     lua_pop(L, 1);
-    luaL_newmetatable(L, L_GREENLET_GC);
-    l_setfuncs(L, greenlet_meta);
-    lua_pushcfunction(L, m_gc);
+    luaL_newmetatable(L, L_GREENLET_IDENT);
+    lua_pushcfunction(L, ident_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, L_GREENLET);
-    lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
     luaL_newmetatable(L, "gvlua.Waiter");
     l_setfuncs(L, waiter_methods);

@@ -2,6 +2,7 @@
 -- subclassing.
 local gevent = require "gevent"
 local Greenlet = gevent.Greenlet
+local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "spec"
 
 describe("gevent.spawn", function()
   it("only schedules; greenlets start in FIFO order when the caller blocks", function()
@@ -447,5 +448,46 @@ describe("C stack overflow in a greenlet", function()
       assert.is_false(ok)
       assert.matches("C stack overflow", err)
     end
+  end)
+end)
+
+-- Issue 9, item 5: the failure report (and naming, which it does) costs
+-- O(1) per greenlet. CPU time of 8x the greenlets must stay near 8x (it
+-- was 64x: naming a greenlet searched Lua's list of all objects).
+describe("failure reports at scale", function()
+  local child = dofile(here .. "/support/child.lua")
+
+  local function ratio(body)
+    local code = [[
+      local gevent = require "gevent"
+      local function run(n)
+        local gs = {}
+        local t0 = os.clock()
+        ]] .. body .. [[
+        return os.clock() - t0
+      end
+      run(500)
+      local small = math.min(run(2000), run(2000))
+      io.write(run(16000) / small)
+    ]]
+    local out, err, status = child(code)
+    assert.are.equal(0, status, err:sub(-500))
+    return tonumber(out)
+  end
+
+  it("failing greenlets: linear", function()
+    local r = ratio([[
+        for i = 1, n do gs[i] = gevent.spawn(error, "boom") end
+        gevent.joinall(gs) ]])
+    assert.is_true(r < 24, "16000 cost " .. r .. " x 2000")
+  end)
+
+  it("killed with a custom exception: linear", function()
+    local r = ratio([[
+        for i = 1, n do gs[i] = gevent.spawn(gevent.sleep, 10) end
+        gevent.sleep(0)
+        for i = 1, n do gs[i]:kill("custom", false) end
+        gevent.joinall(gs) ]])
+    assert.is_true(r < 24, "16000 cost " .. r .. " x 2000")
   end)
 end)
