@@ -15,6 +15,9 @@ typedef struct l_hub {
   gv_hub hub;
   int threads_ref;        /* registry ref: pool of finished threads */
   int nthreads;           /* threads in the pool */
+  unsigned nomem_iter;    /* 1 + the loop iteration (ev_iteration) in which
+                          ** memory last ran out for a greenlet; 0: none
+                          ** since a spawn found memory (l_greenlet.c) */
   unsigned next_ident;       /* minimal_ident never handed out yet */
   unsigned deaths;           /* greenlets that died so far */
   unsigned *free_idents;     /* min-heap of idents of collected greenlets */
@@ -23,6 +26,11 @@ typedef struct l_hub {
   int site_line;             /* the last spawn site, see record_site */
   char site_src[LUA_IDSIZE];
 } l_hub;
+
+/* Finished threads kept for new greenlets. The pool's table is made this
+** size up front, so that putting a thread back never allocates (it may
+** happen when memory has run out). */
+#define L_THREAD_POOL_MAX 1024
 
 /* A Greenlet object. User values hold its Lua-side state (UV_*). */
 typedef struct l_greenlet {

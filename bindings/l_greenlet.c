@@ -9,9 +9,9 @@
 #include <time.h>
 #include "bindings.h"
 
-#define THREAD_POOL_MAX 1024
 
 static const char ERRBOX[] = "gvlua.errbox";
+static const char NOMEM_START[] = "cannot start the greenlet: not enough memory";
 
 /* ---- access ------------------------------------------------------------ */
 
@@ -100,6 +100,36 @@ void l_greenlet_idents_free(l_hub *h) {
   h->nfree_idents = h->free_idents_cap = 0;
 }
 
+/* ---- describing errors without raising -------------------------------- */
+
+static int tostring_p(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/* Pushes the text of the error at idx, never raising (but for memory): its
+** __tostring's result, or a description when it has none or it fails. */
+static const char *push_error_text(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  int t = lua_type(L, idx);
+  if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+    lua_pushvalue(L, idx);
+    return lua_tostring(L, -1);
+  }
+  if (luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushcfunction(L, tostring_p);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+      return lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return lua_pushfstring(L, "(error object is a %s value; its __tostring "
+                              "failed)", luaL_typename(L, idx));
+  }
+  return lua_pushfstring(L, "(error object is a %s value)",
+                         luaL_typename(L, idx));
+}
+
 /* ---- the body: runs on the greenlet's own thread ----------------------- */
 
 /* Message handler: keeps GreenletExit as is, boxes other errors with the
@@ -109,14 +139,7 @@ static int body_msgh(lua_State *L) {
   int is_exit = l_class_is(L, 1, -1);
   lua_pop(L, 1);
   if (is_exit) return 1;
-  const char *msg;
-  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-    msg = lua_tostring(L, -1);
-  else if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
-    msg = lua_tostring(L, 1);
-  else
-    msg = lua_pushfstring(L, "(error object is a %s value)",
-                          luaL_typename(L, 1));
+  const char *msg = push_error_text(L, 1); /* the object stays as it is */
   luaL_traceback(L, L, msg, 1);
   lua_createtable(L, 2, 0);
   lua_pushvalue(L, 1);
@@ -294,8 +317,46 @@ static int materialize_p(lua_State *L) {
   return 0;
 }
 
+/* Out of memory. Near the limit every allocation that fails first costs
+** Lua an emergency full collection, which on a big heap takes long: a
+** hub starting thousands of greenlets that each run out would take
+** minutes, and the code that spawned them would wait all along. So once
+** memory ran out for a greenlet (it could not start, or died of it), the
+** greenlets due to start in the same loop iteration die at once with
+** "cannot start the greenlet: not enough memory", and the next spawn or
+** start allocates a thread itself first (check_memory): the caller gets
+** Lua's "not enough memory" while it lasts, and all goes on once memory
+** is free again. */
+static void out_of_memory(l_hub *h) {
+  h->nomem_iter = 1 + ev_iteration(h->hub.loop);
+}
+
 static void on_materialize(gv_hub *hub, gv_greenlet *g) {
-  l_hub_protected(hub->ud, materialize_p, g);
+  l_hub *h = hub->ud;
+  lua_State *L = hub->L;
+  if (h->nomem_iter == 1 + ev_iteration(hub->loop)) return; /* dies */
+  lua_pushcfunction(L, materialize_p);
+  lua_pushlightuserdata(L, g);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    g->L = NULL;
+    out_of_memory(h);
+  }
+}
+
+/* Before a greenlet is scheduled to start after memory ran out: a thread
+** for the pool, allocated here so that no memory raises in the caller. */
+static void check_memory(lua_State *L, l_hub *h) {
+  lua_newthread(L); /* raises "not enough memory" */
+  if (h->nthreads < L_THREAD_POOL_MAX) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->threads_ref);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, h->nthreads + 1);
+    h->nthreads++;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  h->nomem_iter = 0;
 }
 
 /* Records where the greenlet was spawned ("file:line" of the nearest Lua
@@ -337,6 +398,8 @@ static int prepare_start(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   l_greenlet *g = lua_touserdata(L, idx);
   if (g->g.state != GV_NEW || g->started) return 0;
+  l_hub *h = g->g.hub->ud;
+  if (h->nomem_iter) check_memory(L, h);
   if (g->use_run || g->nbody == 0) { /* body is self:_run() */
     lua_getfield(L, idx, "_run");
     if (!lua_isfunction(L, -1) && !luaL_getmetafield(L, -1, "__call"))
@@ -371,14 +434,44 @@ l_greenlet *l_greenlet_spawn(lua_State *L, l_hub *h, int nargs) {
 
 /* ---- death ------------------------------------------------------------- */
 
-static void print_report(lua_State *L, int self, int err, const char *tb) {
-  const char *s = tb;
-  if (!s) s = luaL_tolstring(L, err, NULL);
-  const char *name = luaL_tolstring(L, self, NULL);
-  fprintf(stderr, "%s\n%s failed with %s\n", s, name,
-          luaL_typename(L, err));
+/* The failure report: the traceback (which starts with the error), then
+** a line naming the greenlet that ends with the error itself. Arguments:
+** self, error, traceback or nil. */
+static int report_p(lua_State *L) {
+  const char *msg = push_error_text(L, 2);
+  const char *tb = lua_isstring(L, 3) ? lua_tostring(L, 3) : msg;
+  const char *name = luaL_tolstring(L, 1, NULL);
+  fprintf(stderr, "%s\n%s failed: %s\n", tb, name, msg);
   fflush(stderr);
-  lua_pop(L, tb ? 1 : 2);
+  return 0;
+}
+
+/* Prints the report; if that fails (a subclass's __index raising, no
+** memory), or memory ran out in this loop iteration (formatting would
+** cost emergency collections), a plainer one from C data. */
+static void print_report(lua_State *L, int self, int err, int tb) {
+  l_hub *h = ((l_greenlet *)lua_touserdata(L, self))->g.hub->ud;
+  if (h->nomem_iter == 1 + ev_iteration(h->hub.loop)) {
+    l_greenlet *g = lua_touserdata(L, self);
+    fprintf(stderr, "gvlua: a greenlet spawned at %s failed: %s\n",
+            g->where ? g->where : "?", lua_type(L, err) == LUA_TSTRING ?
+            lua_tostring(L, err) : luaL_typename(L, err));
+    fflush(stderr);
+    return;
+  }
+  lua_pushcfunction(L, report_p);
+  lua_pushvalue(L, self);
+  lua_pushvalue(L, err);
+  if (tb) lua_pushvalue(L, tb);
+  else lua_pushnil(L);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+    l_greenlet *g = lua_touserdata(L, self);
+    fprintf(stderr, "gvlua: a greenlet spawned at %s failed: %s\n",
+            g->where ? g->where : "?", lua_type(L, err) == LUA_TSTRING ?
+            lua_tostring(L, err) : luaL_typename(L, err));
+    fflush(stderr);
+    lua_pop(L, 1);
+  }
 }
 
 /* Runs the links of dead g (self at idx) in registration order: rawlinks
@@ -497,10 +590,11 @@ static int finish_p(lua_State *L) {
   int status = f->status, nres = f->nres;
   l_greenlet_push(L, g);
   int self = lua_gettop(L);
-  const char *tb = NULL;
+  int tb = 0;
   int vals = 0, err = 0;
-  if (!T) { /* it never got a thread: out of memory */
-    lua_pushliteral(L, "cannot start the greenlet: not enough memory");
+  if (!T) { /* it never got a thread: out of memory (a string kept in the
+            ** registry: pushing it allocates nothing) */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, NOMEM_START);
     err = lua_gettop(L);
   } else if (status == LUA_OK) {
     luaL_checkstack(L, nres + 8, "too many results");
@@ -515,7 +609,7 @@ static int finish_p(lua_State *L) {
         lua_rawgeti(L, err, 2);
         lua_rawgeti(L, err, 1);
         lua_replace(L, err);
-        tb = lua_tostring(L, -1);
+        tb = lua_gettop(L);
       }
       if (is_greenlet_exit(L, err)) { /* gevent counts it as success */
         vals = err;
@@ -524,7 +618,7 @@ static int finish_p(lua_State *L) {
       }
     }
     lua_settop(T, 0); /* finished cleanly: the thread can be reused */
-    if (h->nthreads < THREAD_POOL_MAX) {
+    if (h->nthreads < L_THREAD_POOL_MAX) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, h->threads_ref);
       lua_getiuservalue(L, self, UV_THREAD);
       lua_rawseti(L, -2, ++h->nthreads);
@@ -534,15 +628,44 @@ static int finish_p(lua_State *L) {
     lua_xmove(T, L, 1);
     err = lua_gettop(L);
   }
+  if (err && !tb && lua_type(L, err) == LUA_TSTRING &&
+      strcmp(lua_tostring(L, err), "not enough memory") == 0)
+    out_of_memory(h); /* Lua's memory error (no handler ran for it) */
   g->g.L = NULL;
   if (err) print_report(L, self, err, tb);
   settle(L, g, self, vals, err);
   return 0;
 }
 
+/* finish_p failed (no memory): the greenlet dies with that error, its
+** joiners are woken; its links, which need memory to run, are dropped.
+** Allocates nothing: the error on top of L is Lua's own message. */
+static void finish_fallback(lua_State *L, l_greenlet *g) {
+  l_hub *h = g->g.hub->ud;
+  int err = lua_gettop(L);
+  l_greenlet_push(L, g);
+  lua_pushnil(L);
+  lua_setiuservalue(L, -2, UV_THREAD);
+  lua_pushvalue(L, err);
+  lua_setiuservalue(L, -2, UV_LINKS);
+  lua_pop(L, 2);
+  g->g.L = NULL;
+  g->failed = 1;
+  g->has_links = 0;
+  if (!g->death) g->death = ++h->deaths;
+  out_of_memory(h);
+  fprintf(stderr, "gvlua: a greenlet spawned at %s failed: not enough "
+                  "memory\n", g->where ? g->where : "?");
+  g->g.run.fn = notify;
+  gv_schedule(g->g.hub, &g->g.run);
+}
+
 static void on_finished(gv_hub *hub, gv_greenlet *gg, int status, int nres) {
   finished f = {(l_greenlet *)gg, status, nres};
-  l_hub_protected(hub->ud, finish_p, &f);
+  lua_State *L = hub->L;
+  lua_pushcfunction(L, finish_p);
+  lua_pushlightuserdata(L, &f);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) finish_fallback(L, f.g);
 }
 
 /* ---- LoopExit ---------------------------------------------------------- */
@@ -1272,6 +1395,8 @@ void l_greenlet_register(lua_State *L) {
   lua_pop(L, 2);
   luaL_newmetatable(L, ERRBOX);
   lua_pop(L, 1);
+  lua_pushstring(L, NOMEM_START); /* kept: the message when memory is out */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, NOMEM_START);
   {
     lua_newtable(L);
     l_setfuncs(L, greenlet_methods);

@@ -491,3 +491,79 @@ describe("failure reports at scale", function()
     assert.is_true(r < 24, "16000 cost " .. r .. " x 2000")
   end)
 end)
+
+-- Issue 9, item 4: running out of memory while spawning raises "not enough
+-- memory" in the spawning code promptly, the hub keeps running, and all is
+-- usable again once memory is free.
+describe("out of memory while spawning", function()
+  local child = dofile(here .. "/support/child.lua")
+
+  it("raises in the caller, and recovers", function()
+    local out, err, status = child([[
+      local gevent = require "gevent"
+      local ev = require("gevent.event").Event()
+      local gs = {}
+      local t0 = os.clock()
+      local ok, e = pcall(function()
+        for i = 1, 1e7 do
+          gs[i] = gevent.spawn(function() ev:wait() end)
+          if i % 10000 == 0 then gevent.sleep(0) end
+        end
+      end)
+      print(ok, e, #gs > 10000, os.clock() - t0 < 10)
+      ev:set()
+      gevent.sleep(0.01)
+      local alive = 0
+      for _, g in ipairs(gs) do if not g.dead then alive = alive + 1 end end
+      gs = nil
+      collectgarbage()
+      print(alive, gevent.spawn(function() return "usable" end):get())
+    ]], {limit_kb = 150000, timeout = 60})
+    if err:find("AddressSanitizer", 1, true) then
+      pending("ulimit -v does not go with AddressSanitizer")
+      return
+    end
+    assert.are.equal(0, status, err:sub(-300))
+    assert.are.equal("false\tnot enough memory\ttrue\ttrue\n0\tusable\n", out)
+    assert.is_nil(err:find("error in the hub", 1, true))
+  end)
+end)
+
+-- Issue 9, item 6 and the report's last line: an error object is stored
+-- as it is, even when its __tostring raises, and the report ends with the
+-- error itself.
+describe("a greenlet's error", function()
+  local child = dofile(here .. "/support/child.lua")
+
+  it("is kept intact when its __tostring raises", function()
+    local obj = setmetatable({}, {__tostring = function() error("nope") end})
+    local g = gevent.spawn(function() error(obj) end)
+    assert.is_true(g:join(2))
+    assert.are.equal(obj, g.exception)
+    assert.is_false(g:successful())
+    local ok, e = pcall(g.get, g)
+    assert.is_false(ok)
+    assert.are.equal(obj, e)
+  end)
+
+  it("is reported with a fallback text, on a last line that ends with it", function()
+    local _, err, status = child([[
+      local gevent = require "gevent"
+      local obj = setmetatable({}, {__tostring = function() error("nope") end})
+      gevent.spawn(function() error(obj) end):join()
+      gevent.spawn(function() error("plain boom", 0) end):join()
+      gevent.spawn(function() error(setmetatable({}, {
+        __tostring = function() return "custom text" end})) end):join()
+    ]])
+    assert.are.equal(0, status, err)
+    local lines = {}
+    for l in err:gmatch("[^\n]+") do
+      if l:find("^<Greenlet") then lines[#lines + 1] = l end
+    end
+    assert.are.equal(3, #lines, err)
+    assert.matches("> failed: %(error object is a table value; its "
+                   .. "__tostring failed%)$", lines[1])
+    assert.matches("> failed: plain boom$", lines[2])
+    assert.matches("> failed: custom text$", lines[3])
+  end)
+end)
