@@ -14,6 +14,8 @@
 #ifndef GV_H
 #define GV_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <ev.h>
@@ -100,7 +102,18 @@ struct gv_callback {
   gv_callback *next;
   gv_callback_fn fn;
   int queued;
+  unsigned char kind;       /* GV_CB_*: what it is, for run info only */
 };
+
+/* Kinds of callbacks (gv_callback.kind), named by gv_callback_name. */
+enum {
+  GV_CB_OTHER,    /* (zero: also greenlet entries, whose fn is NULL) */
+  GV_CB_LINKS,    /* a dead greenlet's links and joiners */
+  GV_CB_EVENT,    /* an Event's or AsyncResult's wake-ups */
+  GV_CB_QUEUE,    /* a queue's hand-off to its waiters */
+  GV_CB_DEFER     /* a function deferred to the hub (gevent.pool) */
+};
+GV_API const char *gv_callback_name(const gv_callback *cb);
 
 /* Appends 'cb' to the run queue unless it is already queued. */
 GV_API void gv_schedule(gv_hub *hub, gv_callback *cb);
@@ -209,7 +222,30 @@ typedef struct gv_hooks {
   /* A greenlet's thread yielded without blocking (a stray
   ** coroutine.yield at its top level). */
   void (*stray_yield)(gv_hub *hub, gv_greenlet *g);
+  /* Interrupt requests (GV_IRQ_* bits) for the Lua code running now, on
+  ** the hub's thread: from a Lua hook on L, the thread that runs (a
+  ** greenlet's, or hub->L in hub context), or with L NULL from hub
+  ** context when no Lua code ran to take them. May raise in L. */
+  void (*interrupt)(gv_hub *hub, lua_State *L, unsigned bits);
+  /* Greenlet g is about to run (only while GV_OBS_SWITCH is on). */
+  void (*switched)(gv_hub *hub, gv_greenlet *g);
+  /* A monitor event (GV_MON_*) in hub context: 'value' is its figure. */
+  void (*monitor_event)(gv_hub *hub, int event, double value);
+  /* Writes a one-line description of g ("greenlet \"name\" (spawned at
+  ** file:line)") into buf. Must be async-signal-safe and read no Lua
+  ** state: the monitor thread and signal handlers call it. */
+  void (*describe)(gv_hub *hub, gv_greenlet *g, char *buf, size_t size);
 } gv_hooks;
+
+/* What the hub counts while observation is on (see gv_observe). Written
+** by the hub's thread only; other threads read them with relaxed atomic
+** loads. */
+typedef struct gv_stats {
+  uint64_t switches;         /* greenlets resumed */
+  uint64_t callbacks;        /* hub callbacks run */
+  uint64_t blocked_reports;  /* blocks longer than max_blocking_time */
+  double blocked_time;       /* seconds those blocks lasted, in all */
+} gv_stats;
 
 struct gv_hub {
   struct ev_loop *loop;
@@ -242,6 +278,23 @@ struct gv_hub {
   double step_timeout;
   long coarse_tick;          /* coarse clock at last time update */
   void *ud;                  /* the bindings' data */
+  /* observation (monitor.c): the scheduler pays one predictable branch
+  ** per run-queue entry on 'observe' and nothing else while it is 0 */
+  unsigned char observe;     /* GV_OBS_* bits */
+  unsigned char polling;     /* waiting in the poller (monitor reads it) */
+  gv_stats stats;
+  struct gv_monitor *monitor; /* the monitor thread, NULL when off */
+  /* interrupts (interrupt.c) */
+  unsigned irq;              /* pending GV_IRQ_* bits (atomic) */
+  int irq_ready;             /* gv_irq_enable done */
+  pthread_t thread;          /* the thread the hub runs on */
+  ev_async irq_async;        /* wakes an idle hub for a request */
+  gv_greenlet *int_victim;   /* greenlet "interrupted!" was raised in */
+  struct gv_armed {          /* threads the interrupt hook is set on, and */
+    lua_State *L;            /* the hook each had before */
+    lua_Hook hook;
+    int mask, count;
+  } armed[4];
 };
 
 static inline gv_greenlet *gv_current(gv_hub *hub) { return hub->current; }
@@ -368,6 +421,84 @@ GV_API int gv_step(gv_hub *hub, lua_State *L, double timeout);
 /* Current greenlet: wait until the hub has nothing else to do. */
 GV_API int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
                    gv_kfunction k);
+
+/* ---- interrupts (interrupt.c) ----------------------------------------- */
+
+/* Requests to the Lua code the hub runs now. Each is taken once, by the
+** first Lua code that runs on the hub's thread (through a hook set on the
+** running Lua thread only while a request is pending: nothing is paid
+** otherwise), or, when none runs (the hub waits in the poller), by the hub
+** itself: then hooks.interrupt gets L NULL. */
+#define GV_IRQ_INT    0x1   /* Ctrl-C: raise "interrupted!" */
+#define GV_IRQ_REPORT 0x2   /* the monitor: report the running code */
+#define GV_IRQ_SLICE  0x4   /* the running greenlet exceeded max_slice */
+
+/* Makes the hub interruptible: its thread is the calling one (the hub's
+** owner), requests from other threads reach it with GV_IRQ_SIGNAL. Called
+** by gv_interrupt_sigint and the monitor; idempotent. 0 or -errno. */
+GV_API int gv_irq_enable(gv_hub *hub);
+/* Posts 'bits' to the hub. Async-signal-safe and callable from any thread
+** once gv_irq_enable was called (else it does nothing). Never switches,
+** never raises: the request is acted upon by hooks.interrupt. */
+GV_API void gv_interrupt(gv_hub *hub, unsigned bits);
+/* Ctrl-C for 'hub' (on != 0) or the default action again: SIGINT posts
+** GV_IRQ_INT and restores the default action, so that a second Ctrl-C
+** kills a process whose Lua code cannot be reached (lua.c's behaviour).
+** One hub per process receives SIGINT this way. */
+GV_API void gv_interrupt_sigint(gv_hub *hub, int on);
+/* The signal other threads use to reach the hub's thread: SIGURG, which
+** nothing else uses and whose default action is to ignore it (Go's
+** runtime preempts with it for the same reasons). Installed with
+** SA_RESTART; a handler the host had is still called for its own. */
+#define GV_IRQ_SIGNAL SIGURG
+/* Hub closing: forgets it (no more requests reach it). */
+GV_API void gv__irq_close(gv_hub *hub);
+
+/* ---- observation and the monitor thread (monitor.c) ------------------- */
+
+/* hub->observe bits. */
+#define GV_OBS_COUNT  0x1   /* keep hub->stats (the monitor needs them) */
+#define GV_OBS_SWITCH 0x2   /* call hooks.switched before each switch */
+#define GV_OBS_EVENTS 0x4   /* the bindings report spawns and deaths */
+#define GV_OBS_USER   0x8   /* counters asked for by the user */
+
+/* Sets or clears observation bits. The monitor keeps GV_OBS_COUNT on
+** while it runs, whatever the caller clears. */
+GV_API void gv_observe(gv_hub *hub, unsigned bits, int on);
+/* The scheduler's side (sched.c), only while hub->observe != 0. */
+GV_API void gv__observe_switch(gv_hub *hub, gv_greenlet *g);
+GV_API void gv__observe_callback(gv_hub *hub);
+
+/* Monitor events (hooks.monitor_event). */
+#define GV_MON_MEMORY_OVER  1   /* RSS passed max_memory_usage (bytes) */
+#define GV_MON_MEMORY_UNDER 2   /* RSS back under it (bytes) */
+
+/* What the monitor thread watches; zero or negative values are "off". */
+typedef struct gv_monitor_config {
+  int monitor_thread;           /* report blocks and memory */
+  double max_blocking_time;     /* seconds without a switch: a report */
+  double max_slice;             /* CPU seconds a greenlet may run without
+                                ** yielding before GV_IRQ_SLICE */
+  double max_memory_usage;      /* bytes of RSS */
+  double memory_monitor_period; /* seconds between RSS readings */
+} gv_monitor_config;
+
+/* Applies 'cfg' at once: starts the monitor thread when monitor_thread
+** or max_slice asks for it, stops it (and waits for it) when neither
+** does. From the hub's thread. 0 or -errno (no thread could be made). */
+GV_API int gv_monitor_configure(gv_hub *hub, const gv_monitor_config *cfg);
+/* The block being reported, for hooks.interrupt (GV_IRQ_REPORT, SLICE):
+** seconds since it began (at least) and whether the request still holds
+** (the hub has not switched since the monitor made it). Marks a report
+** as delivered: the monitor then says nothing more about this block. */
+GV_API int gv_monitor_block(gv_hub *hub, unsigned bit, double *seconds);
+/* After a fork, in the child: the monitor thread did not survive the fork;
+** start it again if it ran. */
+GV_API void gv_monitor_after_fork(gv_hub *hub);
+/* Stops the monitor thread (hub closing). */
+GV_API void gv__monitor_close(gv_hub *hub);
+/* Resident set size of the process in bytes, 0 if unknown. */
+GV_API size_t gv_monitor_rss(void);
 
 /* ---- work on OS threads (work.c) -------------------------------------- */
 
