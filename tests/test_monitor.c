@@ -1,0 +1,148 @@
+/* test_monitor.c - the monitor thread on a real hub: a Lua loop that does
+** not yield is reported while it runs (GV_IRQ_REPORT, with how long), the
+** slice limit asks for GV_IRQ_SLICE, a hub waiting in the poller is not
+** blocked, the memory monitor posts its event to the hub, counters move
+** only while observation is on, and the thread stops when switched off. */
+#include <lauxlib.h>
+#include <lualib.h>
+#include <string.h>
+#include "gvlua.h"
+#include "bindings.h"
+#include "unit.h"
+
+static unsigned got_bits;
+static double got_seconds;
+static int got_valid, mem_events;
+
+static void on_interrupt(gv_hub *hub, lua_State *L, unsigned bits) {
+  got_bits |= bits;
+  if (!L) return;
+  unsigned bit = (bits & GV_IRQ_SLICE) ? GV_IRQ_SLICE : GV_IRQ_REPORT;
+  got_valid = gv_monitor_block(hub, bit, &got_seconds);
+  lua_pushboolean(L, 1);
+  lua_setglobal(L, "interrupted"); /* ends the test's loop */
+}
+
+static void on_monitor_event(gv_hub *hub, int event, double value) {
+  (void)hub;
+  if (event == GV_MON_MEMORY_OVER && value > 0) mem_events++;
+}
+
+static lua_State *new_state(gv_hub **hub) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_gvlua);
+  lua_setfield(L, -2, "gvlua");
+  lua_pop(L, 1);
+  CHECK(gvlua_open(L, NULL) == 0);
+  lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+  *hub = &((l_hub *)lua_touserdata(L, -1))->hub;
+  lua_pop(L, 1);
+  (*hub)->hooks.interrupt = on_interrupt;
+  (*hub)->hooks.monitor_event = on_monitor_event;
+  got_bits = 0;
+  got_seconds = 0;
+  got_valid = mem_events = 0;
+  return L;
+}
+
+static int run(lua_State *L, const char *code) {
+  if (luaL_dostring(L, code) != LUA_OK) {
+    fprintf(stderr, "lua error: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* Spins in Lua until the interrupt hook sets 'interrupted' (or 10 s). */
+static const char *SPIN =
+  "interrupted = false\n"
+  "local t0 = os.time()\n"
+  "while not interrupted and os.time() - t0 < 10 do end\n";
+
+static void test_block_reported(void) {
+  gv_hub *hub;
+  lua_State *L = new_state(&hub);
+  gv_monitor_config c = {1, 0.05, 0, 0, 5};
+  CHECK(gv_monitor_configure(hub, &c) == 0);
+  CHECK(hub->monitor != NULL);
+  CHECK(hub->observe & GV_OBS_COUNT);
+  CHECK(run(L, SPIN));
+  CHECK(got_bits & GV_IRQ_REPORT);
+  CHECK(got_valid && got_seconds >= 0.05);
+  CHECK(hub->stats.blocked_reports == 1);
+  c.monitor_thread = 0;
+  CHECK(gv_monitor_configure(hub, &c) == 0);
+  CHECK(hub->monitor == NULL && hub->observe == 0);
+  lua_close(L);
+}
+
+static void test_slice(void) {
+  gv_hub *hub;
+  lua_State *L = new_state(&hub);
+  gv_monitor_config c = {0, 0.1, 0.05, 0, 5};
+  CHECK(gv_monitor_configure(hub, &c) == 0);
+  CHECK(run(L, SPIN));
+  CHECK(got_bits == GV_IRQ_SLICE); /* no reports: monitor_thread is off */
+  CHECK(got_valid && got_seconds == 0.05);
+  lua_close(L); /* closing the state stops the thread */
+}
+
+static void test_idle_is_not_blocked(void) {
+  gv_hub *hub;
+  lua_State *L = new_state(&hub);
+  gv_monitor_config c = {1, 0.02, 0.02, 0, 5};
+  CHECK(gv_monitor_configure(hub, &c) == 0);
+  CHECK(run(L, "local g = require('gvlua')\n"
+               "g.spawn(function() g.sleep(0.2) end)"));
+  CHECK(gvlua_run(L) == 0); /* 0.2 s in the poller */
+  CHECK(got_bits == 0);
+  CHECK(hub->stats.switches >= 2);
+  lua_close(L);
+}
+
+static void test_memory_event(void) {
+  gv_hub *hub;
+  lua_State *L = new_state(&hub);
+  CHECK(gv_monitor_rss() > 0);
+  gv_monitor_config c = {1, 10, 0, 1, 0.01}; /* over at once */
+  CHECK(gv_monitor_configure(hub, &c) == 0);
+  for (int i = 0; i < 200 && !mem_events; i++) gvlua_step(L, 0.01);
+  CHECK(mem_events == 1);
+  for (int i = 0; i < 5; i++) gvlua_step(L, 0.01);
+  CHECK(mem_events == 1); /* once, until it is back under */
+  lua_close(L);
+}
+
+static void test_counters_only_when_observed(void) {
+  gv_hub *hub;
+  lua_State *L = new_state(&hub);
+  CHECK(run(L, "local g = require('gvlua')\n"
+               "for i = 1, 5 do g.spawn(function() g.sleep(0) end) end\n"
+               "g.sleep(0.01)"));
+  CHECK(hub->stats.switches == 0 && hub->stats.callbacks == 0);
+  gv_observe(hub, GV_OBS_USER, 1);
+  CHECK(run(L, "local g = require('gvlua')\n"
+               "for i = 1, 5 do g.spawn(function() g.sleep(0) end) end\n"
+               "g.sleep(0.01)"));
+  CHECK(hub->stats.switches >= 11);
+  gv_observe(hub, GV_OBS_USER, 0);
+  CHECK(hub->observe == 0);
+  gv_callback cb = {0};
+  cb.kind = GV_CB_QUEUE;
+  CHECK(strstr(gv_callback_name(&cb), "queue") != NULL);
+  cb.kind = 200;
+  CHECK(strcmp(gv_callback_name(&cb), "a callback") == 0);
+  lua_close(L);
+}
+
+int main(void) {
+  RUN(test_block_reported);
+  RUN(test_slice);
+  RUN(test_idle_is_not_blocked);
+  RUN(test_memory_event);
+  RUN(test_counters_only_when_observed);
+  return unit_report();
+}
