@@ -139,6 +139,7 @@ static void test_counters_only_when_observed(void) {
 }
 
 int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
   RUN(test_block_reported);
   RUN(test_slice);
   RUN(test_idle_is_not_blocked);
