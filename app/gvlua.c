@@ -13,17 +13,15 @@
 ** behaviour matches `lua5.4` (Lua's own testes/main.lua passes, see
 ** tests/cli/).
 **
-** Where gevent's modules are found (package.path):
-**  - The installed Lua module directory (GVLUA_LMOD, set by meson from the
-**    lua_lmod option, e.g. /usr/local/share/lua/5.4) is added in front of
-**    Lua's default path wherever that default appears in package.path (with
-**    no LUA_PATH, or where LUA_PATH has ";;"). A LUA_PATH without ";;"
-**    replaces the default and is left exactly as given, as `lua` does.
-**  - If the environment variable GVLUA_PATH is set (and -E is not given),
-**    "$GVLUA_PATH/?.lua;$GVLUA_PATH/?/init.lua;" is put at the front of
-**    package.path. This runs gevent from a source tree without installing:
-**    the test runner sets GVLUA_PATH to the tree's lua/ directory.
-** The C module `gvlua` is linked in and registered in package.preload.
+** Where gevent's modules are found: gvlua carries them. Every module of
+** the source tree's lua/ directory is built in (app/modules.h) and put in
+** package.preload, so `gvlua script.lua` works from any directory with no
+** environment variable and no install, and the Lua modules always match
+** the C code linked in. The C module `gvlua` is linked in and preloaded too.
+** If the environment variable GVLUA_PATH is set (and -E is not given), the
+** built-in modules are left out and "$GVLUA_PATH/?.lua;$GVLUA_PATH/?/init.lua;"
+** is put at the front of package.path instead: this runs gevent from a
+** source tree being edited (the test runner sets GVLUA_PATH to lua/).
 */
 
 #include <errno.h>
@@ -39,6 +37,7 @@
 #include <lualib.h>
 
 #include "gvlua.h"
+#include "modules.h"
 
 #if defined(GVLUA_USE_READLINE)
 #include <termios.h>
@@ -137,7 +136,9 @@ static int docall (lua_State *L, int narg, int nres) {
 }
 
 
+/* "gvlua X.Y.Z", then Lua's line as `lua -v` prints it. */
 static void print_version (void) {
+  fputs(GVLUA_PROGNAME " " GVLUA_VERSION "\n", stdout);
   fwrite(LUA_COPYRIGHT, 1, strlen(LUA_COPYRIGHT), stdout);
   fputs("\n", stdout);
   fflush(stdout);
@@ -158,10 +159,12 @@ static void print_usage (const char *badoption) {
     "  -l mod    require library 'mod' into global 'mod'\n"
     "  -l g=mod  require library 'mod' into global 'g'\n"
     "  -v        show version information\n"
-    "  -E        ignore environment variables\n"
+    "  -E        ignore environment variables (LUA_INIT, LUA_PATH, GVLUA_PATH)\n"
     "  -W        turn warnings on\n"
     "  --        stop handling options\n"
-    "  -         stop handling options and execute stdin\n",
+    "  -         stop handling options and execute stdin\n"
+    "gevent's modules are built in; GVLUA_PATH=dir loads them from dir\n"
+    "instead (see gvlua(1)).\n",
     progname);
   fflush(stderr);
 }
@@ -375,55 +378,69 @@ static void push_dir_templates (lua_State *L, const char *dir) {
   lua_remove(L, -2);
 }
 
-static void set_module_path (lua_State *L, int noenv) {
-  const char *path;
+/*
+** GVLUA_PATH set: its templates go in front of package.path; returns 1.
+** Else returns 0 and leaves package.path alone.
+*/
+static int set_module_path (lua_State *L) {
+  const char *src = getenv(GVLUA_PATH_VAR);
+  if (src == NULL || src[0] == '\0')
+    return 0;
   lua_getglobal(L, "package");
-  lua_getfield(L, -1, "path");
-  path = lua_tostring(L, -1);
-  if (path == NULL) {  /* no package library? nothing to do */
-    lua_pop(L, 2);
-    return;
-  }
-#if defined(GVLUA_LMOD)
-  {
-    /* the installed module dir joins Lua's default path */
-    push_dir_templates(L, GVLUA_LMOD);
-    if (strstr(LUA_PATH_DEFAULT, lua_tostring(L, -1)) == NULL) {
-      lua_pushfstring(L, "%s;%s", lua_tostring(L, -1), LUA_PATH_DEFAULT);
-      path = luaL_gsub(L, path, LUA_PATH_DEFAULT, lua_tostring(L, -1));
-      lua_replace(L, -4);  /* new path where the old one was */
-      lua_pop(L, 2);
-    }
-    else
-      lua_pop(L, 1);
-  }
-#endif
-  if (!noenv) {
-    const char *src = getenv(GVLUA_PATH_VAR);
-    if (src != NULL && src[0] != '\0') {
-      push_dir_templates(L, src);
-      path = lua_pushfstring(L, "%s;%s", lua_tostring(L, -1), path);
-      lua_replace(L, -3);
-      lua_pop(L, 1);
-    }
-  }
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
+  push_dir_templates(L, src);
+  lua_getfield(L, -2, "path");
+  lua_pushfstring(L, "%s;%s", lua_tostring(L, -2), lua_tostring(L, -1));
+  lua_setfield(L, -4, "path");
+  lua_pop(L, 3);
+  return 1;
+}
+
+/* Finishes a built-in module's chunk: its results are all on the stack. */
+static int load_builtin_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return lua_gettop(L);
 }
 
 /*
-** Makes the main thread the main greenlet of a new hub and lets
-** require "gvlua" find the linked-in C module (the gevent.* modules
-** stand on it).
+** The package.preload loader of a built-in module (upvalue: its
+** gvlua_module): compiles the source and runs it with require's
+** arguments, as a module file is run. With a continuation, so the body
+** of a built-in module may block like any other chunk.
+*/
+static int load_builtin (lua_State *L) {
+  const gvlua_module *m = lua_touserdata(L, lua_upvalueindex(1));
+  int n = lua_gettop(L);
+  if (luaL_loadbuffer(L, m->src, m->len, m->chunkname) != LUA_OK)
+    return lua_error(L);
+  lua_insert(L, 1);
+  lua_callk(L, n, LUA_MULTRET, 0, load_builtin_k);
+  return load_builtin_k(L, LUA_OK, 0);
+}
+
+/* The built-in modules into package.preload (on the top). */
+static void preload_builtins (lua_State *L) {
+  const gvlua_module *m;
+  for (m = gvlua_modules; m->name != NULL; m++) {
+    lua_pushlightuserdata(L, (void *)m);
+    lua_pushcclosure(L, load_builtin, 1);
+    lua_setfield(L, -2, m->name);
+  }
+}
+
+/*
+** Makes the main thread the main greenlet of a new hub, preloads the
+** linked-in C module `gvlua` (the gevent.* modules stand on it) and the
+** built-in gevent.* modules, unless GVLUA_PATH replaces those.
 */
 static void open_gvlua (lua_State *L, int noenv) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_gvlua);
   lua_setfield(L, -2, "gvlua");
+  if (noenv || !set_module_path(L))
+    preload_builtins(L);
   lua_pop(L, 1);
   if (gvlua_open(L, NULL) != 0)
     luaL_error(L, "cannot create the gvlua hub");
-  set_module_path(L, noenv);
 }
 
 /* }================================================================== */

@@ -159,5 +159,7 @@ void l_subprocess_open(lua_State *L, l_hub *h);
 void l_os_open(lua_State *L, l_hub *h);
 void l_signal_open(lua_State *L, l_hub *h);
 void l_threadpool_open(lua_State *L, l_hub *h);
+/* l_http.c */
+void l_http_open(lua_State *L, l_hub *h);
 
 #endif

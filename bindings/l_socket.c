@@ -8,10 +8,12 @@
 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,8 +100,8 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  if ((intptr_t)cur->io.data & EV_CLOSED_MARK) {
-    lua_pushnil(L);
+  if ((intptr_t)cur->io.data & (EV_CLOSED_MARK | EV_ERROR)) {
+    lua_pushnil(L); /* cancel_wait, or the fd was closed behind its back */
     lua_pushliteral(L, "closed");
     return 2;
   }
@@ -129,28 +131,56 @@ static int push_closed(lua_State *L) {
   return 2;
 }
 
+/* Raises unless the fd at idx (for argument arg) may be given to libev. */
+static void check_open(lua_State *L, l_hub *h, int arg, int fd) {
+  int rc = gv_fd_check(&h->hub, fd);
+  if (rc == -EINVAL)
+    luaL_argerror(L, arg, lua_pushfstring(L, "file descriptor %d is the "
+                                             "hub's own", fd));
+  else if (rc != 0)
+    luaL_argerror(L, arg, lua_pushfstring(L, "file descriptor %d is not "
+                                             "open", fd));
+}
+
 /* Waits for fd; events 1 read, 2 write, 3 both. */
 static int do_wait(lua_State *L, int fd, int events, int tidx) {
   l_hub *h = l_hubup(L);
   void *tmo;
   double timeout;
-  if (fd < 0) return push_closed(L);
+  if (fd < 0) return push_closed(L); /* a closed socket's getfd() */
+  check_open(L, h, 1, fd);
   begin_wait(L, h, fd, tidx, &tmo, &timeout);
   return gv_wait_fd(&h->hub, L, fd, ev_mask(events), timeout,
                     (lua_KContext)tmo, wait_k);
 }
 
+/* An fd number at idx: an integer from 0 to INT_MAX (argument arg). */
+static int fd_number(lua_State *L, int idx, int arg) {
+  lua_Integer v = luaL_checkinteger(L, idx);
+  if (v < 0 || v > INT_MAX)
+    luaL_argerror(L, arg, "file descriptor out of range");
+  return (int)v;
+}
+
+/* The fd argument at idx: a number, or an object with getfd() (-1 for a
+** closed socket, as LuaSocket's getfd). */
 static int getfd_arg(lua_State *L, int idx) {
-  if (lua_isinteger(L, idx)) return (int)lua_tointeger(L, idx);
-  if (lua_type(L, idx) == LUA_TNUMBER) return (int)luaL_checkinteger(L, idx);
+  if (lua_type(L, idx) == LUA_TNUMBER) return fd_number(L, idx, idx);
   /* an object with getfd() */
   if (luaL_getmetafield(L, idx, "__index") != LUA_TNIL) lua_pop(L, 1);
+  if (lua_type(L, idx) != LUA_TTABLE && lua_type(L, idx) != LUA_TUSERDATA)
+    luaL_typeerror(L, idx, "file descriptor or object with getfd");
   lua_getfield(L, idx, "getfd");
   if (!lua_isfunction(L, -1))
     luaL_typeerror(L, idx, "file descriptor or object with getfd");
   lua_pushvalue(L, idx);
   lua_call(L, 1, 1);
-  int fd = (int)luaL_optinteger(L, -1, -1);
+  int fd = -1;
+  if (!lua_isnil(L, -1)) {
+    lua_Integer v = luaL_checkinteger(L, -1);
+    if (v <= INT_MAX) fd = v < 0 ? -1 : (int)v;
+    else luaL_argerror(L, idx, "getfd() out of range");
+  }
   lua_pop(L, 1);
   return fd;
 }
@@ -271,11 +301,13 @@ static l_fdwatch *check_fdwatch(lua_State *L, int idx) {
 static int watched_fd(lua_State *L, l_fdwatch *fw, int idx) {
   if (fw->stream && lua_touserdata(L, idx) == (void *)fw->stream)
     return fw->stream->sock;
-  return (int)luaL_checkinteger(L, idx);
+  lua_Integer v = luaL_checkinteger(L, idx);
+  if (v > INT_MAX) luaL_argerror(L, idx, "file descriptor out of range");
+  return v < 0 ? -1 : (int)v;
 }
 
 static void fdwatch_halt(l_fdwatch *fw) {
-  if (fw->h->hub.loop) gv_fdwatch_stop(fw->h->hub.loop, &fw->w);
+  if (fw->h->hub.loop) gv_fdwatch_stop(&fw->h->hub, &fw->w);
 }
 
 static int fdwatch_gc(lua_State *L) {
@@ -310,6 +342,8 @@ static int l_watcher(lua_State *L) {
 static int watch_wait(lua_State *L, l_fdwatch *fw, int fd, int ev, int tidx) {
   void *tmo;
   double timeout;
+  if (!ev_is_active(&fw->w.io) || fw->w.io.fd != fd)
+    check_open(L, fw->h, 2, fd); /* a new registration */
   begin_wait(L, fw->h, fd, tidx, &tmo, &timeout);
   return gv_fdwatch_wait(&fw->h->hub, L, &fw->w, fd, ev_mask(ev), timeout,
                          (lua_KContext)tmo, wait_k);
@@ -336,8 +370,9 @@ static l_fdwatch *check_stream_watcher(lua_State *L) {
 }
 
 /* readable(watcher, stream object, timeout): false at once when its input
-** buffer holds data; else waits for its fd to be readable: true, or nil
-** and "timeout" / "closed". */
+** buffer holds data or no time is left to wait (the receive must still
+** try); else waits for its fd to be readable: true, or nil and "timeout" /
+** "closed". */
 static int l_readable(lua_State *L) {
   l_fdwatch *fw = check_stream_watcher(L);
   const ls_stream *s = fw->stream;
@@ -348,9 +383,8 @@ static int l_readable(lua_State *L) {
   }
   if (s->sock < 0) return push_closed(L);
   if (lua_type(L, 3) == LUA_TNUMBER && lua_tonumber(L, 3) <= 0) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "timeout");
-    return 2;
+    lua_pushboolean(L, 0);
+    return 1;
   }
   return watch_wait(L, fw, s->sock, 1, 3);
 }
@@ -372,16 +406,18 @@ static int pass_results(lua_State *L, int status, lua_KContext base) {
 }
 
 /* Calls the general Lua method (upvalue gen) with self, the argument at 2,
-** the value at 'third' and, for send, j (index 4); returns what it returns.
-** receive: general(self, pattern, prefix); send: general(self, data, i, j). */
-static int call_general(lua_State *L, int gen, int third, int with_j) {
+** the value at 'third' and the one at 'fourth' (0: none); returns what it
+** returns. receive: general(self, pattern, prefix[, base]), base being the
+** length of the caller's own prefix when 'prefix' holds data this call
+** read already; send: general(self, data, i, j). */
+static int call_general(lua_State *L, int gen, int third, int fourth) {
   int base = lua_gettop(L);
   lua_pushvalue(L, lua_upvalueindex(gen));
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);
   lua_pushvalue(L, third);
-  if (with_j) lua_pushvalue(L, 4);
-  lua_callk(L, 3 + with_j, LUA_MULTRET, base, pass_results);
+  if (fourth) lua_pushvalue(L, fourth);
+  lua_callk(L, 3 + (fourth != 0), LUA_MULTRET, base, pass_results);
   return pass_results(L, LUA_OK, base);
 }
 
@@ -389,11 +425,15 @@ static int receive_general(lua_State *L, int prefix) {
   return call_general(L, 4, prefix, 0);
 }
 
+/* After LuaSocket's receive on the quick path (no caller's prefix). */
 static int quick_received(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   const char *err = lua_tostring(L, -2);
-  if (err && strcmp(err, "timeout") == 0) /* woken to part of it */
-    return receive_general(L, lua_gettop(L));
+  if (err && strcmp(err, "timeout") == 0) { /* woken to part of it */
+    int partial = lua_gettop(L);
+    lua_pushinteger(L, 0);
+    return call_general(L, 4, partial, partial + 1);
+  }
   return 3;
 }
 
@@ -442,11 +482,24 @@ static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
   return quick_received(L, LUA_OK, 0);
 }
 
+/* Whether LuaSocket's receive reads the socket for this pattern (and no
+** prefix), rather than rejecting it at once. */
+static int reads_pattern(lua_State *L, int idx) {
+  if (lua_isnil(L, idx)) return 1;
+  if (lua_isnumber(L, idx)) return lua_tonumber(L, idx) >= 0;
+  if (lua_type(L, idx) != LUA_TSTRING) return 0;
+  const char *p = lua_tostring(L, idx);
+  return p[0] == '*' && (p[1] == 'l' || p[1] == 'a');
+}
+
+/* Only without a prefix: LuaSocket may answer a call with one without
+** reading (see answers_at_once in socket.lua). */
 static int quick_receive(lua_State *L) {
   l_fdwatch *fw = lua_touserdata(L, lua_upvalueindex(1));
   const ls_stream *s = fw->stream;
   lua_settop(L, 4); /* self, pattern, prefix, no Timeout */
   if (fw->quick && s->buf.first == s->buf.last && s->sock >= 0 &&
+      lua_isnil(L, 3) && reads_pattern(L, 2) &&
       lua_topointer(L, 1) == lua_topointer(L, lua_upvalueindex(5))) {
     void *tmo;
     double timeout;
@@ -484,7 +537,7 @@ static int l_receiver(lua_State *L) {
 ** LuaSocket's send; what does not go out in one go continues in the
 ** general one from where it stopped. */
 static int send_general(lua_State *L, int from) {
-  return call_general(L, 4, from, 1);
+  return call_general(L, 4, from, 4);
 }
 
 static int quick_sent(lua_State *L, int status, lua_KContext ctx) {
@@ -566,8 +619,7 @@ typedef struct sel {
 static void sel_stop(sel *s) {
   if (!s->active) return;
   s->active = 0;
-  for (int i = 0; i < s->n; i++)
-    if (ev_is_active(&s->w[i])) ev_io_stop(s->hub->loop, &s->w[i]);
+  for (int i = 0; i < s->n; i++) gv_io_stop(s->hub, &s->w[i]);
 }
 
 /* gv_block stored the sel as the wait's context */
@@ -584,15 +636,39 @@ static void sel_timed_out(gv_hub *hub, gv_timer *t) {
   gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
 }
 
-/* poll(2) without waiting; the number of entries with revents. */
+/* poll(2) without waiting; the number of entries with revents. poll(2)
+** refuses more entries than RLIMIT_NOFILE (a list may name an fd twice):
+** then it goes in slices. */
 static int poll_now(struct pollfd *p, int n) {
-  int rc;
-  do rc = poll(p, (nfds_t)n, 0); while (rc < 0 && errno == EINTR);
-  if (rc < 0) {
-    for (int i = 0; i < n; i++) p[i].revents = 0;
-    return 0;
+  int rc, total = 0, step = n;
+  for (int i = 0; i < n; i += step) {
+    int m = n - i < step ? n - i : step;
+    do rc = poll(p + i, (nfds_t)m, 0); while (rc < 0 && errno == EINTR);
+    if (rc < 0 && errno == EINVAL && step > 64) { /* too many at once */
+      step = 64;
+      i -= step;
+      continue;
+    }
+    if (rc < 0) {
+      for (int j = i; j < i + m; j++) p[j].revents = 0;
+      rc = 0;
+    }
+    total += rc;
   }
-  return rc;
+  return total;
+}
+
+/* setsize(): how many sockets select() takes, LuaSocket's _SETSIZE. Not
+** FD_SETSIZE: the wait is libev and poll(2), so the limit is the number of
+** files the process may open (RLIMIT_NOFILE, as it is now). */
+static int l_setsize(lua_State *L) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+      rl.rlim_cur > (rlim_t)LUA_MAXINTEGER)
+    lua_pushinteger(L, LUA_MAXINTEGER);
+  else
+    lua_pushinteger(L, (lua_Integer)rl.rlim_cur);
+  return 1;
 }
 
 /* Stack: ..., pollfd userdata at pidx with n entries. Waits until one is
@@ -616,7 +692,7 @@ static int poll_wait(lua_State *L, int n, double timeout, void *tmo,
     s->w[i].data = s;
     if (p[i].fd < 0) continue; /* ignored, as poll(2) and Python do */
     ev_io_set(&s->w[i], p[i].fd, ev ? ev : EV_READ);
-    ev_io_start(h->hub.loop, &s->w[i]);
+    gv_io_start(&h->hub, &s->w[i]);
   }
   gv_prepare_block(&h->hub, L, "select");
   if (tmo) cur->flags |= GV_F_CATCH;
@@ -640,6 +716,28 @@ static void poll_end(lua_State *L, lua_KContext ctx) {
   }
 }
 
+/* An fd of a list (argument arg), on top: an integer up to INT_MAX;
+** negative ones are ignored, as poll(2) does. */
+static int list_fd(lua_State *L, int arg) {
+  int isint;
+  lua_Integer v = lua_tointegerx(L, -1, &isint);
+  if (!isint)
+    luaL_argerror(L, arg, lua_pushfstring(L, "file descriptor expected, "
+                                             "got %s", luaL_typename(L, -1)));
+  if (v > INT_MAX) luaL_argerror(L, arg, "file descriptor out of range");
+  return v < 0 ? -1 : (int)v;
+}
+
+/* Raises if one of the n pollfds is the hub's own epoll fd, which libev
+** cannot watch (entries before nr come from argument 1, the rest from 2). */
+static void check_not_hub(lua_State *L, struct pollfd *p, int n, int nr) {
+  int own = l_hubup(L)->hub.backend_fd;
+  for (int i = 0; own >= 0 && i < n; i++)
+    if (p[i].fd == own)
+      luaL_argerror(L, i < nr ? 1 : 2, lua_pushfstring(L,
+                    "file descriptor %d is the hub's own", own));
+}
+
 /* select: arrays of fds at 1 (read) and 2 (write) into pollfds. */
 static struct pollfd *sel_fds(lua_State *L, int *nr, int *nw) {
   *nr = lua_istable(L, 1) ? (int)luaL_len(L, 1) : 0;
@@ -649,7 +747,7 @@ static struct pollfd *sel_fds(lua_State *L, int *nr, int *nw) {
   for (int i = 0; i < n; i++) {
     int r = i < *nr;
     lua_rawgeti(L, r ? 1 : 2, r ? i + 1 : i - *nr + 1);
-    p[i].fd = (int)luaL_checkinteger(L, -1);
+    p[i].fd = list_fd(L, r ? 1 : 2);
     lua_pop(L, 1);
     p[i].events = r ? POLLIN : POLLOUT;
     p[i].revents = 0;
@@ -687,9 +785,14 @@ static int l_select(lua_State *L) {
   double timeout = l_opttimeout(L, 3, &tmo);
   int nr, nw;
   struct pollfd *p = sel_fds(L, &nr, &nw); /* 4 */
+  check_not_hub(L, p, nr + nw, nr);
   lua_pushinteger(L, nr);                  /* 5 */
   lua_pushinteger(L, nw);                  /* 6 */
   if (poll_now(p, nr + nw) > 0 || timeout == 0) {
+    for (int i = 0; i < nr + nw; i++)
+      if (p[i].revents & POLLNVAL)
+        luaL_argerror(L, i < nr ? 1 : 2, lua_pushfstring(L,
+                      "file descriptor %d is not open", p[i].fd));
     sel_push(L, p, nr, nw);
     return 2;
   }
@@ -730,12 +833,13 @@ static int l_poll(lua_State *L) {
   struct pollfd *p = lua_newuserdatauv(L, (n ? n : 1) * sizeof *p, 0); /* 4 */
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, 1, i + 1);
-    p[i].fd = (int)luaL_checkinteger(L, -1);
+    p[i].fd = list_fd(L, 1);
     lua_rawgeti(L, 2, i + 1);
     p[i].events = (short)luaL_optinteger(L, -1, POLLIN | POLLPRI | POLLOUT);
     p[i].revents = 0;
     lua_pop(L, 2);
   }
+  check_not_hub(L, p, n, n);
   lua_pushinteger(L, n); /* 5 */
   if (n == 0 || poll_now(p, n) > 0 || timeout == 0)
     return pollk(L, 0, 0);
@@ -747,7 +851,7 @@ static int l_poll(lua_State *L) {
 /* sockerror(fd): nil when the pending connect succeeded, else LuaSocket's
 ** message for SO_ERROR. */
 static int l_sockerror(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1), err = 0;
+  int fd = fd_number(L, 1, 1), err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
   if (!err) return 0;
@@ -758,7 +862,7 @@ static int l_sockerror(lua_State *L) {
 
 /* connected(fd): whether the socket has a peer. */
 static int l_connected(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1);
+  int fd = fd_number(L, 1, 1);
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   lua_pushboolean(L, getpeername(fd, (struct sockaddr *)&ss, &len) == 0);
@@ -1131,6 +1235,7 @@ static const luaL_Reg socket_funcs[] = {
   {"unwatch", l_unwatch},
   {"select", l_select},
   {"poll", l_poll},
+  {"setsize", l_setsize},
   {"sockerror", l_sockerror},
   {"connected", l_connected},
   {"getaddrinfo", l_getaddrinfo},

@@ -250,6 +250,7 @@ typedef struct gv_stats {
 struct gv_hub {
   struct ev_loop *loop;
   int own_loop;
+  int backend_fd;            /* libev's epoll fd if known, else -1 */
   lua_State *L;              /* hub's Lua thread, for callbacks */
   gv_hooks hooks;
   gv_greenlet *current;      /* NULL in hub context */
@@ -277,6 +278,10 @@ struct gv_hub {
   gv_greenlet *step_waiter;  /* main in gvlua_step: woken after one poll */
   double step_timeout;
   long coarse_tick;          /* coarse clock at last time update */
+  /* fds whose epoll registration changes at the next poll (io.c) */
+  struct pollfd *fdcheck;
+  size_t nfdcheck, fdcheck_cap;
+  int fdcheck_lost;          /* one could not be noted (no memory) */
   void *ud;                  /* the bindings' data */
   /* observation (monitor.c): the scheduler pays one predictable branch
   ** per run-queue entry on 'observe' and nothing else while it is 0 */
@@ -381,9 +386,31 @@ GV_API gv_greenlet *gv_waitq_first(gv_waitq *q);
 
 /* ---- fd waits (io.c) ------------------------------------------------- */
 
+/* Whether fd may be given to libev: 0, or -EBADF (not open) or -EINVAL
+** (the hub's own epoll fd, known for loops the hub made). Waits check it
+** before they register fd. */
+GV_API int gv_fd_check(gv_hub *hub, int fd);
+
+/* Every ev_io of the hub is started and stopped through these, never
+** ev_io_start/ev_io_stop: libev aborts the process (an assertion in
+** epoll_modify) when epoll_ctl refuses an fd, and an fd can be closed
+** between a start and the next poll, where libev tells epoll. So these
+** note the fd, and before each poll the hub checks the noted fds (one
+** poll(2)); every watcher on an fd found closed gets a ready event with
+** gv__fd_dead(fd) true and must stop itself (gv_wait_fd's greenlet is
+** woken with EV_ERROR in its io.data; a gv_fdwatch's waiters too). */
+GV_API void gv_io_start(gv_hub *hub, ev_io *w);
+GV_API void gv_io_stop(gv_hub *hub, ev_io *w);
+/* In an ev_io callback: its fd was found closed (stop the watcher). */
+GV_API int gv__fd_dead(int fd);
+GV_API void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
+GV_API void gv__io_free(gv_hub *hub);
+
 /* Blocks until fd is ready for events (EV_READ|EV_WRITE) or timeout.
 ** k sees gv_current(hub)->wake: GV_WAKE_NORMAL or GV_WAKE_TIMEOUT, and the
-** ready events in the greenlet's io.data (as intptr_t). */
+** ready events in the greenlet's io.data (as intptr_t): EV_ERROR when fd
+** was closed behind the wait's back. Raises a Lua error if fd fails
+** gv_fd_check (callers check first to raise their own). */
 GV_API int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
                       double timeout, lua_KContext ctx, gv_kfunction k);
 
@@ -399,6 +426,7 @@ GV_API int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
 typedef struct gv_fdwatch {
   ev_io io;
   gv_greenlet *waiter[2];   /* blocked reader, writer */
+  gv_hub *hub;              /* of its last wait */
   unsigned char idle;       /* armed, nobody waiting: ev_unref'd */
 } gv_fdwatch;
 
@@ -410,7 +438,7 @@ GV_API int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
 /* g's wait through a gv_fdwatch ended (sched.c, ending any wait). */
 GV_API void gv__fdwatch_detach(gv_greenlet *g);
 /* Disarms w (its waiters, if any, must have been woken). */
-GV_API void gv_fdwatch_stop(struct ev_loop *loop, gv_fdwatch *w);
+GV_API void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w);
 
 /* ---- scheduler entry points for the main greenlet --------------------- */
 
@@ -536,5 +564,198 @@ GV_API int gv_work_taken(gv_work *w);
 /* Detaches the hub from the pool (call before its loop is destroyed):
 ** results of work still in flight are dropped (not freed). */
 GV_API void gv_work_shutdown(gv_hub *hub);
+
+
+/* ---- HTTP/1.1 messages (http.c) ----------------------------------------
+** The parser glue: Node's http_parser (libhttp-parser, Debian) tokenizes a
+** message head; this file adds the strictness http_parser 2.9 lacks
+** (bare LF, obs-fold, a space before the colon, non-token header names,
+** transfer codings other than chunked, HTTP/1.1 without Host) and frames
+** bodies itself (Content-Length, and a strict chunked decoder: http_parser
+** accepts "3\rX" and a chunk without its CRLF). Plain C, no Lua, no I/O:
+** every function works on caller-owned buffers and allocates nothing. */
+
+/* A byte range of the buffer the head was parsed from. */
+typedef struct gv_http_span { uint32_t off, len; } gv_http_span;
+
+typedef struct gv_http_field { gv_http_span name, value; } gv_http_field;
+
+/* Limits a head must respect (sizes in bytes). */
+typedef struct gv_http_limits {
+  uint32_t max_head;      /* request line + headers: 431 past it */
+  uint32_t max_uri;       /* request target: 414 past it */
+  uint32_t max_fields;    /* header lines: 431 past it (<= GV_HTTP_FIELDS) */
+} gv_http_limits;
+
+#define GV_HTTP_FIELDS 128
+
+/* Head flags. */
+#define GV_HTTP_KEEPALIVE 0x01  /* the connection may carry another message */
+#define GV_HTTP_CHUNKED   0x02  /* body framed by Transfer-Encoding: chunked */
+#define GV_HTTP_CONTINUE  0x04  /* Expect: 100-continue */
+#define GV_HTTP_UPGRADE   0x08  /* Connection: upgrade with an Upgrade field */
+#define GV_HTTP_HEAD      0x10  /* request method HEAD */
+
+/* A parsed head. Spans point into the caller's buffer, relative to the
+** start of the head. */
+typedef struct gv_http_head {
+  gv_http_span method, target, path, query, reason;
+  int status;              /* responses */
+  unsigned char major, minor, flags;
+  int64_t content_length;  /* -1: none */
+  uint32_t nfields;
+  gv_http_field fields[GV_HTTP_FIELDS];
+} gv_http_head;
+
+/* Incremental state for one head. */
+typedef struct gv_http_scan {
+  uint32_t pos;            /* bytes already checked for line endings */
+  uint32_t lines;
+} gv_http_scan;
+
+static inline void gv_http_scan_init(gv_http_scan *s) { s->pos = s->lines = 0; }
+
+/* Parses the request head at buf[0, len). Returns the head's length in
+** bytes once complete (the body or the next message follows), 0 when more
+** bytes are needed, or minus the status to answer with before closing:
+** 400 malformed or ambiguous framing, 414 target too long, 431 head too
+** large or too many fields, 501 a transfer coding other than chunked, 505
+** a version other than 1.0/1.1. 's' carries the work already done between
+** calls on a growing buffer (start it with gv_http_scan_init). */
+GV_API int gv_http_parse_request(gv_http_scan *s, const char *buf,
+                                 size_t len, const gv_http_limits *lim,
+                                 gv_http_head *h);
+/* The same for a response head (the client); 'head_request' says the
+** request was HEAD (no body follows whatever the framing says). Returns
+** the head's length, 0 for more, or -1 when malformed. Bodies of 1xx, 204
+** and 304 are empty; without Content-Length or chunked the body runs to
+** the end of the connection (content_length -1, not chunked). */
+GV_API int gv_http_parse_response(gv_http_scan *s, const char *buf,
+                                  size_t len, const gv_http_limits *lim,
+                                  int head_request, gv_http_head *h);
+
+/* Case-insensitive comparison of a span of buf with a lower-case name. */
+GV_API int gv_http_span_is(const char *buf, gv_http_span sp, const char *lname,
+                           size_t n);
+/* The value of the first field named 'lname' (lower case), or NULL. */
+GV_API const gv_http_span *gv_http_find(const gv_http_head *h, const char *buf,
+                                        const char *lname, size_t n);
+
+/* A strict chunked-body decoder (RFC 9112 7.1): hex sizes without sign or
+** space, chunk extensions of visible characters after ';', CRLF everywhere,
+** trailers syntax-checked and dropped. */
+typedef struct gv_http_chunked {
+  uint64_t left;           /* data bytes left in the current chunk */
+  uint64_t max;            /* largest chunk size accepted (0: no limit) */
+  uint32_t linelen;        /* bytes of the current size/trailer line */
+  unsigned char state, digits;
+} gv_http_chunked;
+
+GV_API void gv_http_chunked_init(gv_http_chunked *c, uint64_t max_chunk);
+/* Decodes buf[0, *len) in place: the data bytes decoded move to the front
+** and *len becomes their count. Returns how many input bytes were used (all
+** of them unless the body ended first: the state carries partial lines):
+** *done is set when the body ended there (what follows is the next
+** message); a return below 0 is a framing error (-400, or -413 for a chunk
+** larger than the maximum). */
+GV_API long gv_http_chunked_decode(gv_http_chunked *c, char *buf,
+                                   size_t *len, int *done);
+
+/* The reason phrase of a status code ("Unknown" for codes it lacks). */
+GV_API const char *gv_http_reason(int status, size_t *len);
+/* Writes "HTTP/1.1 <status> <reason>\r\nDate: <date>\r\n" to out (at
+** least 128 bytes); the Date value is formatted once per second of 'now'
+** (seconds since the epoch). Returns the length. */
+GV_API size_t gv_http_status_line(char *out, int minor, int status,
+                                  double now);
+/* Whether 's' may be a header field name (RFC 9110 token) / value (no
+** CR, LF or NUL, other control bytes but HTAB refused). */
+GV_API int gv_http_token_ok(const char *s, size_t n);
+GV_API int gv_http_value_ok(const char *s, size_t n);
+
+/* ---- a server connection (http_conn.c) -----------------------------------
+** The per-connection state machine of an HTTP/1.1 server without Lua: an
+** input buffer holding the current request's head (the spans of 'head'
+** point into it) followed by its body bytes and whatever the client
+** pipelined, body framing, and an output buffer for response heads. The
+** caller (bindings/l_http.c) does the waiting between steps (gv_fdwatch on
+** c->w) and calls the handler. Nothing here blocks or switches greenlets;
+** the buffers are malloc'd and grow up to the limits, and are reused for
+** every request of the connection. */
+
+/* Body framing states. */
+enum { GV_BODY_NONE, GV_BODY_LENGTH, GV_BODY_CHUNKED, GV_BODY_DONE };
+
+typedef struct gv_http_conn {
+  int fd;
+  gv_fdwatch w;
+  gv_http_limits lim;
+  uint64_t max_body;        /* body bytes accepted (0: no limit): 413 */
+  char *buf;                /* input */
+  size_t cap, len;
+  size_t head_len;          /* the current request's head, 0: none yet */
+  gv_http_scan scan;
+  gv_http_head head;
+  /* the current request's body: decoded bytes ready at [bstart, bstart +
+  ** bavail), raw bytes after them up to len */
+  size_t bstart, bavail;
+  uint64_t body_left;       /* Content-Length bytes not yet framed */
+  uint64_t body_seen;       /* body bytes framed so far */
+  gv_http_chunked chunked;
+  unsigned char body_state;
+  int body_error;           /* status of a framing error in the body */
+  /* output */
+  char *out;
+  size_t ocap, olen, osent;
+  const char *wbody;        /* body written after out (caller keeps it) */
+  size_t wlen, wsent;
+} gv_http_conn;
+
+/* Sets up c for fd (owned by the caller) with the limits. 0 or -ENOMEM. */
+GV_API int gv_http_conn_init(gv_http_conn *c, int fd,
+                             const gv_http_limits *lim, uint64_t max_body);
+/* Frees the buffers (the caller stops c->w and closes the fd). */
+GV_API void gv_http_conn_free(gv_http_conn *c);
+/* One read(2) into the input buffer: bytes read, 0 at end of input,
+** -EAGAIN, or -errno; -ENOBUFS when the buffer is full at its limit. */
+GV_API long gv_http_conn_fill(gv_http_conn *c);
+/* Parses the next request head from the bytes buffered: 1 ready (c->head),
+** 0 more bytes needed, or -status to answer before closing. */
+GV_API int gv_http_conn_parse(gv_http_conn *c);
+/* Frames body bytes buffered: returns how many decoded bytes are ready at
+** c->buf + c->bstart (c->bavail), or -status on a framing error or a body
+** over max_body. Whether more will come: c->body_state != GV_BODY_DONE. */
+GV_API long gv_http_conn_body(gv_http_conn *c);
+/* Drops the first n ready body bytes (the caller has taken them). */
+GV_API void gv_http_conn_take(gv_http_conn *c, size_t n);
+/* Ends the current request: drops its head and what is framed of its body,
+** keeping what the client sent after it. Returns 1 if the connection can
+** carry the next request (the body was all read), else 0. */
+GV_API int gv_http_conn_next(gv_http_conn *c);
+/* Whether input follows the current request (pipelined) or a head has
+** begun: then waiting for the next request is not idling. */
+static inline int gv_http_conn_pending(const gv_http_conn *c) {
+  return c->len > c->bstart;
+}
+
+/* Response heads are built in c->out: */
+/* Starts one: status line and Date for the request's version. */
+GV_API void gv_http_out_begin(gv_http_conn *c, int status, double now);
+/* Appends "name: value\r\n" if both are valid (RFC 9110), else returns -1
+** and appends nothing. -ENOMEM when the buffer cannot grow. */
+GV_API int gv_http_out_field(gv_http_conn *c, const char *name, size_t nlen,
+                             const char *value, size_t vlen);
+/* Appends raw bytes (the framing fields the caller chose, a chunk's
+** size line, the empty line). 0 or -ENOMEM. */
+GV_API int gv_http_out_raw(gv_http_conn *c, const char *s, size_t n);
+/* Queues 'body' (kept alive by the caller until flushed) after out. */
+static inline void gv_http_out_body(gv_http_conn *c, const char *b, size_t n) {
+  c->wbody = b;
+  c->wlen = n;
+  c->wsent = 0;
+}
+/* Writes what is queued with one writev: 1 all written (out emptied),
+** 0 when the socket is full (wait for EV_WRITE and call again), -errno. */
+GV_API int gv_http_conn_flush(gv_http_conn *c);
 
 #endif

@@ -140,7 +140,7 @@ describe("Greenlet state", function()
     assert.are.equal(ib + 1, ia)
     assert.are.equal("Greenlet-" .. ia, a.name)
     gevent.joinall({a, b})
-    a, b = nil, nil
+    a, b = nil, nil -- luacheck: ignore 311 (dropped for the collector)
     collectgarbage(); collectgarbage()
     local c = gevent.spawn(function() end)
     assert.are.equal(ib, c.minimal_ident)
@@ -168,7 +168,7 @@ end)
 describe("kill", function()
   it("gevent.kill does not wait for the greenlet to die", function()
     local g = gevent.spawn(function()
-      local ok = pcall(gevent.sleep, 10)
+      pcall(gevent.sleep, 10)
       gevent.sleep(0.01) -- still busy after the GreenletExit
     end)
     gevent.sleep(0)
@@ -232,7 +232,7 @@ describe("kill", function()
   it("lets the greenlet catch GreenletExit with pcall", function()
     local caught
     local g = gevent.spawn(function()
-      local ok, err = pcall(gevent.sleep, 10)
+      local _, err = pcall(gevent.sleep, 10)
       caught = gevent.GreenletExit:is(err)
       return "after"
     end)
@@ -370,7 +370,7 @@ describe("wait and iwait", function()
   it("breaking out of iwait unlinks it from the other objects", function()
     local a = gevent.spawn(gevent.sleep, 0.01)
     local b = gevent.spawn(gevent.sleep, 0.02)
-    for g in gevent.iwait({a, b}) do break end
+    for _ in gevent.iwait({a, b}) do break end -- luacheck: ignore 512
     b:join()
     gevent.sleep(0)
     -- nothing was left linked to b: a fresh iwait on b alone sees it once

@@ -76,6 +76,7 @@ describe("the hub", function()
     assert.is_false(ok)
     assert.matches("gevent.Greenlet expected", err)
     ok, err = pcall(function() gevent.spawn(function() end):join("x") end)
+    assert.is_false(ok)
     assert.matches("number or gevent.Timeout expected", err)
   end)
 

@@ -32,6 +32,7 @@ local ORIG = {
   execute = os.execute,
   popen = io.popen,
   iotype = io.type,
+  setsize = socket._SETSIZE,
 }
 
 local ticker = dofile(here .. "/support/ticker.lua")
@@ -216,6 +217,29 @@ describe("gevent.monkey", function()
     server:stop()
   end)
 
+  it("patch_select: socket._SETSIZE tells how many sockets select takes", function()
+    monkey.patch_select()
+    -- no FD_SETSIZE cap: as many as the process may open
+    local limit = tonumber(io.popen("sh -c 'ulimit -n'"):read("l"))
+    assert.are.equal(limit, socket._SETSIZE)
+    assert.are.equal(limit, require("gevent.socket")._SETSIZE)
+    -- more sockets than FD_SETSIZE in one select, within the limit
+    local n = math.min(limit - 64, 1100)
+    local socks = {}
+    for i = 1, n do socks[i] = assert(socket.udp4()) end
+    socks[n]:setsockname("127.0.0.1", 0)
+    local ip, port = socks[n]:getsockname()
+    local u = assert(socket.udp4())
+    u:sendto("x", ip, port)
+    local r = socket.select(socks, nil, 2)
+    assert.are.equal(1, #r)
+    assert.are.equal(socks[n], r[1])
+    for i = 1, n do socks[i]:close() end
+    u:close()
+    monkey.unpatch_all()
+    assert.are.equal(ORIG.setsize, socket._SETSIZE)
+  end)
+
   it("patch_time: socket.sleep sleeps only its greenlet", function()
     assert.are.equal(ORIG.sleep, socket.sleep)
     assert.is_true(monkey.patch_time())
@@ -270,7 +294,7 @@ describe("gevent.monkey", function()
     local g = gevent.spawn(os.execute, "sleep 0.4")
     gevent.sleep(0.05)
     c:close()
-    local t0 = now()
+    t0 = now()
     while not closed_after and now() - t0 < 2 do gevent.sleep(0.01) end
     assert.is_true(closed_after < 0.3, "EOF after " .. tostring(closed_after))
     g:join(2)
@@ -499,7 +523,7 @@ describe("gevent.monkey", function()
       received[#received + 1] = n
     end):start()
     local tk = ticker(0.005)
-    elapsed = concurrently(2, function(i)
+    concurrently(2, function(i)
       local c = assert(socket.connect("127.0.0.1", sink_server.address[2]))
       c:settimeout(5)
       return assert(ltn12.pump.all(ltn12.source.string(string.rep("x", BIG)),
@@ -608,6 +632,31 @@ describe("gevent.monkey", function()
       assert.is_true(elapsed >= WAIT * 0.9, "took " .. elapsed)
       assert.is_true(elapsed < 0.6 * N * WAIT, "took " .. elapsed)
     end)
+  end)
+
+  -- issue 9, item 0: a patched LuaSocket object returns what was sent before
+  -- the peer closed, as stock LuaSocket does (lines, a count, then "*a")
+  it("patched sockets return all data sent before the peer closed", function()
+    monkey.patch_all()
+    local l = assert(socket.bind("127.0.0.1", 0))
+    local port = select(2, l:getsockname())
+    local peer = gevent.spawn(function()
+      local d = assert(l:accept())
+      for _, p in ipairs{"one\ntw", "o\r\n12345", "67tail ", "end"} do
+        gevent.sleep(0.01)
+        assert(d:send(p))
+      end
+      gevent.sleep(0.01)
+      d:close()
+    end)
+    local c = assert(socket.connect("127.0.0.1", port))
+    c:settimeout(2)
+    local got = {{c:receive()}, {c:receive()}, {c:receive(7)},
+                 {c:receive("*a")}, {c:receive("*a")}}
+    assert.is_true(peer:join(2))
+    assert.are.same({{"one"}, {"two"}, {"1234567"}, {"tail end"},
+                     {nil, "closed", ""}}, got)
+    c:close(); l:close()
   end)
 
   it("unpatch_all puts the originals and LuaSocket's own timeouts back", function()

@@ -195,9 +195,8 @@ describe("gevent.pool", function()
     it("kill called from a member kills the others, then itself", function()
       local grp = Group()
       local log = {}
-      local others = {}
       for i = 1, 2 do
-        others[i] = grp:spawn(function()
+        grp:spawn(function()
           local ok = pcall(gevent.sleep, 10)
           log[#log + 1] = "other " .. i .. (ok and " woke" or " killed")
         end)
@@ -471,6 +470,7 @@ describe("gevent.pool", function()
       assert.is_false(ok)
       assert.is_true(PoolFull:is(err))
       ok, err = pcall(p.add, p, g, { timeout = 0.005 })
+      assert.is_false(ok)
       assert.is_true(PoolFull:is(err))
       assert.equal(1, #p)
       p:join()

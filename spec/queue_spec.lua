@@ -267,7 +267,7 @@ describe("gevent.queue.Queue", function()
   it("runs the boss/worker tutorial with maxsize 3 as gevent does", function()
     local tasks, log = Queue(3), {}
     local function worker(n)
-      local ok, err = pcall(function()
+      local _, err = pcall(function()
         while true do
           local task = tasks:get{timeout = 0.05}
           log[#log + 1] = n .. " got " .. task
@@ -316,7 +316,7 @@ describe("gevent.queue.Queue", function()
   it("removes a getter that timed out", function()
     local q, log = Queue(), {}
     local a = gevent.spawn(function()
-      local ok, err = pcall(q.get, q, true, 0.01)
+      local _, err = pcall(q.get, q, true, 0.01)
       log[#log + 1] = Empty:is(err) and "a Empty" or "a ?"
     end)
     local b = gevent.spawn(function()
@@ -379,10 +379,10 @@ describe("gevent.queue.Queue", function()
     ev:rawlink(function()
       log[#log + 1] = "cb " .. q:get()
       log[#log + 1] = "cb " .. q:get() -- takes the blocked putter's item
-      local ok, err = pcall(q.get, q)
+      local _, err = pcall(q.get, q)
       log[#log + 1] = Empty:is(err) and "cb Empty" or "cb ?"
       q:put("z")
-      ok, err = pcall(q.put, q, "w")
+      _, err = pcall(q.put, q, "w")
       log[#log + 1] = Full:is(err) and "cb Full" or "cb ?"
     end)
     ev:set()

@@ -22,9 +22,9 @@ end
 local function quietly(f)
   local null = io.open("/dev/null", "w")
   local saved = io.stderr
-  io.stderr = null
+  io.stderr = null -- luacheck: ignore 122
   local ok, err = pcall(f)
-  io.stderr = saved
+  io.stderr = saved -- luacheck: ignore 122
   null:close()
   if not ok then error(err, 0) end
 end

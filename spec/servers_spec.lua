@@ -17,13 +17,13 @@ local root = (source:match("^@(.-)[^/]*$") or "./") .. "../"
 -- LUA_CPATH set): the servers inherit the environment and run under it.
 -- argv[0] from /proc/self/cmdline (not /proc/self/exe, which is valgrind's
 -- tool under valgrind); SERVERS_SPEC_LUA overrides it.
-local function interpreter()
+local function find_interpreter()
   local f = assert(io.open("/proc/self/cmdline", "rb"))
   local argv0 = f:read("a"):match("^[^%z]+")
   f:close()
   return os.getenv("SERVERS_SPEC_LUA") or argv0
 end
-local interpreter = interpreter()
+local interpreter = find_interpreter()
 
 -- Ends the server if it still runs: SIGTERM first (prefork.lua's parent
 -- then stops its workers), SIGKILL if that does not do it in 5 s.

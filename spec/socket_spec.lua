@@ -637,7 +637,7 @@ describe("gevent.socket", function()
     -- collected: LuaSocket's __gc closes the fd
     c, s = armed_pair()
     fd = s:getfd()
-    s, raw = nil, nil
+    s, raw = nil, nil -- luacheck: ignore 311 (dropped for the collector)
     collectgarbage(); collectgarbage()
     next_on(fd)
     c:close(); l:close()
@@ -766,6 +766,7 @@ describe("gevent.socket", function()
     local t0 = core.monotonic()
     r, w, err = socket.select({s}, nil, 0.03)
     assert.are.same({}, r)
+    assert.are.same({}, w)
     assert.are.equal("timeout", err)
     assert.is_true(core.monotonic() - t0 >= 0.02)
     gevent.spawn_later(0.02, function() c:send("a\nb\n") end)
@@ -847,5 +848,172 @@ describe("gevent.socket", function()
     assert.are.equal(before, reg["tcp{client}"].__index.receive)
     t.g:kill()
     server:stop()
+  end)
+end)
+
+-- Issue 9, item 0: buffered data always comes before "closed", whatever
+-- path the receive takes (the proxy's C fast path, the general one, a raw
+-- LuaSocket object patched in place), as LuaSocket's own blocking receive.
+describe("gevent.socket receive before close", function()
+  -- peer sends each piece, pausing between them so that the reader's
+  -- receives run out of data and wait, then closes
+  local function feed(s, pieces)
+    return gevent.spawn(function()
+      for _, p in ipairs(pieces) do
+        gevent.sleep(0.01)
+        assert(s:send(p))
+      end
+      gevent.sleep(0.01)
+      s:close()
+    end)
+  end
+
+  local function mixed(c, s)
+    local g = feed(s, {"unix line\ndos ", "line\r\nraw by", "tesend ta", "il"})
+    local got = {}
+    got[1] = {c:receive()}
+    got[2] = {c:receive()}
+    got[3] = {c:receive(9)}
+    got[4] = {c:receive("*a")}
+    got[5] = {c:receive("*a")}
+    assert.is_true(g:join(2))
+    assert.are.same({{"unix line", nil, nil}, {"dos line", nil, nil},
+                     {"raw bytes", nil, nil}, {"end tail", nil, nil},
+                     {nil, "closed", ""}}, got)
+  end
+
+  it("returns all of '*a' when the close comes after a wait (proxy)", function()
+    local c, s = pair()
+    mixed(c, s)
+    c:close()
+  end)
+
+  it("returns all of '*a' on the general path (another self)", function()
+    local c, s = pair()
+    local recv = c.receive
+    local proxy = setmetatable({_sock = c._sock, _st = c._st},
+                               getmetatable(c))
+    local g = feed(s, {"ab", "cd", "ef"})
+    assert.are.same({"abcdef", nil, nil}, {recv(proxy, "*a")})
+    assert.is_true(g:join(2))
+    c:close()
+  end)
+
+  it("keeps the caller's prefix apart from what this call read", function()
+    local c, s = pair()
+    local g = feed(s, {})
+    -- nothing new arrives before the close: LuaSocket says "closed"
+    assert.are.same({nil, "closed", "pre"}, {c:receive("*a", "pre")})
+    assert.is_true(g:join(2))
+    c:close()
+    c, s = pair()
+    g = feed(s, {"x", "y"})
+    assert.are.same({"prexy", nil, nil}, {c:receive("*a", "pre")})
+    assert.is_true(g:join(2))
+    c:close()
+  end)
+
+  it("answers from the prefix at once, as LuaSocket, even after a wait", function()
+    local c, s = pair()
+    c:settimeout(1)
+    gevent.spawn_later(0.01, function() s:send("7890") end)
+    assert.are.equal("1234567890", c:receive(10, "123456")) -- waited
+    local dt, back = elapsed(c.receive, c, 8, "87654321")
+    assert.are.equal("87654321", back)
+    assert.is_true(dt < 0.5, "waited " .. dt)
+    assert.are.equal("87654321", (c:receive(4, "87654321")))
+    -- a bad pattern raises at once instead of waiting for data first
+    dt = elapsed(pcall, c.receive, c, "*x")
+    assert.is_true(dt < 0.5, "waited " .. dt)
+    assert.is_false((pcall(c.receive, c, -1)))
+    c:close(); s:close()
+  end)
+end)
+
+describe("gevent.socket receive with no time to wait", function()
+  it("still tries the receive with a timeout of 0 after waiting first", function()
+    local c, s = pair()
+    gevent.spawn_later(0.01, function() s:send("one\n") end)
+    assert.are.equal("one", c:receive())   -- waited: now it waits first
+    c:settimeout(0)
+    s:send("two\n")
+    gevent.sleep(0.02)                     -- "two" is there, unread
+    local got, err
+    for _ = 1, 3 do
+      got, err = c:receive()
+      if got then break end
+    end
+    assert.are.same({"two", nil}, {got, err})
+    assert.are.same({nil, "timeout", ""}, {c:receive()})
+    c:close(); s:close()
+  end)
+end)
+
+-- Issue 9, item 1: an fd argument that is not a valid open fd is an error
+-- in the caller; libev never sees it (it aborts the process on one) and
+-- the hub keeps running.
+describe("gevent.socket fd arguments", function()
+  local function closed_fd()
+    local u = assert(socket.udp4())
+    local fd = math.tointeger(u:getfd())
+    u:close()
+    return fd
+  end
+
+  it("reject numbers that are not an fd with 'bad argument'", function()
+    for _, f in ipairs{socket.wait_read, socket.wait_write,
+                       socket.wait_readwrite} do
+      for _, fd in ipairs{2^31 - 1, 2^32 + 5, 2^53, 1.5, -1, -2^40,
+                          math.huge, 0 / 0} do
+        local ok, err = pcall(f, fd, 0.01)
+        assert.is_false(ok, tostring(fd))
+        assert.matches("bad argument #1", err)
+      end
+      assert.has_error(function() f("x", 0.01) end)
+      assert.has_error(function() f({getfd = function() return 2^40 end}) end)
+    end
+    assert.has_error(function() socket.wait(2^32 + 5, 1, 0.01) end)
+    assert.has_error(function() socket.cancel_wait(2^32 + 5) end)
+    assert.is_true(gevent.sleep(0) == nil)        -- the hub is intact
+  end)
+
+  it("raise for a closed fd, and for the hub's own", function()
+    local fd = closed_fd()
+    local ok, err = pcall(socket.wait_read, fd, 1)
+    assert.is_false(ok)
+    assert.matches("file descriptor " .. fd .. " is not open", err)
+    ok, err = pcall(socket.wait, fd, 3, 1)
+    assert.is_false(ok)
+    assert.matches("is not open", err)
+    -- one of the low fds is the hub's epoll instance: refused, no abort
+    local own = 0
+    for n = 0, 16 do
+      local ok2, e = pcall(socket.wait_readwrite, n, 0)
+      if not ok2 and e:find("hub's own", 1, true) then own = own + 1 end
+    end
+    assert.are.equal(1, own)
+    assert.is_nil(gevent.sleep(0.001))
+  end)
+
+  it("a wait on an fd closed behind its back ends with 'closed'", function()
+    local sc = require "socket.core"
+    -- closed after the wait began, before the hub gave it to epoll
+    local u = sc.udp4()
+    local fd = u:getfd()
+    local g = gevent.spawn(function() return socket.wait_read(fd, 2) end)
+    gevent.spawn(function() u:close() end)
+    assert.are.same({nil, "closed"}, {g:get(true, 2)})
+    -- a socket's own watcher too: closed by LuaSocket's own close
+    local c, s = pair()
+    local raw = socket.unwrap(s)
+    local rclose = getmetatable(raw).__index.close
+    local r = gevent.spawn(function() return {s:receive()} end)
+    local w = gevent.spawn(function() return socket.wait_read(s, 2) end)
+    gevent.spawn(function() rclose(raw) end)
+    local got = r:get(true, 2)
+    assert.are.equal("closed", got[2])
+    assert.are.equal(nil, (w:get(true, 2)))
+    c:close()
+    assert.is_nil(gevent.sleep(0.001))
   end)
 end)

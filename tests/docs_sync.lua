@@ -63,6 +63,7 @@ local MODULES = {
   {"gevent.threadpool", {"threadpool.md"}},
   {"gevent.os", {"os.md"}},
   {"gevent.monkey", {"monkey.md"}},
+  {"gevent.http", {"http.md"}},
   {"gevent.config", {"config.md"}},
   {"gevent.util", {"util.md"}},
   {"gevent.events", {"events.md"}},
@@ -285,6 +286,56 @@ SPEC["gevent.server"] = {
       s:stop()
       return {s, setmetatable(fields, getmetatable(s))}
     end,
+  },
+}
+
+-- A request and a response as a handler sees them: their fields copied
+-- during the call (the objects refuse reads once it returned).
+local function http_objects(m, what)
+  local socket = require "gevent.socket"
+  local snap
+  local s = m.HTTPServer({"127.0.0.1", 0}, function(req, res)
+    local t = {}
+    if what == "Request" then
+      for _, k in ipairs{"method", "target", "path", "query", "version",
+                         "headers", "keep_alive", "peer"} do
+        t[k] = req[k]
+      end
+      snap = setmetatable(t, getmetatable(req))
+    else
+      res:start(200)
+      t.started, t.status = res.started, res.status
+      snap = setmetatable(t, getmetatable(res))
+    end
+    return 200
+  end)
+  s:start()
+  local c = assert(socket.connect("127.0.0.1", s.address[2]))
+  c:settimeout(5)
+  c:send("GET /p?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+  c:receive("*l")
+  c:close()
+  s:stop()
+  return {snap}
+end
+
+SPEC["gevent.http"] = {
+  instances = {
+    HTTPServer = function(m)
+      local s = m.HTTPServer({"127.0.0.1", 0}, function() end)
+      s:start()
+      local fields = {}
+      for _, k in ipairs{"address", "socket", "started", "server_host",
+                         "server_port", "application"} do
+        fields[k] = s[k]
+      end
+      s:stop()
+      return {s, setmetatable(fields, getmetatable(s))}
+    end,
+  },
+  objects = {
+    Request = function(m) return http_objects(m, "Request") end,
+    Response = function(m) return http_objects(m, "Response") end,
   },
 }
 

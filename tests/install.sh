@@ -15,11 +15,28 @@ root="$stage$prefix"
 check "C module installed" "test -f '$root/lib/lua/5.4/gvlua.so' || test -f '$root/lib/$(gcc -print-multiarch)/lua/5.4/gvlua.so'"
 check "Lua modules installed" "test -f '$root/share/lua/5.4/gevent/init.lua'"
 check "gvlua installed" "test -x '$root/bin/gvlua'"
-check "header installed" "test -f '$root/include/gvlua.h'"
+check "headers installed" "test -f '$root/include/gvlua.h' && test -f '$root/include/gvlua_version.h'"
 check "pkg-config file" "PKG_CONFIG_PATH=\$(dirname \$(find '$stage' -name gvlua.pc)) pkg-config --cflags --libs gvlua | grep -q lgvlua"
+man1="$root/share/man/man1/gvlua.1"
+check "man page installed" "test -f '$man1'"
+check "man page renders without warnings" "test -z \"\$(groff -man -Tutf8 -ww -z '$man1' 2>&1)\""
+version=$(build/app/gvlua -e 'io.write(require("gevent").version)')
+check "man page: the version" "grep -q 'gvlua $version' '$man1'"
+# every option of the usage message (".B \-i", ".BI \-e ..."), and the
+# environment variables
+man_has() { # WORD: a .B/.BI/.BR line of the page starts with WORD
+  W=$1 awk '($1 == ".B" || $1 == ".BI" || $1 == ".BR") && $2 == ENVIRON["W"] {f = 1}
+            END {exit !f}' "$man1"
+}
+for o in $(build/app/gvlua -x 2>&1 | grep -Eo '^  -[-a-zA-Z]?' | sort -u); do
+  check "man page: option $o" "man_has '${o//-/\\-}'"
+done
+for v in GVLUA_PATH LUA_INIT LUA_PATH LUA_CPATH; do
+  check "man page: $v" "grep -q '^\.BR\\? .*$v' '$man1'"
+done
 lpath="$root/share/lua/5.4/?.lua;$root/share/lua/5.4/?/init.lua"
 cpath="$root/lib/lua/5.4/?.so;$root/lib/$(gcc -print-multiarch)/lua/5.4/?.so"
 check "stock lua5.4 host runs gevent" "cd /tmp && LUA_PATH='$lpath' LUA_CPATH='$cpath' lua5.4 -e 'local g = require \"gevent\"; assert(g.spawn(function() g.sleep(0.001); return 7 end):get() == 7)'"
-check "installed gvlua runs gevent" "cd /tmp && env -u GVLUA_PATH LUA_PATH='$lpath;;' '$root/bin/gvlua' -e 'local g = require \"gevent\"; assert(g.spawn(function() return 8 end):get() == 8)'"
+check "installed gvlua runs gevent, clean environment" "cd /tmp && env -i '$root/bin/gvlua' -e 'local g = require \"gevent\"; assert(g.spawn(function() return 8 end):get() == 8)'"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,6 +1,6 @@
 -- 7. gvlua TCP echo server: gevent.server.StreamServer, one greenlet per
 -- connection doing sock:receive(64) / sock:send (LuaSocket API). Args: PORT.
-local gevent = require "gevent"
+require "gevent"
 local StreamServer = require("gevent.server").StreamServer
 local port = tonumber(arg[1]) or 9000
 local function handle(sock, address)

@@ -1,6 +1,6 @@
 -- Pool limits concurrency: map() runs at most 2 greenlets at a time
 -- (seeds 000, 002, 004).
-local gevent = require "gevent"
+require "gevent"
 local Pool = require("gevent.pool").Pool
 
 local pool = Pool(2)

@@ -1,7 +1,7 @@
 -- ThreadPool runs functions in OS threads (seed 000).
 -- Adapted: each line is written with one call so lines from the two threads
 -- cannot interleave inside a line (the seed's output shows they do).
-local gevent = require "gevent"
+require "gevent"
 local ThreadPool = require("gevent.threadpool").ThreadPool
 local gettime = require("gevent.socket").gettime
 

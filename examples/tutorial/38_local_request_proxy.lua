@@ -4,7 +4,7 @@
 -- they do here; a small WSGI-like server on gevent.server stands for
 -- gevent.pywsgi; it listens on 127.0.0.1 with a free port, two requests are
 -- made to it, and it stops (the seed serves forever on port 8000).
-local gevent = require "gevent"
+require "gevent"
 require("gevent.monkey").patch_all()
 local http = require "socket.http"
 local Local = require("gevent.local").Local

@@ -15,6 +15,6 @@ end
 
 local g = gevent.spawn(cron)
 local sub = Popen({"sleep 0.5; uname"}, {stdout = PIPE, shell = true})
-local out, err = sub:communicate()
+local out = sub:communicate()
 g:kill()
 print((out:gsub("%s+$", "")))

@@ -204,12 +204,16 @@ function M.patch_dns()
   return true
 end
 
---- patch_select(): socket.select waits in the hub.
+--- patch_select(): socket.select waits in the hub, with no FD_SETSIZE
+-- cap: socket._SETSIZE says how many sockets it takes now.
 function M.patch_select()
   if flags.select then return true end
   local f = gsock.select
   set("socket", lsocket, "select", f)
   if sc ~= lsocket then set("socket.core", sc, "select", f) end
+  local n = core.socket.setsize()
+  set("socket", lsocket, "_SETSIZE", n)
+  if sc ~= lsocket then set("socket.core", sc, "_SETSIZE", n) end
   flags.select = true
   return true
 end

@@ -30,8 +30,8 @@ local cancel_wait, sockerror, connected = C.cancel_wait, C.sockerror,
 local watcher, wait_on, unwatch, readable = C.watcher, C.wait_on, C.unwatch,
   C.readable
 local receiver, sender, set_quick = C.receiver, C.sender, C.set_quick
-local type, tonumber, select, error, ipairs, pairs, setmetatable =
-  type, tonumber, select, error, ipairs, pairs, setmetatable
+local type, tonumber, error, ipairs, pairs, setmetatable =
+  type, tonumber, error, ipairs, pairs, setmetatable
 
 local M = {}
 
@@ -97,6 +97,37 @@ end
 M._resolve = resolve
 
 ---------------------------------------------------------------------------
+-- what LuaSocket's stream receive does with its arguments (buffer.c)
+---------------------------------------------------------------------------
+-- The length of a prefix as LuaSocket takes it (a string or a number).
+local function prefix_len(prefix)
+  if prefix == nil then return 0 end
+  return #tostring(prefix)
+end
+
+-- Whether receive(pattern, prefix) answers without reading the socket: a
+-- count the prefix already covers, or arguments it rejects.
+local function answers_at_once(pattern, prefix)
+  local tp = type(prefix)
+  if prefix ~= nil and tp ~= "string" and tp ~= "number" then return true end
+  local n = tonumber(pattern) -- LuaSocket: lua_isnumber
+  if n then
+    if n < 0 or n ~= n then return true end -- NaN too
+    local size = prefix_len(prefix)
+    return size > 0 and n <= size
+  end
+  if pattern == nil then return false end -- "*l"
+  if type(pattern) ~= "string" then return true end
+  local p = pattern:sub(1, 2)
+  return p ~= "*l" and p ~= "*a"
+end
+
+-- Whether the pattern is LuaSocket's "*a" (read until closed).
+local function is_all(pattern)
+  return type(pattern) == "string" and pattern:sub(1, 2) == "*a"
+end
+
+---------------------------------------------------------------------------
 -- cooperative methods over the raw LuaSocket methods in 'o'
 ---------------------------------------------------------------------------
 local originals = setmetatable({}, {__mode = "k"})  -- wrapper -> original
@@ -143,7 +174,8 @@ function M._cooperative_methods(orig, wrap, proxied)
   end
 
   -- before a receive: false when LuaSocket's buffer holds data, else waits
-  -- for readability as wait_for
+  -- for readability as wait_for; false too when no time is left to wait
+  -- (a timeout of 0: the receive must still try, as LuaSocket's does)
   local dirty = o.dirty
   local function wait_readable(sock, st, start)
     if st.direct then
@@ -151,6 +183,7 @@ function M._cooperative_methods(orig, wrap, proxied)
       return readable(st.w, sock, budget(st, start))
     end
     if dirty and dirty(sock) then return false end
+    if (st.b or st.t) and budget(st, start) == 0 then return false end
     return wait_for(sock, 1, st, start)
   end
 
@@ -182,15 +215,23 @@ function M._cooperative_methods(orig, wrap, proxied)
     -- Request/response traffic: once a receive had to wait, the next one
     -- usually would too, and trying first costs a recv that fails with
     -- EAGAIN. So such a socket waits for readability first, unless
-    -- LuaSocket's buffer already holds data; only a receive that finds
-    -- data without any wait switches back to trying first.
-    m.receive = function(sock, pattern, prefix)
+    -- LuaSocket's buffer already holds data or LuaSocket would answer
+    -- without reading; only a receive that finds data without any wait
+    -- switches back to trying first.
+    --
+    -- LuaSocket's blocking "*a" returns what it read when the peer closes
+    -- and "closed" only if that is nothing: a call here that waited in
+    -- between reads the data in one step and the close in another, so it
+    -- counts what it read itself beyond the caller's prefix (base: that
+    -- prefix's length, given by the C fast path that read some already).
+    m.receive = function(sock, pattern, prefix, base)
       local st -- self: the raw socket, or a proxy
       if proxied then st = sock._st or proxy_state(sock); sock = sock._sock
       else st = states[sock] or adopt(sock, o) end
       local start = st.t and mono()
       local waited = false
-      if st.wait_first and not datagram then
+      local prefix0 = prefix
+      if st.wait_first and not datagram and not answers_at_once(pattern, prefix) then
         local ok, werr = wait_readable(sock, st, start)
         if ok == nil then -- what LuaSocket returns: streams add the partial
           return nil, werr, prefix or ""
@@ -203,9 +244,15 @@ function M._cooperative_methods(orig, wrap, proxied)
           if waited ~= (st.wait_first == true) then
             set_wait_first(st, waited or nil)
           end
-          if not datagram then return data, err, partial end
-          if data then return data end
-          return nil, err
+          if datagram then
+            if data then return data end
+            return nil, err
+          end
+          if err == "closed" and is_all(pattern)
+             and #partial > (base or prefix_len(prefix0)) then
+            return partial, nil, nil
+          end
+          return data, err, partial
         end
         waited = true
         local ok, werr = wait_for(sock, 1, st, start)
@@ -534,10 +581,14 @@ end
 ---------------------------------------------------------------------------
 -- module functions (LuaSocket's)
 ---------------------------------------------------------------------------
-for _, k in ipairs{"_VERSION", "_SETSIZE", "_DATAGRAMSIZE", "_SOCKETINVALID",
+for _, k in ipairs{"_VERSION", "_DATAGRAMSIZE", "_SOCKETINVALID",
                    "gettime", "newtry", "protect", "skip", "BLOCKSIZE"} do
   M[k] = lsocket[k]
 end
+-- How many sockets select takes: not LuaSocket's FD_SETSIZE (select waits
+-- in libev and reads readiness with poll), but as many as the process may
+-- open (RLIMIT_NOFILE when this module loaded).
+M._SETSIZE = C.setsize()
 M.try = lsocket.try or sc.newtry()
 -- LTN12 sources and sinks: they call methods, so they cooperate too
 for _, k in ipairs{"choose", "sink", "source", "sinkt", "sourcet"} do
@@ -841,6 +892,7 @@ function M._patch_luasocket()
         set(sc, k, f)
       end
     end
+    set(sc, "_SETSIZE", C.setsize()) -- select has no FD_SETSIZE cap
     if lsocket.bind then
       local f = raw(M.bind)
       originals[f] = lsocket.bind

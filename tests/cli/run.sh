@@ -74,9 +74,11 @@ check "-e several times, in order" "1
 3" "$("$GVLUA" -e 'print(1)' -e 'a = 3' -e 'print(a)' 2>&1)"
 
 out=$("$GVLUA" -v 2>&1)
-check_match "-v prints Lua's version line" '^Lua 5\.4\.[0-9]+  Copyright \(C\) 1994-20[0-9][0-9] Lua\.org, PUC-Rio$' "$out"
+version=$("$GVLUA" -e 'print(require("gevent").version)' 2>&1)
+check_match "-v names gvlua and its version first" "^gvlua $version\$" "$(printf '%s\n' "$out" | head -n 1)"
+check_match "-v then prints Lua's version line" '^Lua 5\.4\.[0-9]+  Copyright \(C\) 1994-20[0-9][0-9] Lua\.org, PUC-Rio$' "$out"
 if command -v lua5.4 >/dev/null 2>&1; then
-  check "-v is the same as lua5.4 -v" "$(lua5.4 -v 2>&1)" "$out"
+  check "-v: Lua's line is lua5.4 -v's" "$(lua5.4 -v 2>&1)" "$(printf '%s\n' "$out" | tail -n 1)"
 fi
 
 printf 'error("boom")\n' > err.lua
@@ -127,6 +129,28 @@ check "require 'gvlua' (linked in)" "table" \
 
 check "GVLUA_PATH is first in package.path" "$GVLUA_PATH/?.lua" \
   "$("$GVLUA" -e 'print((package.path:match("^[^;]*")))' 2>&1)"
+
+# --- built-in modules: no environment, no install, any directory -------------
+# env -i: no GVLUA_PATH, LUA_PATH or LUA_INIT; the script is in this
+# temporary directory, far from the source tree.
+cat > hello.lua <<'EOF'
+local gevent = require "gevent"
+local Queue = require("gevent.queue").Queue
+local q = Queue()
+gevent.spawn(function () gevent.sleep(0.001); q:put("hello") end)
+print(q:get(), debug.getinfo(gevent.joinall, "S").source)
+EOF
+check "clean environment, other directory: built-in modules" \
+  "hello	@gvlua:gevent/init.lua" "$(env -i "$GVLUA" hello.lua 2>&1)"
+check "-E uses the built-in modules" "@gvlua:gevent/init.lua" \
+  "$("$GVLUA" -E -e 'print(debug.getinfo(require("gevent").joinall, "S").source)' 2>&1)"
+check "GVLUA_PATH replaces the built-in modules" "@$GVLUA_PATH/gevent/init.lua	nil" \
+  "$("$GVLUA" -e 'print(debug.getinfo(require("gevent").joinall, "S").source, package.preload.gevent)' 2>&1)"
+# Every module of the source tree is built in, and nothing else: a module
+# added to lua/ and missing here means the build is stale.
+want=$(cd "$root/lua" && find . -name '*.lua' | sed 's|^\./||; s|\.lua$||; s|/init$||; s|/|.|g' | LC_ALL=C sort | tr '\n' ' ')
+got=$(env -i "$GVLUA" -e 'local t = {} for k in pairs(package.preload) do if k ~= "gvlua" then t[#t + 1] = k end end table.sort(t) print(table.concat(t, " ") .. " ")' 2>&1)
+check "every module of lua/ is built in" "$want" "$got"
 
 
 # --- the main chunk is the main greenlet ------------------------------------

@@ -55,7 +55,7 @@ local function parse(text)
     local function bad() error(("line %d: bad directive %q"):format(n, line), 0) end
     if not dir then
       add({lit = line})
-    elseif dir == "" then
+    elseif dir == "" then -- luacheck: ignore 542
       -- "# ..." is a comment
     elseif dir == "text" then
       add({lit = rest})
@@ -145,7 +145,8 @@ local function run(script, expected_path)
   local ok, spec = pcall(parse, readfile(expected_path))
   if not ok then return {"bad expected file: " .. spec} end
   local errfile = os.tmpname()
-  local cmd = ("%stimeout %d %s %s 2>%s </dev/null"):format(env, TIME_LIMIT, quote(gvlua), quote(script), quote(errfile))
+  local cmd = ("%stimeout %d %s %s 2>%s </dev/null"):format(env, TIME_LIMIT,
+    quote(gvlua), quote(script), quote(errfile))
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
   local _, how, code = p:close()
