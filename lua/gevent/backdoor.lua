@@ -157,7 +157,7 @@ function BackdoorServer:handle(sock, address)
   if not send(sock, self.banner .. "\n> ") then return end
   local buffer
   while open do
-    local line, err = sock:receive("*l")
+    local line = sock:receive("*l")
     if not line then break end
     local first = buffer == nil
     buffer = first and line or (buffer .. "\n" .. line)
