@@ -23,6 +23,7 @@ typedef struct l_hub {
   int site_line;             /* the last spawn site, see record_site */
   char site_src[LUA_IDSIZE];
   gv_callback events_cb;     /* delivers queued events (l_monitor.c) */
+  gv_greenlet *int_victim;   /* greenlet Ctrl-C's error was raised in */
 } l_hub;
 
 /* A Greenlet object. User values hold its Lua-side state (UV_*). */

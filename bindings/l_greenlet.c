@@ -353,7 +353,7 @@ static void greenlet_start(lua_State *L, int idx) {
   if (prepare_start(L, idx)) {
     l_greenlet *g = lua_touserdata(L, idx);
     gv_greenlet_start(&g->g);
-    if (g->g.hub->observe & GV_OBS_EVENTS)
+    if (gv_observing(g->g.hub, GV_OBS_EVENTS))
       l_events_spawned(L, g->g.hub->ud, idx);
   }
 }
@@ -536,10 +536,10 @@ static int finish_p(lua_State *L) {
   g->g.L = NULL;
   if (err && !l_monitor_interrupted(L, h, g, self, err, tb))
     print_report(L, self, err, tb);
-  else if (!err && h->hub.int_victim == &g->g)
-    h->hub.int_victim = NULL; /* it caught the interrupt and ended well */
+  else if (!err && h->int_victim == &g->g)
+    h->int_victim = NULL; /* it caught the interrupt and ended well */
   settle(L, g, self, vals, err);
-  if (h->hub.observe & GV_OBS_EVENTS) l_events_finished(L, h, self);
+  if (gv_observing(&h->hub, GV_OBS_EVENTS)) l_events_finished(L, h, self);
   return 0;
 }
 
@@ -566,12 +566,12 @@ static void push_loop_exit(gv_hub *hub, lua_State *L) {
     lua_pop(L, 1);
     lua_pushfstring(L, "Greenlet-%d (spawned at %s) waits on %s", (int)id,
                     lg->where ? lg->where : "?",
-                    g->waiting_on ? g->waiting_on : "something");
+                    gv_waiting_on(g) ? gv_waiting_on(g) : "something");
     luaL_addvalue(&b);
   }
-  if (hub->main && hub->main->waiting_on) {
+  if (hub->main && gv_waiting_on(hub->main)) {
     lua_pushfstring(L, "; the main greenlet waits on %s",
-                    hub->main->waiting_on);
+                    gv_waiting_on(hub->main));
     luaL_addvalue(&b);
   }
   luaL_pushresult(&b);
@@ -679,8 +679,8 @@ static void start_later_fire(gv_hub *hub, gv_timer *t) {
 static void start_later(lua_State *L, l_hub *h, int idx, double s) {
   l_greenlet *g = lua_touserdata(L, idx);
   if (!prepare_start(L, idx)) return;
-  if (h->hub.observe & GV_OBS_EVENTS) l_events_spawned(L, h, idx);
-  gv__update_now(&h->hub);
+  if (gv_observing(&h->hub, GV_OBS_EVENTS)) l_events_spawned(L, h, idx);
+  gv_now(&h->hub);
   gv_timer_start(&h->hub, &g->g.timer, s, start_later_fire); /* not started:
                                                   its wait timer is free */
 }
@@ -747,17 +747,17 @@ static int l_monotonic(lua_State *L) {
 
 /* gvlua._stats(): the hub's counters, for tests and diagnostics. */
 static int l_stats(lua_State *L) {
-  gv_hub *hub = &l_hubup(L)->hub;
+  gv_hub_counts c = gv_hub_counts_of(&l_hubup(L)->hub);
   lua_createtable(L, 0, 6);
-  lua_pushinteger(L, (lua_Integer)hub->nalive);
+  lua_pushinteger(L, (lua_Integer)c.alive);
   lua_setfield(L, -2, "alive");
-  lua_pushinteger(L, (lua_Integer)hub->nrunners);
+  lua_pushinteger(L, (lua_Integer)c.runners);
   lua_setfield(L, -2, "runners");
-  lua_pushinteger(L, (lua_Integer)hub->nfree_runners);
+  lua_pushinteger(L, (lua_Integer)c.free_runners);
   lua_setfield(L, -2, "free_runners");
-  lua_pushinteger(L, (lua_Integer)hub->runq_len);
+  lua_pushinteger(L, (lua_Integer)c.runq);
   lua_setfield(L, -2, "ready");
-  lua_pushinteger(L, (lua_Integer)hub->nheap);
+  lua_pushinteger(L, (lua_Integer)c.timers);
   lua_setfield(L, -2, "timers");
   lua_pushinteger(L, (lua_Integer)l_hubup(L)->nthreads);
   lua_setfield(L, -2, "pooled_threads");

@@ -114,7 +114,7 @@ static int monitor_event_p(lua_State *L) {
 
 static void on_monitor_event(gv_hub *hub, int event, double value) {
   mon_event e = {event, value};
-  if (hub->observe & GV_OBS_EVENTS)
+  if (gv_observing(hub, GV_OBS_EVENTS))
     l_hub_protected(hub->ud, monitor_event_p, &e);
 }
 
@@ -126,7 +126,7 @@ static void report_block(l_hub *h, lua_State *L) {
   double seconds;
   if (!L || !gv_monitor_block(hub, GV_IRQ_REPORT, &seconds)) return;
   char who[256], head[512];
-  if (hub->current) l_greenlet_describe(hub, hub->current, who, sizeof who);
+  if (gv_current(hub)) l_greenlet_describe(hub, gv_current(hub), who, sizeof who);
   else snprintf(who, sizeof who, "a callback of the hub");
   snprintf(head, sizeof head, "gvlua: %s has blocked the hub for %.3f s",
            who, seconds);
@@ -136,8 +136,8 @@ static void report_block(l_hub *h, lua_State *L) {
   fwrite(s, 1, len, stderr);
   fputc('\n', stderr);
   fflush(stderr);
-  if (hub->observe & GV_OBS_EVENTS) {
-    if (hub->current) l_greenlet_push(L, (l_greenlet *)hub->current);
+  if (gv_observing(hub, GV_OBS_EVENTS)) {
+    if (gv_current(hub)) l_greenlet_push(L, (l_greenlet *)gv_current(hub));
     else lua_pushnil(L);
     new_event(L, "blocked", -1);
     lua_remove(L, -2);
@@ -152,7 +152,7 @@ static void report_block(l_hub *h, lua_State *L) {
 
 /* The greenlet running in L exceeded max_slice: raise SliceExceeded. */
 static void raise_slice(l_hub *h, lua_State *L) {
-  gv_greenlet *cur = h->hub.current;
+  gv_greenlet *cur = gv_current(&h->hub);
   double seconds;
   if (!L || !cur || L != cur->L ||
       !gv_monitor_block(&h->hub, GV_IRQ_SLICE, &seconds))
@@ -167,7 +167,7 @@ static void raise_slice(l_hub *h, lua_State *L) {
 /* Raises 'msg' in the main greenlet when it runs again. */
 static int throw_main(l_hub *h, lua_State *from) {
   gv_greenlet *m = h->hub.main;
-  if (!m || m->state == GV_DEAD || !m->blocked_L) {
+  if (!m || m->state == GV_DEAD || !gv_blocked_thread(m)) {
     lua_pop(from, 1);
     return 0;
   }
@@ -178,14 +178,14 @@ static int throw_main(l_hub *h, lua_State *from) {
 /* Ctrl-C: "interrupted!" where Lua code runs, as lua.c raises it. */
 static void raise_interrupt(l_hub *h, lua_State *L) {
   gv_hub *hub = &h->hub;
-  gv_greenlet *cur = hub->current;
+  gv_greenlet *cur = gv_current(hub);
   if (!L || !cur) { /* the hub, idle or in a callback: the main greenlet */
     lua_pushliteral(hub->L, "interrupted!");
     throw_main(h, hub->L);
     if (L) luaL_error(L, "interrupted!"); /* end the callback too */
     return;
   }
-  if (!(cur->flags & GV_F_MAIN)) hub->int_victim = cur;
+  if (!(cur->flags & GV_F_MAIN)) h->int_victim = cur;
   luaL_error(L, "interrupted!");
 }
 
@@ -198,10 +198,10 @@ static void on_interrupt(gv_hub *hub, lua_State *L, unsigned bits) {
 
 int l_monitor_interrupted(lua_State *L, l_hub *h, l_greenlet *g, int self,
                           int err, const char *tb) {
-  if (h->hub.int_victim != &g->g) return 0;
-  h->hub.int_victim = NULL;
+  if (h->int_victim != &g->g) return 0;
+  h->int_victim = NULL;
   gv_greenlet *m = h->hub.main;
-  if (!m || m->state == GV_DEAD || !m->blocked_L) return 0;
+  if (!m || m->state == GV_DEAD || !gv_blocked_thread(m)) return 0;
   const char *msg = tb ? tb : luaL_tolstring(L, err, NULL);
   const char *who = luaL_tolstring(L, self, NULL);
   lua_pushfstring(L, "%s\nin %s, while the main greenlet waited in", msg,
@@ -274,17 +274,15 @@ static void setnum(lua_State *L, const char *k, double v) {
 /* monitor.counters(): the hub's counters. */
 static int l_counters(lua_State *L) {
   gv_hub *hub = &l_hubup(L)->hub;
+  gv_stats s = gv_stats_of(hub);
   lua_createtable(L, 0, 8);
-  setint(L, "switches", (lua_Integer)hub->stats.switches);
-  setint(L, "callbacks", (lua_Integer)hub->stats.callbacks);
-  setint(L, "greenlets", (lua_Integer)hub->nalive);
+  setint(L, "switches", (lua_Integer)s.switches);
+  setint(L, "callbacks", (lua_Integer)s.callbacks);
+  setint(L, "greenlets", (lua_Integer)gv_hub_counts_of(hub).alive);
   setint(L, "loop_iterations", (lua_Integer)ev_iteration(hub->loop));
-  setint(L, "blocked_reports", (lua_Integer)__atomic_load_n(
-             &hub->stats.blocked_reports, __ATOMIC_RELAXED));
-  double bt;
-  __atomic_load(&hub->stats.blocked_time, &bt, __ATOMIC_RELAXED);
-  setnum(L, "blocked_time", bt);
-  lua_pushboolean(L, hub->observe != 0);
+  setint(L, "blocked_reports", (lua_Integer)s.blocked_reports);
+  setnum(L, "blocked_time", s.blocked_time);
+  lua_pushboolean(L, gv_observing(hub, ~0u) != 0);
   lua_setfield(L, -2, "counting");
   return 1;
 }
@@ -304,7 +302,7 @@ static int l_rss(lua_State *L) {
 /* ---- run info ------------------------------------------------------------ */
 
 static const char *state_name(gv_hub *hub, l_greenlet *g) {
-  if (&g->g == hub->current) return "running";
+  if (&g->g == gv_current(hub)) return "running";
   switch (g->g.state) {
   case GV_NEW: return g->started ? "scheduled" : "not started";
   case GV_READY: return (g->g.flags & GV_F_STARTED) ? "ready" : "scheduled";
@@ -333,12 +331,12 @@ static int push_wait_object(lua_State *L, lua_State *T) {
 
 /* Pushes the traceback of g's Lua code (or nothing if it has none). */
 static int push_traceback(lua_State *L, gv_hub *hub, l_greenlet *g) {
-  if (&g->g == hub->current) {
+  if (&g->g == gv_current(hub)) {
     luaL_traceback(L, L, NULL, 1);
     return 1;
   }
   if (!(g->g.flags & GV_F_STARTED) || !g->g.L) return 0;
-  lua_State *T = g->g.blocked_L ? g->g.blocked_L : g->g.L;
+  lua_State *T = gv_blocked_thread(&g->g) ? gv_blocked_thread(&g->g) : g->g.L;
   luaL_traceback(L, T, NULL, 0);
   if (T != g->g.L) { /* blocked in a coroutine of its own: its thread too */
     luaL_traceback(L, g->g.L, NULL, 0);
@@ -359,29 +357,20 @@ static void push_info(lua_State *L, gv_hub *hub, l_greenlet *g) {
     lua_pushstring(L, g->where);
     lua_setfield(L, -2, "spawned");
   }
-  if (gv_timer_active(&gg->timer)) {
-    setnum(L, "timer", gg->timer.at - ev_now(hub->loop));
-  }
+  gv_wait_info wi = gv_wait_info_of(hub, gg);
+  if (wi.timer >= 0) setnum(L, "timer", wi.timer);
   if (gg->state == GV_BLOCKED) {
-    lua_pushstring(L, gg->waiting_on ? gg->waiting_on : "?");
+    const char *what = gv_waiting_on(gg);
+    lua_pushstring(L, what ? what : "?");
     lua_setfield(L, -2, "waiting");
-    int fd = -1, events = 0;
-    if (ev_is_active(&gg->io)) {
-      fd = gg->io.fd;
-      events = gg->io.events;
-    } else if (gg->wait_obj) {
-      gv_fdwatch *w = gg->wait_obj;
-      fd = gg->waiting_fd;
-      events = (w->waiter[0] == gg ? EV_READ : 0) |
-               (w->waiter[1] == gg ? EV_WRITE : 0);
-    }
-    if (fd >= 0) {
-      setint(L, "fd", fd);
-      lua_pushstring(L, (events & EV_READ) && (events & EV_WRITE) ?
-                     "read/write" : (events & EV_WRITE) ? "write" : "read");
+    if (wi.fd >= 0) {
+      setint(L, "fd", wi.fd);
+      lua_pushstring(L, (wi.events & EV_READ) && (wi.events & EV_WRITE) ?
+                     "read/write" : (wi.events & EV_WRITE) ? "write" : "read");
       lua_setfield(L, -2, "events");
     }
-    if (push_wait_object(L, gg->blocked_L)) lua_setfield(L, -2, "object");
+    if (push_wait_object(L, gv_blocked_thread(gg)))
+      lua_setfield(L, -2, "object");
   }
   if (push_traceback(L, hub, g)) {
     lua_setfield(L, -2, "traceback");
@@ -400,14 +389,15 @@ static int l_greenlets(lua_State *L) {
   l_hub *h = l_hubup(L);
   gv_hub *hub = &h->hub;
   luaL_checkstack(L, 8, NULL);
-  lua_createtable(L, (int)hub->nalive + 1, 0);
+  lua_createtable(L, (int)gv_hub_counts_of(hub).alive + 1, 0);
   lua_Integer n = 0;
   if (h->main) {
     push_info(L, hub, h->main);
     lua_rawseti(L, -2, ++n);
   }
-  for (gv_link *l = hub->alive.next; l != &hub->alive; l = l->next) {
-    l_greenlet *g = (l_greenlet *)gv_container_of(l, gv_greenlet, all);
+  for (gv_greenlet *gg = gv_alive_next(hub, NULL); gg;
+       gg = gv_alive_next(hub, gg)) {
+    l_greenlet *g = (l_greenlet *)gg;
     if (g->ref == LUA_NOREF) continue;
     push_info(L, hub, g);
     lua_rawseti(L, -2, ++n);
@@ -422,10 +412,11 @@ static int l_hubinfo(lua_State *L) {
   lua_createtable(L, 0, 10);
   lua_Integer ready = 0, ncb = 0;
   lua_newtable(L); /* callbacks: their descriptions */
-  for (gv_callback *cb = hub->runq_head; cb; cb = cb->next) {
+  for (const gv_callback *cb = gv_runq_next(hub, NULL); cb;
+       cb = gv_runq_next(hub, cb)) {
     if (!cb->fn) { ready++; continue; }
     if (cb->kind == GV_CB_LINKS) {
-      l_greenlet *g = gv_container_of(cb, l_greenlet, g.run);
+      l_greenlet *g = gv_container_of(cb, l_greenlet, g.run);  /* its own entry */
       l_greenlet_push(L, g);
       lua_pushfstring(L, "%s of %s", gv_callback_name(cb),
                       luaL_tolstring(L, -1, NULL));
@@ -438,14 +429,15 @@ static int l_hubinfo(lua_State *L) {
   }
   lua_setfield(L, -2, "callbacks");
   setint(L, "ready", ready);
-  setint(L, "alive", (lua_Integer)hub->nalive);
-  setint(L, "timers", (lua_Integer)hub->nheap);
-  double next = gv__timers_next(hub);
+  gv_hub_counts n = gv_hub_counts_of(hub);
+  setint(L, "alive", (lua_Integer)n.alive);
+  setint(L, "timers", (lua_Integer)n.timers);
+  double next = gv_next_timer(hub);
   if (next >= 0) setnum(L, "next_timer", next);
   setint(L, "loop_iterations", (lua_Integer)ev_iteration(hub->loop));
   setint(L, "pending_watchers", (lua_Integer)ev_pending_count(hub->loop));
-  setint(L, "runners", (lua_Integer)hub->nrunners);
-  lua_pushboolean(L, hub->monitor != NULL);
+  setint(L, "runners", (lua_Integer)n.runners);
+  lua_pushboolean(L, gv_monitor_running(hub));
   lua_setfield(L, -2, "monitor_thread");
   setnum(L, "now", ev_now(hub->loop));
   return 1;

@@ -17,7 +17,7 @@
 */
 #include <errno.h>
 #include <string.h>
-#include "gv.h"
+#include "internal.h"
 
 #define ARM_MASK (LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT)
 

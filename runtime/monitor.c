@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "gv.h"
+#include "internal.h"
 
 typedef struct gv_monitor {
   gv_hub *hub;
@@ -368,4 +368,44 @@ const char *gv_callback_name(const gv_callback *cb) {
   };
   return cb->kind < sizeof names / sizeof names[0] ? names[cb->kind]
                                                   : names[0];
+}
+
+gv_stats gv_stats_of(gv_hub *hub) {
+  gv_stats s;
+  s.switches = __atomic_load_n(&hub->stats.switches, __ATOMIC_RELAXED);
+  s.callbacks = __atomic_load_n(&hub->stats.callbacks, __ATOMIC_RELAXED);
+  s.blocked_reports = __atomic_load_n(&hub->stats.blocked_reports,
+                                      __ATOMIC_RELAXED);
+  __atomic_load(&hub->stats.blocked_time, &s.blocked_time, __ATOMIC_RELAXED);
+  return s;
+}
+
+gv_greenlet *gv_alive_next(gv_hub *hub, gv_greenlet *g) {
+  gv_link *l = g ? g->all.next : hub->alive.next;
+  return l == &hub->alive ? NULL : gv_container_of(l, gv_greenlet, all);
+}
+
+const gv_callback *gv_runq_next(gv_hub *hub, const gv_callback *cb) {
+  return cb ? cb->next : hub->runq_head;
+}
+
+double gv_next_timer(gv_hub *hub) {
+  return gv__timers_next(hub);
+}
+
+gv_wait_info gv_wait_info_of(gv_hub *hub, const gv_greenlet *g) {
+  gv_wait_info wi = {-1, 0, -1};
+  if (gv_timer_active(&g->timer))
+    wi.timer = g->timer.at - ev_now(hub->loop);
+  if (g->state != GV_BLOCKED) return wi;
+  if (ev_is_active(&g->io)) {
+    wi.fd = g->io.fd;
+    wi.events = g->io.events & (EV_READ | EV_WRITE);
+  } else if (g->wait_obj) { /* a gv_fdwatch's waiter */
+    const gv_fdwatch *w = g->wait_obj;
+    wi.fd = g->waiting_fd;
+    wi.events = (w->waiter[0] == g ? EV_READ : 0) |
+                (w->waiter[1] == g ? EV_WRITE : 0);
+  }
+  return wi;
 }

@@ -9,7 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-#include "gv.h"
+#include "internal.h"
 #include "unit.h"
 
 static unsigned got_bits;

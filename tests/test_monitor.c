@@ -3,12 +3,7 @@
 ** slice limit asks for GV_IRQ_SLICE, a hub waiting in the poller is not
 ** blocked, the memory monitor posts its event to the hub, counters move
 ** only while observation is on, and the thread stops when switched off. */
-#include <lauxlib.h>
-#include <lualib.h>
-#include <string.h>
-#include "gvlua.h"
-#include "bindings.h"
-#include "unit.h"
+#include "rt.h"
 
 static unsigned got_bits;
 static double got_seconds;
@@ -28,23 +23,14 @@ static void on_monitor_event(gv_hub *hub, int event, double value) {
   if (event == GV_MON_MEMORY_OVER && value > 0) mem_events++;
 }
 
-static lua_State *new_state(gv_hub **hub) {
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_gvlua);
-  lua_setfield(L, -2, "gvlua");
-  lua_pop(L, 1);
-  CHECK(gvlua_open(L, NULL) == 0);
-  lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-  *hub = &((l_hub *)lua_touserdata(L, -1))->hub;
-  lua_pop(L, 1);
-  (*hub)->hooks.interrupt = on_interrupt;
-  (*hub)->hooks.monitor_event = on_monitor_event;
+static void open_hub(rt *r) {
+  rt_open(r);
+  rt_hub = &r->hub;
+  r->hub.hooks.interrupt = on_interrupt;
+  r->hub.hooks.monitor_event = on_monitor_event;
   got_bits = 0;
   got_seconds = 0;
   got_valid = mem_events = 0;
-  return L;
 }
 
 static int run(lua_State *L, const char *code) {
@@ -56,6 +42,17 @@ static int run(lua_State *L, const char *code) {
   return 1;
 }
 
+/* greenlet bodies: sleep for the seconds given (slow path), or sleep(0)
+** three times */
+static int napper(lua_State *L) {
+  gv_sleep(rt_hub, L, *(double *)lua_touserdata(L, 1), 0, NULL);
+  return 0;
+}
+static int yielder(lua_State *L) {
+  for (int i = 0; i < 3; i++) gv_sleep(rt_hub, L, 0, 0, NULL);
+  return 0;
+}
+
 /* Spins in Lua until the interrupt hook sets 'interrupted' (or 10 s). */
 static const char *SPIN =
   "interrupted = false\n"
@@ -63,79 +60,84 @@ static const char *SPIN =
   "while not interrupted and os.time() - t0 < 10 do end\n";
 
 static void test_block_reported(void) {
-  gv_hub *hub;
-  lua_State *L = new_state(&hub);
+  rt r;
+  open_hub(&r);
+  gv_hub *hub = &r.hub;
+  lua_State *L = r.L;
   gv_monitor_config c = {1, 0.05, 0, 0, 5};
   CHECK(gv_monitor_configure(hub, &c) == 0);
-  CHECK(hub->monitor != NULL);
-  CHECK(hub->observe & GV_OBS_COUNT);
+  CHECK(gv_monitor_running(hub));
+  CHECK(gv_observing(hub, GV_OBS_COUNT));
   CHECK(run(L, SPIN));
   CHECK(got_bits & GV_IRQ_REPORT);
   CHECK(got_valid && got_seconds >= 0.05);
-  CHECK(hub->stats.blocked_reports == 1);
+  CHECK(gv_stats_of(hub).blocked_reports == 1);
   c.monitor_thread = 0;
   CHECK(gv_monitor_configure(hub, &c) == 0);
-  CHECK(hub->monitor == NULL && hub->observe == 0);
-  lua_close(L);
+  CHECK(!gv_monitor_running(hub) && gv_observing(hub, ~0u) == 0);
+  rt_close(&r);
 }
 
 static void test_slice(void) {
-  gv_hub *hub;
-  lua_State *L = new_state(&hub);
+  rt r;
+  open_hub(&r);
+  gv_hub *hub = &r.hub;
+  lua_State *L = r.L;
   gv_monitor_config c = {0, 0.1, 0.05, 0, 5};
   CHECK(gv_monitor_configure(hub, &c) == 0);
   CHECK(run(L, SPIN));
   CHECK(got_bits == GV_IRQ_SLICE); /* no reports: monitor_thread is off */
   CHECK(got_valid && got_seconds == 0.05);
-  lua_close(L); /* closing the state stops the thread */
+  rt_close(&r); /* closing the hub stops the thread */
 }
 
 static void test_idle_is_not_blocked(void) {
-  gv_hub *hub;
-  lua_State *L = new_state(&hub);
+  rt r;
+  open_hub(&r);
+  gv_hub *hub = &r.hub;
   gv_monitor_config c = {1, 0.02, 0.02, 0, 5};
   CHECK(gv_monitor_configure(hub, &c) == 0);
-  CHECK(run(L, "local g = require('gvlua')\n"
-               "g.spawn(function() g.sleep(0.2) end)"));
-  CHECK(gvlua_run(L) == 0); /* 0.2 s in the poller */
+  static double t = 0.2;
+  rt_spawn(&r, napper, &t);
+  rt_run(&r); /* 0.2 s in the poller */
   CHECK(got_bits == 0);
-  CHECK(hub->stats.switches >= 2);
-  lua_close(L);
+  CHECK(gv_stats_of(hub).switches >= 2);
+  rt_close(&r);
 }
 
 static void test_memory_event(void) {
-  gv_hub *hub;
-  lua_State *L = new_state(&hub);
+  rt r;
+  open_hub(&r);
+  gv_hub *hub = &r.hub;
   CHECK(gv_monitor_rss() > 0);
   gv_monitor_config c = {1, 10, 0, 1, 0.01}; /* over at once */
   CHECK(gv_monitor_configure(hub, &c) == 0);
-  for (int i = 0; i < 200 && !mem_events; i++) gvlua_step(L, 0.01);
+  for (int i = 0; i < 200 && !mem_events; i++) gv_step(hub, r.L, 0.01);
   CHECK(mem_events == 1);
-  for (int i = 0; i < 5; i++) gvlua_step(L, 0.01);
+  for (int i = 0; i < 5; i++) gv_step(hub, r.L, 0.01);
   CHECK(mem_events == 1); /* once, until it is back under */
-  lua_close(L);
+  rt_close(&r);
 }
 
 static void test_counters_only_when_observed(void) {
-  gv_hub *hub;
-  lua_State *L = new_state(&hub);
-  CHECK(run(L, "local g = require('gvlua')\n"
-               "for i = 1, 5 do g.spawn(function() g.sleep(0) end) end\n"
-               "g.sleep(0.01)"));
-  CHECK(hub->stats.switches == 0 && hub->stats.callbacks == 0);
+  rt r;
+  open_hub(&r);
+  gv_hub *hub = &r.hub;
+  for (int i = 0; i < 5; i++) rt_spawn(&r, yielder, NULL);
+  rt_run(&r);
+  CHECK(gv_stats_of(hub).switches == 0 && gv_stats_of(hub).callbacks == 0);
   gv_observe(hub, GV_OBS_USER, 1);
-  CHECK(run(L, "local g = require('gvlua')\n"
-               "for i = 1, 5 do g.spawn(function() g.sleep(0) end) end\n"
-               "g.sleep(0.01)"));
-  CHECK(hub->stats.switches >= 11);
+  for (int i = 0; i < 5; i++) rt_spawn(&r, yielder, NULL);
+  rt_run(&r);
+  CHECK(gv_stats_of(hub).switches >= 20); /* 5 x 4, and the main one */
   gv_observe(hub, GV_OBS_USER, 0);
-  CHECK(hub->observe == 0);
+  CHECK(gv_observing(hub, ~0u) == 0);
   gv_callback cb = {0};
   cb.kind = GV_CB_QUEUE;
   CHECK(strstr(gv_callback_name(&cb), "queue") != NULL);
   cb.kind = 200;
   CHECK(strcmp(gv_callback_name(&cb), "a callback") == 0);
-  lua_close(L);
+  rt_close(&r);
 }
 
 int main(void) {
