@@ -88,10 +88,10 @@ end
 --- print_run_info(file): writes format_run_info() to file (io.stderr).
 function util.print_run_info(file)
   file = file or io.stderr
-  if io.type(file) ~= "file" and
-     not (type(file) == "table" or type(file) == "userdata") then
+  local ok, write = pcall(function() return file.write end)
+  if io.type(file) ~= "file" and not (ok and write ~= nil) then
     error("bad argument #1 to 'gevent.util.print_run_info' (file expected, got "
-          .. type(file) .. ")", 2)
+          .. (io.type(file) or type(file)) .. ")", 2)
   end
   for _, l in ipairs(util.format_run_info()) do file:write(l, "\n") end
   if file.flush then file:flush() end
