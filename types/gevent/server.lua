@@ -8,11 +8,11 @@ local M = {}
 ---@alias gevent.server.listener {[1]: string, [2]: integer}|string|gevent.socket.tcp
 ---@alias gevent.server.handle fun(sock: gevent.socket.tcp, address: {[1]: string, [2]: integer})
 
----@alias gevent.server.options {handle?: gevent.server.handle, backlog?: integer, spawn?: gevent.pool.Pool|integer, reuse_addr?: boolean, reuse_port?: boolean, stop_timeout?: number}
+---@alias gevent.server.options {handle?: gevent.server.handle, backlog?: integer, spawn?: gevent.pool.Pool|integer, reuse_addr?: boolean, reuse_port?: boolean, stop_timeout?: number, ssl?: gevent.ssl.params|gevent.ssl.Context, certfile?: string, keyfile?: string, handshake_timeout?: number}
 
 ---`StreamServer(listener, handle, backlog, spawn)` or
 ---`StreamServer(listener, handle, options)`: one greenlet per connection,
----`handle(sock, address)`.
+---`handle(sock, address)` (with `ssl`, `sock` is a TLS connection).
 ---@class gevent.server.StreamServer
 ---@field address {[1]: string, [2]: integer} What it listens on (the real port once bound).
 ---@field socket gevent.socket.tcp? The listening socket, once bound.
@@ -25,6 +25,9 @@ local M = {}
 ---@field reuse_addr boolean Whether `SO_REUSEADDR` is set (default `true`).
 ---@field reuse_port boolean Whether `SO_REUSEPORT` is set (default `false`).
 ---@field stop_timeout number `stop()`'s default timeout, seconds (default 1).
+---@field handshake_timeout number Seconds a TLS client has to complete its handshake (default 10).
+---@field handshake_errors integer? TLS servers: the handshakes that failed or timed out so far.
+---@field ssl_context gevent.ssl.Context? TLS servers: the context they serve with.
 ---@field min_delay number The first delay after a failed `accept`, seconds.
 ---@field max_delay number The longest delay after failed `accept`s, seconds.
 ---@overload fun(listener: gevent.server.listener, handle?: gevent.server.handle|gevent.server.options, backlog?: integer|gevent.server.options, spawn?: gevent.pool.Pool|integer): gevent.server.StreamServer
