@@ -6,8 +6,8 @@
 local M = {}
 
 ---Applies every patch (`socket` with `dns`, `dns`, `select`, `time`,
----`os`, `ssl`); `opts` leaves some out: `{os = false}`.
----@param opts? {socket?: boolean, dns?: boolean, select?: boolean, time?: boolean, os?: boolean, ssl?: boolean}
+---`os`); `opts` leaves some out: `{os = false}`.
+---@param opts? {socket?: boolean, dns?: boolean, select?: boolean, time?: boolean, os?: boolean}
 ---@return true
 function M.patch_all(opts) end
 
@@ -34,13 +34,13 @@ function M.patch_time() end
 ---@return true
 function M.patch_os() end
 
----LuaSec's connections cooperate (their methods are replaced in place):
----`true`, or `false` when LuaSec is not installed.
+---LuaSec's connections (`require "ssl"`, `ssl.https`) wait in the hub;
+---`false` when LuaSec is not installed.
 ---@return boolean
 function M.patch_ssl() end
 
 ---Whether `patch_<name>()` has run (`"socket"`, `"dns"`, `"select"`,
----`"time"`, `"os"`).
+---`"time"`, `"os"`, `"ssl"`).
 ---@param name string
 ---@return boolean
 function M.is_patched(name) end

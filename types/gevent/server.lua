@@ -12,7 +12,7 @@ local M = {}
 
 ---`StreamServer(listener, handle, backlog, spawn)` or
 ---`StreamServer(listener, handle, options)`: one greenlet per connection,
----`handle(sock, address)` (with `ssl`, `sock` is a TLS connection).
+---`handle(sock, address)`.
 ---@class gevent.server.StreamServer
 ---@field address {[1]: string, [2]: integer} What it listens on (the real port once bound).
 ---@field socket gevent.socket.tcp? The listening socket, once bound.
@@ -25,11 +25,11 @@ local M = {}
 ---@field reuse_addr boolean Whether `SO_REUSEADDR` is set (default `true`).
 ---@field reuse_port boolean Whether `SO_REUSEPORT` is set (default `false`).
 ---@field stop_timeout number `stop()`'s default timeout, seconds (default 1).
----@field handshake_timeout number Seconds a TLS client has to complete its handshake (default 10).
----@field handshake_errors integer? TLS servers: the handshakes that failed or timed out so far.
----@field ssl_context gevent.ssl.Context? TLS servers: the context they serve with.
 ---@field min_delay number The first delay after a failed `accept`, seconds.
 ---@field max_delay number The longest delay after failed `accept`s, seconds.
+---@field handshake_timeout number Seconds a TLS client has to complete its handshake (default 10).
+---@field handshake_errors integer? TLS servers: handshakes failed or timed out so far.
+---@field ssl_context gevent.ssl.Context? TLS servers: the context they serve with.
 ---@overload fun(listener: gevent.server.listener, handle?: gevent.server.handle|gevent.server.options, backlog?: integer|gevent.server.options, spawn?: gevent.pool.Pool|integer): gevent.server.StreamServer
 local StreamServer = {}
 
