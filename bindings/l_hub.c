@@ -221,8 +221,15 @@ GVLUA_API void gvlua_sleep(lua_State *L, double seconds) {
 GVLUA_API int gvlua_wait_fd(lua_State *L, int fd, int events,
                             double timeout) {
   gv_hub *hub = &l_hub_get(L)->hub;
+  if (gv_fd_check(hub, fd) != 0)
+    return luaL_error(L, "gvlua_wait_fd: file descriptor %d is not open", fd);
+  if (!(events & (GVLUA_READ | GVLUA_WRITE)))
+    return luaL_error(L, "gvlua_wait_fd: no events to wait for");
   int why = gv_wait_fd(hub, L, fd, events, timeout, 0, NULL);
   if (why != GV_WAKE_NORMAL) return 0;
-  return (int)(intptr_t)hub->current->io.data &
-         (GVLUA_READ | GVLUA_WRITE);
+  int ready = (int)(intptr_t)hub->current->io.data;
+  if (ready & EV_ERROR)
+    return luaL_error(L, "gvlua_wait_fd: file descriptor %d was closed "
+                         "while waiting", fd);
+  return ready & (GVLUA_READ | GVLUA_WRITE);
 }

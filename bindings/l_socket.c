@@ -8,6 +8,7 @@
 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -99,8 +100,8 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  if ((intptr_t)cur->io.data & EV_CLOSED_MARK) {
-    lua_pushnil(L);
+  if ((intptr_t)cur->io.data & (EV_CLOSED_MARK | EV_ERROR)) {
+    lua_pushnil(L); /* cancel_wait, or the fd was closed behind its back */
     lua_pushliteral(L, "closed");
     return 2;
   }
@@ -130,28 +131,56 @@ static int push_closed(lua_State *L) {
   return 2;
 }
 
+/* Raises unless the fd at idx (for argument arg) may be given to libev. */
+static void check_open(lua_State *L, l_hub *h, int arg, int fd) {
+  int rc = gv_fd_check(&h->hub, fd);
+  if (rc == -EINVAL)
+    luaL_argerror(L, arg, lua_pushfstring(L, "file descriptor %d is the "
+                                             "hub's own", fd));
+  else if (rc != 0)
+    luaL_argerror(L, arg, lua_pushfstring(L, "file descriptor %d is not "
+                                             "open", fd));
+}
+
 /* Waits for fd; events 1 read, 2 write, 3 both. */
 static int do_wait(lua_State *L, int fd, int events, int tidx) {
   l_hub *h = l_hubup(L);
   void *tmo;
   double timeout;
-  if (fd < 0) return push_closed(L);
+  if (fd < 0) return push_closed(L); /* a closed socket's getfd() */
+  check_open(L, h, 1, fd);
   begin_wait(L, h, fd, tidx, &tmo, &timeout);
   return gv_wait_fd(&h->hub, L, fd, ev_mask(events), timeout,
                     (lua_KContext)tmo, wait_k);
 }
 
+/* An fd number at idx: an integer from 0 to INT_MAX (argument arg). */
+static int fd_number(lua_State *L, int idx, int arg) {
+  lua_Integer v = luaL_checkinteger(L, idx);
+  if (v < 0 || v > INT_MAX)
+    luaL_argerror(L, arg, "file descriptor out of range");
+  return (int)v;
+}
+
+/* The fd argument at idx: a number, or an object with getfd() (-1 for a
+** closed socket, as LuaSocket's getfd). */
 static int getfd_arg(lua_State *L, int idx) {
-  if (lua_isinteger(L, idx)) return (int)lua_tointeger(L, idx);
-  if (lua_type(L, idx) == LUA_TNUMBER) return (int)luaL_checkinteger(L, idx);
+  if (lua_type(L, idx) == LUA_TNUMBER) return fd_number(L, idx, idx);
   /* an object with getfd() */
   if (luaL_getmetafield(L, idx, "__index") != LUA_TNIL) lua_pop(L, 1);
+  if (lua_type(L, idx) != LUA_TTABLE && lua_type(L, idx) != LUA_TUSERDATA)
+    luaL_typeerror(L, idx, "file descriptor or object with getfd");
   lua_getfield(L, idx, "getfd");
   if (!lua_isfunction(L, -1))
     luaL_typeerror(L, idx, "file descriptor or object with getfd");
   lua_pushvalue(L, idx);
   lua_call(L, 1, 1);
-  int fd = (int)luaL_optinteger(L, -1, -1);
+  int fd = -1;
+  if (!lua_isnil(L, -1)) {
+    lua_Integer v = luaL_checkinteger(L, -1);
+    if (v <= INT_MAX) fd = v < 0 ? -1 : (int)v;
+    else luaL_argerror(L, idx, "getfd() out of range");
+  }
   lua_pop(L, 1);
   return fd;
 }
@@ -272,11 +301,13 @@ static l_fdwatch *check_fdwatch(lua_State *L, int idx) {
 static int watched_fd(lua_State *L, l_fdwatch *fw, int idx) {
   if (fw->stream && lua_touserdata(L, idx) == (void *)fw->stream)
     return fw->stream->sock;
-  return (int)luaL_checkinteger(L, idx);
+  lua_Integer v = luaL_checkinteger(L, idx);
+  if (v > INT_MAX) luaL_argerror(L, idx, "file descriptor out of range");
+  return v < 0 ? -1 : (int)v;
 }
 
 static void fdwatch_halt(l_fdwatch *fw) {
-  if (fw->h->hub.loop) gv_fdwatch_stop(fw->h->hub.loop, &fw->w);
+  if (fw->h->hub.loop) gv_fdwatch_stop(&fw->h->hub, &fw->w);
 }
 
 static int fdwatch_gc(lua_State *L) {
@@ -311,6 +342,8 @@ static int l_watcher(lua_State *L) {
 static int watch_wait(lua_State *L, l_fdwatch *fw, int fd, int ev, int tidx) {
   void *tmo;
   double timeout;
+  if (!ev_is_active(&fw->w.io) || fw->w.io.fd != fd)
+    check_open(L, fw->h, 2, fd); /* a new registration */
   begin_wait(L, fw->h, fd, tidx, &tmo, &timeout);
   return gv_fdwatch_wait(&fw->h->hub, L, &fw->w, fd, ev_mask(ev), timeout,
                          (lua_KContext)tmo, wait_k);
@@ -586,8 +619,7 @@ typedef struct sel {
 static void sel_stop(sel *s) {
   if (!s->active) return;
   s->active = 0;
-  for (int i = 0; i < s->n; i++)
-    if (ev_is_active(&s->w[i])) ev_io_stop(s->hub->loop, &s->w[i]);
+  for (int i = 0; i < s->n; i++) gv_io_stop(s->hub, &s->w[i]);
 }
 
 /* gv_block stored the sel as the wait's context */
@@ -660,7 +692,7 @@ static int poll_wait(lua_State *L, int n, double timeout, void *tmo,
     s->w[i].data = s;
     if (p[i].fd < 0) continue; /* ignored, as poll(2) and Python do */
     ev_io_set(&s->w[i], p[i].fd, ev ? ev : EV_READ);
-    ev_io_start(h->hub.loop, &s->w[i]);
+    gv_io_start(&h->hub, &s->w[i]);
   }
   gv_prepare_block(&h->hub, L, "select");
   if (tmo) cur->flags |= GV_F_CATCH;
@@ -684,6 +716,28 @@ static void poll_end(lua_State *L, lua_KContext ctx) {
   }
 }
 
+/* An fd of a list (argument arg), on top: an integer up to INT_MAX;
+** negative ones are ignored, as poll(2) does. */
+static int list_fd(lua_State *L, int arg) {
+  int isint;
+  lua_Integer v = lua_tointegerx(L, -1, &isint);
+  if (!isint)
+    luaL_argerror(L, arg, lua_pushfstring(L, "file descriptor expected, "
+                                             "got %s", luaL_typename(L, -1)));
+  if (v > INT_MAX) luaL_argerror(L, arg, "file descriptor out of range");
+  return v < 0 ? -1 : (int)v;
+}
+
+/* Raises if one of the n pollfds is the hub's own epoll fd, which libev
+** cannot watch (entries before nr come from argument 1, the rest from 2). */
+static void check_not_hub(lua_State *L, struct pollfd *p, int n, int nr) {
+  int own = l_hubup(L)->hub.backend_fd;
+  for (int i = 0; own >= 0 && i < n; i++)
+    if (p[i].fd == own)
+      luaL_argerror(L, i < nr ? 1 : 2, lua_pushfstring(L,
+                    "file descriptor %d is the hub's own", own));
+}
+
 /* select: arrays of fds at 1 (read) and 2 (write) into pollfds. */
 static struct pollfd *sel_fds(lua_State *L, int *nr, int *nw) {
   *nr = lua_istable(L, 1) ? (int)luaL_len(L, 1) : 0;
@@ -693,7 +747,7 @@ static struct pollfd *sel_fds(lua_State *L, int *nr, int *nw) {
   for (int i = 0; i < n; i++) {
     int r = i < *nr;
     lua_rawgeti(L, r ? 1 : 2, r ? i + 1 : i - *nr + 1);
-    p[i].fd = (int)luaL_checkinteger(L, -1);
+    p[i].fd = list_fd(L, r ? 1 : 2);
     lua_pop(L, 1);
     p[i].events = r ? POLLIN : POLLOUT;
     p[i].revents = 0;
@@ -731,9 +785,14 @@ static int l_select(lua_State *L) {
   double timeout = l_opttimeout(L, 3, &tmo);
   int nr, nw;
   struct pollfd *p = sel_fds(L, &nr, &nw); /* 4 */
+  check_not_hub(L, p, nr + nw, nr);
   lua_pushinteger(L, nr);                  /* 5 */
   lua_pushinteger(L, nw);                  /* 6 */
   if (poll_now(p, nr + nw) > 0 || timeout == 0) {
+    for (int i = 0; i < nr + nw; i++)
+      if (p[i].revents & POLLNVAL)
+        luaL_argerror(L, i < nr ? 1 : 2, lua_pushfstring(L,
+                      "file descriptor %d is not open", p[i].fd));
     sel_push(L, p, nr, nw);
     return 2;
   }
@@ -774,12 +833,13 @@ static int l_poll(lua_State *L) {
   struct pollfd *p = lua_newuserdatauv(L, (n ? n : 1) * sizeof *p, 0); /* 4 */
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, 1, i + 1);
-    p[i].fd = (int)luaL_checkinteger(L, -1);
+    p[i].fd = list_fd(L, 1);
     lua_rawgeti(L, 2, i + 1);
     p[i].events = (short)luaL_optinteger(L, -1, POLLIN | POLLPRI | POLLOUT);
     p[i].revents = 0;
     lua_pop(L, 2);
   }
+  check_not_hub(L, p, n, n);
   lua_pushinteger(L, n); /* 5 */
   if (n == 0 || poll_now(p, n) > 0 || timeout == 0)
     return pollk(L, 0, 0);
@@ -791,7 +851,7 @@ static int l_poll(lua_State *L) {
 /* sockerror(fd): nil when the pending connect succeeded, else LuaSocket's
 ** message for SO_ERROR. */
 static int l_sockerror(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1), err = 0;
+  int fd = fd_number(L, 1, 1), err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
   if (!err) return 0;
@@ -802,7 +862,7 @@ static int l_sockerror(lua_State *L) {
 
 /* connected(fd): whether the socket has a peer. */
 static int l_connected(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1);
+  int fd = fd_number(L, 1, 1);
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   lua_pushboolean(L, getpeername(fd, (struct sockaddr *)&ss, &len) == 0);

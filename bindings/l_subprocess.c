@@ -47,7 +47,7 @@ extern char **environ;
 typedef struct sp_wait {
   struct sp_wait *next;     /* in active_waits while armed */
   gv_greenlet *g;           /* NULL when idle */
-  struct ev_loop *loop;
+  gv_hub *hub;
   ev_io io[3];
   int nio;
 } sp_wait;
@@ -57,8 +57,7 @@ static __thread sp_wait *active_waits;
 static void wait_disarm(sp_wait *w) {
   for (sp_wait **p = &active_waits; *p; p = &(*p)->next)
     if (*p == w) { *p = w->next; break; }
-  for (int i = 0; i < w->nio; i++)
-    if (ev_is_active(&w->io[i])) ev_io_stop(w->loop, &w->io[i]);
+  for (int i = 0; i < w->nio; i++) gv_io_stop(w->hub, &w->io[i]);
   w->nio = 0;
   w->g = NULL;
   w->next = NULL;
@@ -89,12 +88,12 @@ static int wait_fds(lua_State *L, gv_hub *hub, sp_wait *w, const int *fds,
                                  "this pipe");
   gv_greenlet *g = gv_prepare_block(hub, L, what);
   w->g = g;
-  w->loop = hub->loop;
+  w->hub = hub;
   w->nio = n;
   for (int i = 0; i < n; i++) {
     ev_io_init(&w->io[i], wait_io_cb, fds[i], evs[i]);
     w->io[i].data = w;
-    ev_io_start(hub->loop, &w->io[i]);
+    gv_io_start(hub, &w->io[i]);
   }
   w->next = active_waits;
   active_waits = w;

@@ -66,7 +66,9 @@ GVLUA_API void gvlua_sleep(lua_State *L, double seconds);
 
 /* Blocks the current greenlet until 'fd' is ready for 'events'
 ** (GVLUA_READ | GVLUA_WRITE) or 'timeout' seconds pass (negative: no
-** limit). Returns the ready events, 0 on timeout. Raises like gvlua_sleep. */
+** limit). Returns the ready events, 0 on timeout. Raises like gvlua_sleep,
+** and raises a Lua error (the hub is unharmed) when fd is not open, is the
+** hub's own, or is closed while the greenlet waits. */
 GVLUA_API int gvlua_wait_fd(lua_State *L, int fd, int events, double timeout);
 
 #ifdef __cplusplus

@@ -214,6 +214,7 @@ typedef struct gv_hooks {
 struct gv_hub {
   struct ev_loop *loop;
   int own_loop;
+  int backend_fd;            /* libev's epoll fd if known, else -1 */
   lua_State *L;              /* hub's Lua thread, for callbacks */
   gv_hooks hooks;
   gv_greenlet *current;      /* NULL in hub context */
@@ -241,6 +242,10 @@ struct gv_hub {
   gv_greenlet *step_waiter;  /* main in gvlua_step: woken after one poll */
   double step_timeout;
   long coarse_tick;          /* coarse clock at last time update */
+  /* fds whose epoll registration changes at the next poll (io.c) */
+  struct pollfd *fdcheck;
+  size_t nfdcheck, fdcheck_cap;
+  int fdcheck_lost;          /* one could not be noted (no memory) */
   void *ud;                  /* the bindings' data */
 };
 
@@ -328,9 +333,31 @@ GV_API gv_greenlet *gv_waitq_first(gv_waitq *q);
 
 /* ---- fd waits (io.c) ------------------------------------------------- */
 
+/* Whether fd may be given to libev: 0, or -EBADF (not open) or -EINVAL
+** (the hub's own epoll fd, known for loops the hub made). Waits check it
+** before they register fd. */
+GV_API int gv_fd_check(gv_hub *hub, int fd);
+
+/* Every ev_io of the hub is started and stopped through these, never
+** ev_io_start/ev_io_stop: libev aborts the process (an assertion in
+** epoll_modify) when epoll_ctl refuses an fd, and an fd can be closed
+** between a start and the next poll, where libev tells epoll. So these
+** note the fd, and before each poll the hub checks the noted fds (one
+** poll(2)); every watcher on an fd found closed gets a ready event with
+** gv__fd_dead(fd) true and must stop itself (gv_wait_fd's greenlet is
+** woken with EV_ERROR in its io.data; a gv_fdwatch's waiters too). */
+GV_API void gv_io_start(gv_hub *hub, ev_io *w);
+GV_API void gv_io_stop(gv_hub *hub, ev_io *w);
+/* In an ev_io callback: its fd was found closed (stop the watcher). */
+GV_API int gv__fd_dead(int fd);
+GV_API void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
+GV_API void gv__io_free(gv_hub *hub);
+
 /* Blocks until fd is ready for events (EV_READ|EV_WRITE) or timeout.
 ** k sees gv_current(hub)->wake: GV_WAKE_NORMAL or GV_WAKE_TIMEOUT, and the
-** ready events in the greenlet's io.data (as intptr_t). */
+** ready events in the greenlet's io.data (as intptr_t): EV_ERROR when fd
+** was closed behind the wait's back. Raises a Lua error if fd fails
+** gv_fd_check (callers check first to raise their own). */
 GV_API int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
                       double timeout, lua_KContext ctx, gv_kfunction k);
 
@@ -346,6 +373,7 @@ GV_API int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
 typedef struct gv_fdwatch {
   ev_io io;
   gv_greenlet *waiter[2];   /* blocked reader, writer */
+  gv_hub *hub;              /* of its last wait */
   unsigned char idle;       /* armed, nobody waiting: ev_unref'd */
 } gv_fdwatch;
 
@@ -357,7 +385,7 @@ GV_API int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
 /* g's wait through a gv_fdwatch ended (sched.c, ending any wait). */
 GV_API void gv__fdwatch_detach(gv_greenlet *g);
 /* Disarms w (its waiters, if any, must have been woken). */
-GV_API void gv_fdwatch_stop(struct ev_loop *loop, gv_fdwatch *w);
+GV_API void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w);
 
 /* ---- scheduler entry points for the main greenlet --------------------- */
 

@@ -3,7 +3,10 @@
 ** and tearing it all down when the Lua state closes.
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include "gv.h"
 
 static void timer_watcher_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -11,15 +14,32 @@ static void timer_watcher_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop; (void)w; (void)revents;
 }
 
+/* The lowest fd number free now: the next one the process opens. */
+static int lowest_free_fd(void) {
+  int fd = dup(2);
+  if (fd < 0) fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) close(fd);
+  return fd;
+}
+
 int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
   memset(hub, 0, sizeof *hub);
+  hub->backend_fd = -1;
   if (!loop) {
     /* Never libev's default loop: that one reaps every child with
     ** waitpid(-1), stealing the exit status of io.popen() and
     ** os.execute() children (gevent.subprocess reaps its own pids). */
+    int next = lowest_free_fd();
     loop = ev_loop_new(EVFLAG_AUTO);
     if (!loop) return -ENOMEM;
     hub->own_loop = 1;
+    /* libev does not say which fd is its epoll instance, and aborts if a
+    ** watcher is given that fd: it opened the lowest free one, unless
+    ** another thread was quicker (then an epoll_wait would fail) */
+    struct epoll_event ev;
+    if (ev_backend(loop) == EVBACKEND_EPOLL && next >= 0 &&
+        epoll_wait(next, &ev, 1, 0) == 0)
+      hub->backend_fd = next;
   }
   hub->loop = loop;
   hub->L = L;
@@ -50,6 +70,7 @@ void gv_hub_close(gv_hub *hub) {
   if (ev_is_active(&hub->timer_watcher))
     ev_timer_stop(hub->loop, &hub->timer_watcher);
   gv__timers_free(hub);
+  gv__io_free(hub);
   gv__runners_free(hub);
   if (hub->own_loop) ev_loop_destroy(hub->loop);
   hub->loop = NULL;
@@ -58,8 +79,9 @@ void gv_hub_close(gv_hub *hub) {
 static void io_ready(struct ev_loop *loop, ev_io *w, int revents) {
   (void)loop;
   gv_greenlet *g = gv_container_of(w, gv_greenlet, io);
-  w->data = (void *)(intptr_t)revents;
+  if (gv__fd_dead(w->fd)) revents = EV_ERROR; /* gv_wake stops w */
   gv_wake(g, GV_WAKE_NORMAL);
+  w->data = (void *)(intptr_t)revents;
 }
 
 void gv_greenlet_init(gv_hub *hub, gv_greenlet *g, lua_State *L, int nargs) {

@@ -1,8 +1,14 @@
 /*
 ** io.c - waiting for a file descriptor: with the greenlet's own ev_io
 ** watcher, armed for the wait and stopped by gv_wake; or through a
-** gv_fdwatch that the file's owner keeps armed across waits.
+** gv_fdwatch that the file's owner keeps armed across waits. Also what
+** keeps a closed fd away from libev, which aborts the process when epoll
+** refuses one (see gv_io_start).
 */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
 #include "gv.h"
 
 static void fd_timed_out(gv_hub *hub, gv_timer *t) {
@@ -10,9 +16,88 @@ static void fd_timed_out(gv_hub *hub, gv_timer *t) {
   gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
 }
 
-static void check_fd(lua_State *L, int fd) {
-  if (fd < 0) { /* libev would abort */
-    lua_pushfstring(L, "cannot wait on file descriptor %d", fd);
+/* ---- fds libev may be given ------------------------------------------- */
+
+int gv_fd_check(gv_hub *hub, int fd) {
+  if (fd < 0) return -EBADF;
+  if (fd == hub->backend_fd) return -EINVAL; /* epoll's own */
+  if (fcntl(fd, F_GETFD) < 0) return -errno;
+  return 0;
+}
+
+/* The fd closed behind libev's back that gv__io_check is retiring now
+** (one hub per thread runs at a time). */
+static __thread int dead_fd = -1;
+
+int gv__fd_dead(int fd) { return fd >= 0 && fd == dead_fd; }
+
+/* Remembers that fd's epoll registration changes at the next poll. */
+static void note_fd(gv_hub *hub, int fd) {
+  if (hub->nfdcheck && hub->fdcheck[hub->nfdcheck - 1].fd == fd) return;
+  if (hub->nfdcheck == hub->fdcheck_cap) {
+    size_t cap = hub->fdcheck_cap ? 2 * hub->fdcheck_cap : 64;
+    struct pollfd *p = realloc(hub->fdcheck, cap * sizeof *p);
+    if (!p) { /* no memory: check it now (a later close goes unseen) */
+      if (fcntl(fd, F_GETFD) < 0) hub->fdcheck_lost = 1;
+      return;
+    }
+    hub->fdcheck = p;
+    hub->fdcheck_cap = cap;
+  }
+  hub->fdcheck[hub->nfdcheck].fd = fd;
+  hub->fdcheck[hub->nfdcheck].events = 0;
+  hub->nfdcheck++;
+}
+
+void gv_io_start(gv_hub *hub, ev_io *w) {
+  note_fd(hub, w->fd);
+  ev_io_start(hub->loop, w);
+}
+
+void gv_io_stop(gv_hub *hub, ev_io *w) {
+  if (!ev_is_active(w)) return;
+  note_fd(hub, w->fd); /* other watchers on fd: epoll_ctl MOD */
+  ev_io_stop(hub->loop, w);
+}
+
+/* Every watcher on fd gets a ready event now, with gv__fd_dead(fd) true:
+** each stops itself, waking its greenlet, so libev never passes fd to
+** epoll_ctl. */
+static void retire_fd(gv_hub *hub, int fd) {
+  dead_fd = fd;
+  ev_feed_fd_event(hub->loop, fd, EV_READ | EV_WRITE);
+  ev_invoke_pending(hub->loop);
+  dead_fd = -1;
+}
+
+void gv__io_check(gv_hub *hub) {
+  size_t n = hub->nfdcheck;
+  if (!n) return;
+  struct pollfd *p = hub->fdcheck;
+  int rc;
+  /* one poll(2) for all: events 0 still reports POLLNVAL (not open) */
+  do rc = poll(p, (nfds_t)n, 0); while (rc < 0 && errno == EINTR);
+  if (rc < 0) { /* more than RLIMIT_NOFILE entries: one by one */
+    for (size_t i = 0; i < n; i++)
+      p[i].revents = fcntl(p[i].fd, F_GETFD) < 0 ? POLLNVAL : 0;
+    rc = 1;
+  }
+  hub->nfdcheck = 0;
+  if (rc == 0) return;
+  for (size_t i = 0; i < n; i++)
+    if (p[i].revents & POLLNVAL) retire_fd(hub, p[i].fd);
+}
+
+void gv__io_free(gv_hub *hub) {
+  free(hub->fdcheck);
+  hub->fdcheck = NULL;
+  hub->nfdcheck = hub->fdcheck_cap = 0;
+}
+
+/* For a wait about to register fd with libev. */
+static void check_fd(gv_hub *hub, lua_State *L, int fd) {
+  if (gv_fd_check(hub, fd) != 0) {
+    lua_pushfstring(L, "cannot wait on file descriptor %d (not open)", fd);
     lua_error(L);
   }
 }
@@ -28,12 +113,12 @@ static int block_on_fd(gv_hub *hub, lua_State *L, gv_greenlet *g,
 
 int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events, double timeout,
                lua_KContext ctx, gv_kfunction k) {
-  check_fd(L, fd);
+  check_fd(hub, L, fd);
   gv_greenlet *g = gv_prepare_block(hub, L, "fd");
   g->waiting_fd = fd;
   g->io.data = NULL;
   ev_io_set(&g->io, fd, events & (EV_READ | EV_WRITE));
-  ev_io_start(hub->loop, &g->io);
+  gv_io_start(hub, &g->io);
   return block_on_fd(hub, L, g, timeout, ctx, k);
 }
 
@@ -45,35 +130,48 @@ static int waiting_mask(const gv_fdwatch *w) {
   return (w->waiter[0] ? EV_READ : 0) | (w->waiter[1] ? EV_WRITE : 0);
 }
 
-void gv_fdwatch_stop(struct ev_loop *loop, gv_fdwatch *w) {
+void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w) {
   if (!ev_is_active(&w->io)) return;
   if (w->idle) { /* libev: ev_ref before stopping an unref'd watcher */
-    ev_ref(loop);
+    ev_ref(hub->loop);
     w->idle = 0;
   }
-  ev_io_stop(loop, &w->io);
+  gv_io_stop(hub, &w->io);
 }
 
 /* Re-arms an active watcher for 'events' (one epoll_ctl MOD). */
-static void fdwatch_modify(struct ev_loop *loop, gv_fdwatch *w, int events) {
+static void fdwatch_modify(gv_hub *hub, gv_fdwatch *w, int events) {
   int idle = w->idle;
-  gv_fdwatch_stop(loop, w);
+  gv_fdwatch_stop(hub, w);
   ev_io_modify(&w->io, events);
-  ev_io_start(loop, &w->io);
+  gv_io_start(hub, &w->io);
   if (idle) {
-    ev_unref(loop);
+    ev_unref(hub->loop);
     w->idle = 1;
   }
 }
 
+/* Tells the waiter woken through w that the fd went bad. */
+static void wake_bad(gv_greenlet *g) {
+  gv_wake(g, GV_WAKE_NORMAL);
+  g->io.data = (void *)(intptr_t)EV_ERROR;
+}
+
 static void fdwatch_ready(struct ev_loop *loop, ev_io *io, int revents) {
   gv_fdwatch *w = (gv_fdwatch *)io;
-  if (revents & EV_ERROR) { /* libev has stopped it (a bad fd) */
+  gv_hub *hub = w->hub;
+  (void)loop;
+  if ((revents & EV_ERROR) || gv__fd_dead(io->fd)) {
+    /* libev has stopped it (a bad fd), or the fd is closed: its waiters
+    ** learn it, and it stays stopped until a wait arms it again */
+    gv_fdwatch_stop(hub, w);
     if (w->idle) {
-      ev_ref(loop);
+      ev_ref(hub->loop);
       w->idle = 0;
     }
-    revents |= RW;
+    if (w->waiter[0]) wake_bad(w->waiter[0]);
+    if (w->waiter[1]) wake_bad(w->waiter[1]);
+    return;
   }
   int wanted = waiting_mask(w);
   if ((revents & EV_READ) && w->waiter[0])
@@ -83,14 +181,15 @@ static void fdwatch_ready(struct ev_loop *loop, ev_io *io, int revents) {
   if (!ev_is_active(&w->io) || !(revents & ~wanted & RW)) return;
   /* It fired for nobody: level-triggered, it would again on every poll. */
   int still = waiting_mask(w);
-  if (still) fdwatch_modify(loop, w, still);
-  else gv_fdwatch_stop(loop, w);
+  if (still) fdwatch_modify(hub, w, still);
+  else gv_fdwatch_stop(hub, w);
 }
 
 void gv_fdwatch_init(gv_fdwatch *w) {
   ev_init(&w->io, fdwatch_ready);
   w->io.fd = -1;
   w->waiter[0] = w->waiter[1] = NULL;
+  w->hub = NULL;
   w->idle = 0;
 }
 
@@ -101,21 +200,22 @@ int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
   int busy = w->waiter[slot] || (waiting_mask(w) && w->io.fd != fd);
   if ((events != EV_READ && events != EV_WRITE) || busy)
     return gv_wait_fd(hub, L, fd, events, timeout, ctx, k);
-  check_fd(L, fd);
+  int fresh = !ev_is_active(&w->io) || w->io.fd != fd;
+  if (fresh) check_fd(hub, L, fd); /* a registration: the fd must be open */
   gv_greenlet *g = gv_prepare_block(hub, L, "fd");
-  struct ev_loop *loop = hub->loop;
   int mask = waiting_mask(w) | events;
-  if (!ev_is_active(&w->io) || w->io.fd != fd) {
-    gv_fdwatch_stop(loop, w);
+  w->hub = hub;
+  if (fresh) {
+    gv_fdwatch_stop(hub, w);
     ev_io_set(&w->io, fd, mask); /* a new registration: epoll_ctl ADD */
-    ev_io_start(loop, &w->io);
+    gv_io_start(hub, &w->io);
   } else {
     if (w->idle) {
-      ev_ref(loop);
+      ev_ref(hub->loop);
       w->idle = 0;
     }
     int armed = w->io.events & RW;
-    if (mask & ~armed) fdwatch_modify(loop, w, mask | armed);
+    if (mask & ~armed) fdwatch_modify(hub, w, mask | armed);
   }
   w->waiter[slot] = g;
   g->waiting_fd = fd;

@@ -278,6 +278,7 @@ static void run_one(gv_hub *hub, gv_callback *cb) {
 static int poll_io(gv_hub *hub, double max_wait) {
   double t = gv__timers_next(hub);
   if (max_wait >= 0 && (t < 0 || max_wait < t)) t = max_wait;
+  gv__io_check(hub); /* before libev hands the fds to epoll */
   int flags = EVRUN_ONCE;
   if (t == 0) flags = EVRUN_NOWAIT;
   else if (t > 0) {
@@ -432,7 +433,7 @@ static void end_wait(gv_greenlet *g, int why) {
   gv_hub *hub = g->hub;
   if (!gv_link_empty(&g->wait)) gv_link_remove(&g->wait);
   if (g->timer.index) gv_timer_stop(hub, &g->timer);
-  if (ev_is_active(&g->io)) ev_io_stop(hub->loop, &g->io);
+  gv_io_stop(hub, &g->io);
   if (g->wait_obj) gv__fdwatch_detach(g);
   if (g->cancel) {
     void (*cancel)(gv_greenlet *) = g->cancel;

@@ -164,3 +164,52 @@ describe("gevent.select.poll", function()
     assert.are.same({}, ready)
   end)
 end)
+
+-- Issue 9, item 1: bad fds are errors in the caller, never a libev abort.
+describe("gevent.select fd arguments", function()
+  local function closed_fd()
+    local u = assert(socket.udp4())
+    local fd = math.tointeger(u:getfd())
+    u:close()
+    return fd
+  end
+
+  it("select raises for out-of-range and closed fds", function()
+    for _, fd in ipairs{2^32 + 5, 2^31, 2^53} do
+      local ok, err = pcall(gselect.select, {fd}, {}, {}, 0.01)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'select' %(file descriptor out of range%)", err)
+    end
+    local fd = closed_fd()
+    local ok, err = pcall(gselect.select, {}, {fd}, {}, 0.01)
+    assert.is_false(ok)
+    assert.matches("bad argument #2 to 'select' %(file descriptor " .. fd
+                   .. " is not open%)", err)
+    ok, err = pcall(socket.select, {fd}, nil, 0.01)
+    assert.is_false(ok)
+    assert.matches("is not open", err)
+    -- the hub's own epoll fd is refused, whichever number it has
+    local own = 0
+    for n = 0, 16 do
+      local ok2, e = pcall(gselect.select, {n}, {}, {}, 0.01)
+      if not ok2 and e:find("hub's own", 1, true) then own = own + 1 end
+    end
+    assert.are.equal(1, own)
+  end)
+
+  it("poll reports a closed fd with POLLNVAL and refuses bad numbers", function()
+    local fd = closed_fd()
+    local p = gselect.poll()
+    p:register(fd, gselect.POLLIN)
+    assert.are.same({{fd, gselect.POLLNVAL}}, p:poll(100))
+    local q = gselect.poll()
+    q:register(2^32 + 1, gselect.POLLIN)
+    assert.has_error(function() q:poll(10) end)
+    for n = 0, 16 do -- the hub's own fd: an error, not an abort
+      local r = gselect.poll()
+      r:register(n, gselect.POLLIN)
+      pcall(r.poll, r, 1)
+    end
+    assert.is_nil(gevent.sleep(0.001))
+  end)
+end)

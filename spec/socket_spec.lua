@@ -948,3 +948,72 @@ describe("gevent.socket receive with no time to wait", function()
     c:close(); s:close()
   end)
 end)
+
+-- Issue 9, item 1: an fd argument that is not a valid open fd is an error
+-- in the caller; libev never sees it (it aborts the process on one) and
+-- the hub keeps running.
+describe("gevent.socket fd arguments", function()
+  local function closed_fd()
+    local u = assert(socket.udp4())
+    local fd = math.tointeger(u:getfd())
+    u:close()
+    return fd
+  end
+
+  it("reject numbers that are not an fd with 'bad argument'", function()
+    for _, f in ipairs{socket.wait_read, socket.wait_write,
+                       socket.wait_readwrite} do
+      for _, fd in ipairs{2^31 - 1, 2^32 + 5, 2^53, 1.5, -1, -2^40,
+                          math.huge, 0 / 0} do
+        local ok, err = pcall(f, fd, 0.01)
+        assert.is_false(ok, tostring(fd))
+        assert.matches("bad argument #1", err)
+      end
+      assert.has_error(function() f("x", 0.01) end)
+      assert.has_error(function() f({getfd = function() return 2^40 end}) end)
+    end
+    assert.has_error(function() socket.wait(2^32 + 5, 1, 0.01) end)
+    assert.has_error(function() socket.cancel_wait(2^32 + 5) end)
+    assert.is_true(gevent.sleep(0) == nil)        -- the hub is intact
+  end)
+
+  it("raise for a closed fd, and for the hub's own", function()
+    local fd = closed_fd()
+    local ok, err = pcall(socket.wait_read, fd, 1)
+    assert.is_false(ok)
+    assert.matches("file descriptor " .. fd .. " is not open", err)
+    ok, err = pcall(socket.wait, fd, 3, 1)
+    assert.is_false(ok)
+    assert.matches("is not open", err)
+    -- one of the low fds is the hub's epoll instance: refused, no abort
+    local own = 0
+    for n = 0, 16 do
+      local ok2, e = pcall(socket.wait_readwrite, n, 0)
+      if not ok2 and e:find("hub's own", 1, true) then own = own + 1 end
+    end
+    assert.are.equal(1, own)
+    assert.is_nil(gevent.sleep(0.001))
+  end)
+
+  it("a wait on an fd closed behind its back ends with 'closed'", function()
+    local sc = require "socket.core"
+    -- closed after the wait began, before the hub gave it to epoll
+    local u = sc.udp4()
+    local fd = u:getfd()
+    local g = gevent.spawn(function() return socket.wait_read(fd, 2) end)
+    gevent.spawn(function() u:close() end)
+    assert.are.same({nil, "closed"}, {g:get(true, 2)})
+    -- a socket's own watcher too: closed by LuaSocket's own close
+    local c, s = pair()
+    local raw = socket.unwrap(s)
+    local rclose = getmetatable(raw).__index.close
+    local r = gevent.spawn(function() return {s:receive()} end)
+    local w = gevent.spawn(function() return socket.wait_read(s, 2) end)
+    gevent.spawn(function() rclose(raw) end)
+    local got = r:get(true, 2)
+    assert.are.equal("closed", got[2])
+    assert.are.equal(nil, (w:get(true, 2)))
+    c:close()
+    assert.is_nil(gevent.sleep(0.001))
+  end)
+end)

@@ -253,7 +253,40 @@ static void test_stack_overflow_report(void) {
   CHECK(strstr(out, "spawned at [string") != NULL);
 }
 
+/* Issue 9, item 1: gvlua_wait_fd with an fd that is not open, or that is
+** closed before the hub gives it to epoll, raises a Lua error in the
+** caller; libev never sees the bad fd (it would abort the process). */
+static void test_wait_fd_closed(void) {
+  lua_State *L = new_state();
+  lua_register(L, "wait_read", c_wait_read);
+  close(1000); /* a number nothing reuses meanwhile */
+  lua_pushinteger(L, 1000);
+  lua_setglobal(L, "closed_fd");
+  CHECK(run(L,
+    "core = require 'gvlua'\n"
+    "ok1, e1 = pcall(wait_read, closed_fd, 1)\n"
+    "ok2, e2 = pcall(wait_read, 2147483647, 1)\n"
+    /* open at the call, closed before the hub polls */
+    "local s = require('socket').udp4()\n"
+    "local fd = s:getfd()\n"
+    "local g = core.spawn(function() return wait_read(fd, 1) end)\n"
+    "core.spawn(function() s:close() end)\n"
+    "ok3, e3 = pcall(g.get, g)\n"
+    "core.sleep(0.001); alive = 1\n"));
+  CHECK(geti(L, "alive") == 1);
+  const char *want[] = {"e1", "e2", "e3"};
+  for (int i = 0; i < 3; i++) {
+    lua_getglobal(L, want[i]);
+    const char *e = lua_tostring(L, -1);
+    CHECK(e && strstr(e, "gvlua_wait_fd: file descriptor"));
+    lua_pop(L, 1);
+  }
+  CHECK(geti(L, "ok1") == 0 && geti(L, "ok3") == 0);
+  lua_close(L);
+}
+
 int main(void) {
+  RUN(test_wait_fd_closed);
   RUN(test_run_and_step);
   RUN(test_c_blocking);
   RUN(test_loop_exit_and_close);
