@@ -142,7 +142,8 @@ static int l_connections(lua_State *L) {
 static void conn_close(l_http_conn *k) {
   if (k->state == S_CLOSED) return;
   k->state = S_CLOSED;
-  if (k->srv && k->srv->h->hub.loop) gv_fdwatch_stop(&k->srv->h->hub, &k->c.w);
+  if (k->srv && k->srv->h->hub.loop) gv_fdwatch_stop(&k->srv->h->hub,
+                                                     &k->c.w);
   if (k->c.fd >= 0) close(k->c.fd);
   k->c.fd = -1;
   gv_http_conn_free(&k->c);
