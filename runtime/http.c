@@ -300,6 +300,7 @@ static int parse(gv_http_scan *s, const char *buf, size_t len,
   if (http_should_keep_alive(&p)) h->flags |= GV_HTTP_KEEPALIVE;
   if (request) {
     const char *m = http_method_str((enum http_method)p.method);
+    h->method_id = (unsigned char)p.method;
     h->method.off = start;
     h->method.len = (uint32_t)strlen(m);
     if (p.method == HTTP_CONNECT) return -501;
