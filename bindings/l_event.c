@@ -36,7 +36,7 @@ enum {
 typedef struct l_event {
   gv_callback notify;     /* the notification callback */
   l_hub *h;
-  gv_waitq links;         /* greenlets waiting, in order (kctx: place) */
+  gv_waitq links;         /* greenlets waiting, in order (wait ctx: place) */
   gv_waitq arrived;       /* waited on it ready during a notification */
   lua_Integer next_seq;   /* places of links, in order of linking */
   lua_Integer final_seq;  /* last place the running walk serves */
@@ -197,7 +197,7 @@ static int notify_p(lua_State *L) {
   if (e->phase == 1) {
     for (;;) {
       gv_greenlet *w = gv_waitq_first(&e->links);
-      lua_Integer wseq = w ? (lua_Integer)w->kctx : SEQ_NONE;
+      lua_Integer wseq = w ? (lua_Integer)gv_wait_ctx(w) : SEQ_NONE;
       lua_Integer rseq = lua_istable(L, t) ? first_rawlink(L, e, t)
                                            : SEQ_NONE;
       if (rseq < wseq) {
@@ -217,16 +217,15 @@ static int notify_p(lua_State *L) {
     e->final_seq = e->next_seq - 1;
   }
   gv_greenlet *w = gv_waitq_first(&e->arrived);
-  if (w && (lua_Integer)w->kctx <= e->final_seq) {
+  if (w && (lua_Integer)gv_wait_ctx(w) <= e->final_seq) {
     gv_schedule_after(hub, &e->notify,
                         gv_wake_after(w, GV_WAKE_NORMAL, NULL));
     return 0;
   }
   /* the walk is over: late arrivals go back on the links */
   while ((w = gv_waitq_first(&e->arrived)) != NULL) {
-    gv_link_remove(&w->wait);
-    w->kctx = (lua_KContext)e->next_seq++;
-    gv_link_append(&e->links.head, &w->wait);
+    gv_set_wait_ctx(w, (lua_KContext)e->next_seq++);
+    gv_waitq_move(&e->links, w);
   }
   e->phase = 0;
   e->active = 0;

@@ -556,12 +556,12 @@ static void push_loop_exit(gv_hub *hub, lua_State *L) {
     lua_pop(L, 1);
     lua_pushfstring(L, "Greenlet-%d (spawned at %s) waits on %s", (int)id,
                     lg->where ? lg->where : "?",
-                    g->waiting_on ? g->waiting_on : "something");
+                    gv_waiting_on(g) ? gv_waiting_on(g) : "something");
     luaL_addvalue(&b);
   }
-  if (hub->main && hub->main->waiting_on) {
+  if (hub->main && gv_waiting_on(hub->main)) {
     lua_pushfstring(L, "; the main greenlet waits on %s",
-                    hub->main->waiting_on);
+                    gv_waiting_on(hub->main));
     luaL_addvalue(&b);
   }
   luaL_pushresult(&b);
@@ -650,7 +650,7 @@ static void start_later_fire(gv_hub *hub, gv_timer *t) {
 static void start_later(lua_State *L, l_hub *h, int idx, double s) {
   l_greenlet *g = lua_touserdata(L, idx);
   if (!prepare_start(L, idx)) return;
-  gv__update_now(&h->hub);
+  gv_now(&h->hub);
   gv_timer_start(&h->hub, &g->g.timer, s, start_later_fire); /* not started:
                                                   its wait timer is free */
 }
@@ -717,17 +717,17 @@ static int l_monotonic(lua_State *L) {
 
 /* gvlua._stats(): the hub's counters, for tests and diagnostics. */
 static int l_stats(lua_State *L) {
-  gv_hub *hub = &l_hubup(L)->hub;
+  gv_hub_counts c = gv_hub_counts_of(&l_hubup(L)->hub);
   lua_createtable(L, 0, 6);
-  lua_pushinteger(L, (lua_Integer)hub->nalive);
+  lua_pushinteger(L, (lua_Integer)c.alive);
   lua_setfield(L, -2, "alive");
-  lua_pushinteger(L, (lua_Integer)hub->nrunners);
+  lua_pushinteger(L, (lua_Integer)c.runners);
   lua_setfield(L, -2, "runners");
-  lua_pushinteger(L, (lua_Integer)hub->nfree_runners);
+  lua_pushinteger(L, (lua_Integer)c.free_runners);
   lua_setfield(L, -2, "free_runners");
-  lua_pushinteger(L, (lua_Integer)hub->runq_len);
+  lua_pushinteger(L, (lua_Integer)c.runq);
   lua_setfield(L, -2, "ready");
-  lua_pushinteger(L, (lua_Integer)hub->nheap);
+  lua_pushinteger(L, (lua_Integer)c.timers);
   lua_setfield(L, -2, "timers");
   lua_pushinteger(L, (lua_Integer)l_hubup(L)->nthreads);
   lua_setfield(L, -2, "pooled_threads");

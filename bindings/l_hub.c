@@ -227,7 +227,7 @@ GVLUA_API int gvlua_wait_fd(lua_State *L, int fd, int events,
     return luaL_error(L, "gvlua_wait_fd: no events to wait for");
   int why = gv_wait_fd(hub, L, fd, events, timeout, 0, NULL);
   if (why != GV_WAKE_NORMAL) return 0;
-  int ready = (int)(intptr_t)hub->current->io.data;
+  int ready = gv_fd_events(gv_current(hub));
   if (ready & EV_ERROR)
     return luaL_error(L, "gvlua_wait_fd: file descriptor %d was closed "
                          "while waiting", fd);

@@ -42,7 +42,7 @@ static const char *const WAIT_WAIT[K_COUNT] = {
 /* User value 1: the RLock's owner (a greenlet object) or nil. */
 typedef struct l_sem {
   gv_waitq waiters;       /* blocked in acquire() or wait(), FIFO */
-  gv_link granted;        /* woken acquirers whose unit is reserved */
+  gv_waitq granted;       /* woken acquirers whose unit is reserved */
   lua_Integer counter;
   lua_Integer initial;    /* the bound (BoundedSemaphore, Lock) */
   lua_Integer count;      /* RLock recursion depth */
@@ -79,12 +79,12 @@ static lua_Integer avail(const l_sem *s) { return s->counter - s->reserved; }
 static void pump(l_sem *s) {
   gv_greenlet *w;
   while (avail(s) > 0 && (w = gv_waitq_first(&s->waiters)) != NULL) {
-    if (w->k == wait_k) {
+    if (gv_waits_in(w, wait_k)) {
       gv_wake(w, GV_WAKE_NORMAL);
     } else {
       s->reserved++;
       gv_wake(w, GV_WAKE_NORMAL); /* unlinks it from the wait queue */
-      gv_link_append(&s->granted, &w->wait);
+      gv_waitq_move(&s->granted, w);
     }
   }
 }
@@ -114,9 +114,9 @@ static int acquire_k(lua_State *L, int status, lua_KContext ctx) {
   l_hub *h = l_hubup(L);
   gv_greenlet *cur = h->hub.current;
   l_sem *s = lua_touserdata(L, 1);
-  int granted = !gv_link_empty(&cur->wait);
+  int granted = gv_waitq_queued(cur);
   if (granted) {
-    gv_link_remove(&cur->wait);
+    gv_waitq_leave(cur);
     s->reserved--;
   }
   if (cur->wake == GV_WAKE_THROW) {
@@ -328,7 +328,7 @@ static int c_new(lua_State *L) {
   l_sem *s = lua_newuserdatauv(L, sizeof *s, 1);
   memset(s, 0, sizeof *s);
   gv_waitq_init(&s->waiters);
-  gv_link_init(&s->granted);
+  gv_waitq_init(&s->granted);
   s->counter = s->initial = n;
   s->kind = kind;
   luaL_setmetatable(L, MT[kind]);

@@ -54,7 +54,7 @@ enum {
 typedef struct l_queue {
   gv_callback unlock;       /* gevent's _unlock, scheduled on the hub */
   l_hub *h;
-  gv_waitq getters;         /* kctx: 1 for peek */
+  gv_waitq getters;         /* wait ctx: 1 for peek */
   gv_waitq putters;         /* item at index 2 of their stacks */
   lua_Integer maxsize;      /* -1: unbounded */
   lua_Integer head;         /* Queue: first slot of the ring (0-based) */
@@ -116,7 +116,7 @@ static int is_unbounded_or_room(l_queue *q) {
 
 /* Pushes value idx of blocked greenlet g's stack (its put's item). */
 static void push_blocked_value(lua_State *L, gv_greenlet *g, int idx) {
-  lua_State *B = g->blocked_L;
+  lua_State *B = gv_blocked_thread(g);
   lua_checkstack(B, 2);
   lua_pushvalue(B, idx);
   lua_xmove(B, L, 1);
@@ -125,7 +125,7 @@ static void push_blocked_value(lua_State *L, gv_greenlet *g, int idx) {
 /* Moves the value on top of L onto blocked g's stack: what its wait
 ** returns. */
 static void give_value(lua_State *L, gv_greenlet *g) {
-  lua_State *B = g->blocked_L;
+  lua_State *B = gv_blocked_thread(g);
   lua_checkstack(B, 2);
   lua_xmove(L, B, 1);
 }
@@ -457,7 +457,7 @@ static int q_put(lua_State *L) {
     gv_greenlet *g;
     while ((g = gv_waitq_first(&q->getters)) != NULL && q->count > 0 &&
            q->count >= q->maxsize) {
-      if (g->kctx) items_peek(L, q, 1);
+      if (gv_wait_ctx(g)) items_peek(L, q, 1);
       else items_get(L, q, 1);
       give_value(L, g);
       after = gv_wake_after(g, GV_WAKE_NORMAL, after);

@@ -631,11 +631,6 @@ static void sel_ready(struct ev_loop *loop, ev_io *w, int revents) {
   gv_wake(s->g, GV_WAKE_NORMAL);
 }
 
-static void sel_timed_out(gv_hub *hub, gv_timer *t) {
-  (void)hub;
-  gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
-}
-
 /* poll(2) without waiting; the number of entries with revents. poll(2)
 ** refuses more entries than RLIMIT_NOFILE (a list may name an fd twice):
 ** then it goes in slices. */
@@ -697,11 +692,7 @@ static int poll_wait(lua_State *L, int n, double timeout, void *tmo,
   gv_prepare_block(&h->hub, L, "select");
   if (tmo) cur->flags |= GV_F_CATCH;
   cur->cancel = sel_cancel;
-  if (timeout >= 0) {
-    gv__update_now(&h->hub);
-    gv_timer_start(&h->hub, &cur->timer, timeout, sel_timed_out);
-  }
-  return gv_block(&h->hub, L, (lua_KContext)s, k);
+  return gv_block_timeout(&h->hub, L, timeout, (lua_KContext)s, k);
 }
 
 /* In a continuation: stops the watchers; raises a throw that is not the

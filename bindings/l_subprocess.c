@@ -75,11 +75,6 @@ static void wait_io_cb(struct ev_loop *loop, ev_io *io, int revents) {
   if (w->g) gv_wake(w->g, GV_WAKE_NORMAL);
 }
 
-static void wait_timed_out(gv_hub *hub, gv_timer *t) {
-  (void)hub;
-  gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
-}
-
 /* Blocks the current greenlet until one of fds is ready or timeout. */
 static int wait_fds(lua_State *L, gv_hub *hub, sp_wait *w, const int *fds,
                     const int *evs, int n, double timeout, const char *what,
@@ -98,11 +93,7 @@ static int wait_fds(lua_State *L, gv_hub *hub, sp_wait *w, const int *fds,
   w->next = active_waits;
   active_waits = w;
   g->cancel = wait_cancel;
-  if (timeout >= 0) {
-    gv__update_now(hub);
-    gv_timer_start(hub, &g->timer, timeout, wait_timed_out);
-  }
-  return gv_block(hub, L, ctx, k);
+  return gv_block_timeout(hub, L, timeout, ctx, k);
 }
 
 /* ---- child registry and SIGCHLD ---------------------------------------- */
@@ -1059,7 +1050,7 @@ static int comm_run(lua_State *L) {
   }
   double timeout = -1;
   if (!lua_isnil(L, 10)) {
-    gv__update_now(&h->hub);
+    gv_now(&h->hub);
     timeout = lua_tonumber(L, 10) - ev_now(h->hub.loop);
     if (timeout < 0) timeout = 0;
   }
@@ -1134,7 +1125,7 @@ static int p_communicate(lua_State *L) {
   if (lua_isnil(L, 3)) {
     lua_pushnil(L);
   } else {
-    gv__update_now(&h->hub);
+    gv_now(&h->hub);
     lua_pushnumber(L, ev_now(h->hub.loop) + lua_tonumber(L, 3));
   }
   return comm_run(L);

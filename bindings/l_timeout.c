@@ -98,7 +98,7 @@ static void arm(lua_State *L, int idx, l_timeout *t) {
     lua_pushvalue(L, idx);
     t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  gv__update_now(t->hub);
+  gv_now(t->hub);
   gv_timer_start(t->hub, &t->timer, t->seconds, fire);
 }
 

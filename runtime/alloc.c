@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include "gv.h"
+#include "internal.h"
 
 #ifdef GV_HAVE_VALGRIND
 #include <valgrind/valgrind.h>

@@ -5,7 +5,7 @@
 */
 #include <stdint.h>
 #include <string.h>
-#include "gv.h"
+#include "internal.h"
 
 #if defined(GV_CTX_UCONTEXT)
 

@@ -1,7 +1,13 @@
 /*
-** gv.h - the runtime's internal interface: context switch, stacks, the hub
-** (scheduler on libev), timers and waits. Shared by runtime/ and bindings/;
-** nothing here is public (see include/gvlua.h for that).
+** gv.h - what the runtime offers the bindings: the hub (scheduler on
+** libev), greenlets, blocking, timers, waits on one or many fds, wait
+** queues, the work pool, child processes, signals and the resolver. Only
+** runtime/ includes runtime/internal.h (context switch, stacks, runners,
+** timer heap); embedders use include/gvlua.h instead of either.
+**
+** Fields marked "runtime's" in the structs below are read and written by
+** runtime/ only; bindings go through the functions and inline accessors
+** declared here (tests/boundary.sh checks that mechanically).
 **
 ** Model. Each greenlet owns a Lua thread. The scheduler runs on "runner"
 ** C stacks and resumes greenlets there with lua_resume. A greenlet that
@@ -19,8 +25,6 @@
 #include <ev.h>
 #include <lua.h>
 
-#define GV_API __attribute__((visibility("hidden")))
-
 #define gv_container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 typedef struct gv_hub gv_hub;
@@ -37,43 +41,21 @@ typedef struct gv_ctx { ucontext_t uc; } gv_ctx;
 typedef struct gv_ctx { void *sp; } gv_ctx;
 #endif
 
-/* Prepares 'c' so that the first switch to it calls fn(arg) on the stack
-** [base, base+size). fn must never return. */
-GV_API void gv_ctx_init(gv_ctx *c, void *base, size_t size,
-                        void (*fn)(void *), void *arg);
-/* Saves the running context in 'from' and resumes 'to'. */
-GV_API void gv_ctx_switch(gv_ctx *from, gv_ctx *to);
-
 /* ---- stacks (stack.c) ------------------------------------------------ */
 
-/* A C stack: usable memory [base, base+size) with a guard page below. */
-typedef struct gv_stack {
-  char *base;
-  size_t size;
-  char *map;        /* whole mapping, guard included */
-  size_t maplen;
-  unsigned vg_id;   /* Valgrind stack id */
-} gv_stack;
-
-/* Default usable size: fits Lua's 200-level C-call limit with room. */
-#define GV_STACK_SIZE (256 * 1024)
-
-/* Maps a stack of at least 'size' bytes with a guard page. 0 or -errno. */
-GV_API int gv_stack_alloc(gv_stack *s, size_t size);
-GV_API void gv_stack_free(gv_stack *s);
 /* Installs (once per process) a SIGSEGV handler on an alternate stack that
 ** reports a guard-page hit with describe(arg) and aborts. */
-GV_API void gv_stack_overflow_handler(void (*describe)(void *arg, int fd),
-                                      void *arg);
+void gv_stack_overflow_handler(void (*describe)(void *arg, int fd),
+                               void *arg);
 
 /* ---- the allocator for states gvlua owns (alloc.c) ------------------- */
 
 typedef struct gv_alloc gv_alloc;
-GV_API gv_alloc *gv_alloc_new(void);
+gv_alloc *gv_alloc_new(void);
 /* Frees the allocator's memory: only after lua_close of its state. */
-GV_API void gv_alloc_free(gv_alloc *a);
+void gv_alloc_free(gv_alloc *a);
 /* The lua_Alloc; ud is the gv_alloc. Safe to install on a running state. */
-GV_API void *gv_alloc_f(void *ud, void *ptr, size_t osize, size_t nsize);
+void *gv_alloc_f(void *ud, void *ptr, size_t osize, size_t nsize);
 
 /* ---- intrusive lists --------------------------------------------------- */
 
@@ -103,16 +85,16 @@ struct gv_callback {
 };
 
 /* Appends 'cb' to the run queue unless it is already queued. */
-GV_API void gv_schedule(gv_hub *hub, gv_callback *cb);
+void gv_schedule(gv_hub *hub, gv_callback *cb);
 /* Removes 'cb' from the run queue if it is there (O(queue length)). */
-GV_API void gv_unschedule(gv_hub *hub, gv_callback *cb);
+void gv_unschedule(gv_hub *hub, gv_callback *cb);
 /* Queues 'cb' (unless already queued) to run right after 'after', or with
 ** 'after' NULL, next: after the entries the running callback or greenlet
 ** already queued this way, in order. This is how gevent's hub switches
 ** into greenlets from a callback (notify, unlock): each runs until it
 ** blocks before the callback goes on. O(1). */
-GV_API void gv_schedule_after(gv_hub *hub, gv_callback *cb,
-                              gv_callback *after);
+void gv_schedule_after(gv_hub *hub, gv_callback *cb,
+                       gv_callback *after);
 
 /* ---- timers (timer.c) ------------------------------------------------- */
 
@@ -127,19 +109,10 @@ struct gv_timer {
   gv_timer_fn fn;
 };
 
-GV_API void gv_timer_start(gv_hub *hub, gv_timer *t, double seconds,
-                           gv_timer_fn fn);
-GV_API void gv_timer_stop(gv_hub *hub, gv_timer *t);
+void gv_timer_start(gv_hub *hub, gv_timer *t, double seconds,
+                    gv_timer_fn fn);
+void gv_timer_stop(gv_hub *hub, gv_timer *t);
 static inline int gv_timer_active(const gv_timer *t) { return t->index != 0; }
-/* Runs the callbacks of timers whose deadline has passed. */
-GV_API void gv__timers_expire(gv_hub *hub);
-GV_API int gv__timers_init(gv_hub *hub);
-GV_API void gv__timers_free(gv_hub *hub);
-/* Seconds until the earliest deadline, or -1 if no timer is active. */
-GV_API double gv__timers_next(gv_hub *hub);
-/* Refreshes the loop's notion of now if a coarse clock tick passed. */
-GV_API int gv__update_now(gv_hub *hub);
-
 /* ---- greenlets --------------------------------------------------------- */
 
 enum gv_state {
@@ -166,27 +139,58 @@ enum gv_wake {
 
 typedef int (*gv_kfunction)(lua_State *L, int status, lua_KContext ctx);
 
+/* A greenlet: memory owned by the bindings' object that embeds it.
+** Fields marked "runtime's" are private to runtime/: bindings use the
+** accessors below. The others: hub, L, nargs, state, wake and flags are
+** readable; flags takes GV_F_CATCH from a primitive about to block;
+** cancel is set by a primitive that has its own cleanup when its wait
+** ends; run (with run.fn set) and timer are the owner's to use while the
+** greenlet is new or dead (start_later, notifying links). */
 struct gv_greenlet {
   gv_callback run;          /* run-queue entry (fn NULL) */
   gv_hub *hub;
   lua_State *L;             /* its own Lua thread (main: the host's) */
-  lua_State *blocked_L;     /* thread blocked in a primitive, while blocked */
-  gv_link all;              /* in hub->alive while started and not dead */
-  gv_link wait;             /* in a gv_waitq while waiting on one */
+  lua_State *blocked_L;     /* runtime's: thread blocked in a primitive */
+  gv_link all;              /* runtime's: in hub->alive while started */
+  gv_link wait;             /* runtime's: in a gv_waitq while on one */
   gv_timer timer;           /* the current wait's timeout, or a sleep */
-  ev_io io;                 /* fd wait */
-  gv_runner *runner;        /* runner stack held on the slow path (its
-                            ** saved context is there, or in hub->main_ctx
-                            ** for the main greenlet) */
-  gv_kfunction k;           /* continuation of the current block */
-  lua_KContext kctx;
+  ev_io io;                 /* runtime's: fd wait */
+  gv_runner *runner;        /* runtime's: runner stack held on the slow
+                            ** path (its saved context is there, or in
+                            ** hub->main_ctx for the main greenlet) */
+  gv_kfunction k;           /* runtime's: continuation of the block */
+  lua_KContext kctx;        /* runtime's: see gv_wait_ctx */
   void (*cancel)(gv_greenlet *g); /* extra cleanup when a wait is cut short */
-  const char *waiting_on;   /* what it waits on, for LoopExit messages */
-  int waiting_fd;
-  void *wait_obj;           /* the gv_fdwatch of the current fd wait */
+  const char *waiting_on;   /* runtime's: see gv_waiting_on */
+  int waiting_fd;           /* runtime's: fd of the current fd wait */
+  void *wait_obj;           /* runtime's: the gv_fdwatch or fd set waited on */
   int nargs;                /* values on L for the first resume */
   unsigned char state, flags, wake;
 };
+
+/* What blocked greenlet g waits on ("sleep", "Queue.get", ...) for
+** LoopExit and run-info reports; NULL when it is not blocked. */
+static inline const char *gv_waiting_on(const gv_greenlet *g) {
+  return g->waiting_on;
+}
+/* The context its continuation will get (gv_block's ctx), for primitives
+** that keep per-waiter data there (an event's link order, a peek flag);
+** gv_set_wait_ctx changes it while g waits. */
+static inline lua_KContext gv_wait_ctx(const gv_greenlet *g) {
+  return g->kctx;
+}
+static inline void gv_set_wait_ctx(gv_greenlet *g, lua_KContext ctx) {
+  g->kctx = ctx;
+}
+/* Whether blocked g will continue in k (which primitive it is blocked in). */
+static inline int gv_waits_in(const gv_greenlet *g, gv_kfunction k) {
+  return g->k == k;
+}
+/* The Lua thread blocked g suspended in: a primitive that hands it values
+** (a queue's put to a waiting get) pushes them there while g waits. */
+static inline lua_State *gv_blocked_thread(const gv_greenlet *g) {
+  return g->blocked_L;
+}
 
 /* The current greenlet, or NULL in hub context. */
 static inline gv_greenlet *gv_current(gv_hub *hub);
@@ -211,6 +215,9 @@ typedef struct gv_hooks {
   void (*stray_yield)(gv_hub *hub, gv_greenlet *g);
 } gv_hooks;
 
+/* A hub: memory owned by the bindings. loop, L, hooks, main and ud are the
+** bindings' to read (hooks and ud to set once); current through
+** gv_current; everything from 'runner' on is the runtime's. */
 struct gv_hub {
   struct ev_loop *loop;
   int own_loop;
@@ -219,6 +226,8 @@ struct gv_hub {
   gv_hooks hooks;
   gv_greenlet *current;      /* NULL in hub context */
   gv_greenlet *main;
+  void *ud;                  /* the bindings' data */
+  /* the runtime's */
   gv_runner *runner;         /* runner whose stack runs now (NULL: main's) */
   gv_ctx main_ctx;           /* the main greenlet's context while it waits */
   gv_runner *free_runners;
@@ -246,28 +255,41 @@ struct gv_hub {
   struct pollfd *fdcheck;
   size_t nfdcheck, fdcheck_cap;
   int fdcheck_lost;          /* one could not be noted (no memory) */
-  void *ud;                  /* the bindings' data */
 };
 
 static inline gv_greenlet *gv_current(gv_hub *hub) { return hub->current; }
 
+/* The loop's time in seconds, refreshed first if the coarse clock moved
+** (timers count from it: read it for deadlines). */
+double gv_now(gv_hub *hub);
+
+/* Counts for run-info reports: greenlets started and not dead, entries in
+** the run queue, active timers. */
+typedef struct gv_hub_counts {
+  size_t alive, runq, timers;
+  unsigned runners, free_runners;   /* C stacks mapped, parked */
+} gv_hub_counts;
+static inline gv_hub_counts gv_hub_counts_of(const gv_hub *hub) {
+  gv_hub_counts c = {hub->nalive, hub->runq_len, hub->nheap, hub->nrunners,
+                     hub->nfree_runners};
+  return c;
+}
+
 /* Initialises a hub on 'loop' (NULL: a new loop). 0 or -errno. */
-GV_API int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L);
+int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L);
 /* Frees the hub's resources. Greenlets still suspended are abandoned. */
-GV_API void gv_hub_close(gv_hub *hub);
-GV_API void gv__runners_free(gv_hub *hub);
-GV_API void gv__runner_abandon(gv_hub *hub, gv_runner *r);
+void gv_hub_close(gv_hub *hub);
 
 /* Prepares 'g' (memory owned by the caller) to run a body on thread 'L'
 ** whose stack holds the function and 'nargs' arguments. */
-GV_API void gv_greenlet_init(gv_hub *hub, gv_greenlet *g, lua_State *L,
-                             int nargs);
+void gv_greenlet_init(gv_hub *hub, gv_greenlet *g, lua_State *L,
+                      int nargs);
 /* Makes the host thread 'L' the main greenlet 'g'. */
-GV_API void gv_greenlet_init_main(gv_hub *hub, gv_greenlet *g, lua_State *L);
+void gv_greenlet_init_main(gv_hub *hub, gv_greenlet *g, lua_State *L);
 /* Schedules a new greenlet to start (spawn). */
-GV_API void gv_greenlet_start(gv_greenlet *g);
+void gv_greenlet_start(gv_greenlet *g);
 /* Stops a started greenlet that has not run yet from ever running. */
-GV_API void gv_greenlet_cancel_start(gv_greenlet *g);
+void gv_greenlet_cancel_start(gv_greenlet *g);
 
 /* ---- blocking -------------------------------------------------------- */
 
@@ -279,36 +301,44 @@ GV_API void gv_greenlet_cancel_start(gv_greenlet *g);
 ** queue, a timer, an fd). Unless GV_F_CATCH is set, a thrown error is
 ** raised at the blocking point instead of calling k. With k NULL it always
 ** takes the slow path and returns the wake reason (for C callers). */
-GV_API int gv_block(gv_hub *hub, lua_State *L, lua_KContext ctx,
-                    gv_kfunction k);
+int gv_block(gv_hub *hub, lua_State *L, lua_KContext ctx,
+             gv_kfunction k);
 /* The same for C callers that cannot return through Lua (embedders):
 ** always the slow path; returns the wake reason. Raises thrown errors. */
-GV_API int gv_block_here(gv_hub *hub, lua_State *L);
+int gv_block_here(gv_hub *hub, lua_State *L);
+/* gv_block with a limit: with timeout >= 0 (seconds) it first arms the
+** greenlet's timer, whose expiry wakes it with GV_WAKE_TIMEOUT (gv_wake
+** stops the timer however the wait ends). Every "wait for X or a timeout"
+** primitive blocks through here. Switches greenlets; raises as gv_block. */
+int gv_block_timeout(gv_hub *hub, lua_State *L, double timeout,
+                     lua_KContext ctx, gv_kfunction k);
 /* Checks that L's greenlet may block here; raises a Lua error if not.
 ** Returns the current greenlet. */
-GV_API gv_greenlet *gv_check_block(gv_hub *hub, lua_State *L);
+gv_greenlet *gv_check_block(gv_hub *hub, lua_State *L);
 /* gv_check_block, then marks the greenlet GV_BLOCKED on 'what' (a static
 ** string for LoopExit reports). Register wake-ups next, then gv_block. */
-GV_API gv_greenlet *gv_prepare_block(gv_hub *hub, lua_State *L,
-                                     const char *what);
+gv_greenlet *gv_prepare_block(gv_hub *hub, lua_State *L,
+                              const char *what);
 
 /* Wakes blocked greenlet 'g' for 'why': cancels what else it waited on
 ** (wait queue, timer, fd, g->cancel) and schedules it. No-op unless g is
 ** GV_BLOCKED. */
-GV_API void gv_wake(gv_greenlet *g, int why);
+void gv_wake(gv_greenlet *g, int why);
 /* The same, queued with gv_schedule_after(hub, &g->run, after). Returns
 ** &g->run (to chain further entries after it). */
-GV_API gv_callback *gv_wake_after(gv_greenlet *g, int why,
-                                  gv_callback *after);
+gv_callback *gv_wake_after(gv_greenlet *g, int why,
+                           gv_callback *after);
 
 /* Throws the value on top of 'from' into 'g' (pops it): g raises it at its
-** blocking point when it next runs. g must be suspended (blocked or ready)
-** or new (then it is marked dead without running: returns 1). Returns 0. */
-GV_API int gv_throw(gv_greenlet *g, lua_State *from);
+** blocking point when it next runs. Returns 0 when g is suspended (blocked
+** or ready) and will raise it; 1 when g was new (it is marked dead without
+** running); -1 when g is dead or running (the value is dropped: a running
+** greenlet's caller raises the error itself). Never switches. */
+int gv_throw(gv_greenlet *g, lua_State *from);
 
 /* Sleep: 0 moves the current greenlet to the back of the run queue. */
-GV_API int gv_sleep(gv_hub *hub, lua_State *L, double seconds,
-                    lua_KContext ctx, gv_kfunction k);
+int gv_sleep(gv_hub *hub, lua_State *L, double seconds,
+             lua_KContext ctx, gv_kfunction k);
 
 /* ---- wait queues (waitq.c) ------------------------------------------- */
 
@@ -321,22 +351,36 @@ static inline int gv_waitq_empty(const gv_waitq *q) {
 }
 /* Blocks the current greenlet on 'q' until woken or 'timeout' seconds
 ** (negative: no limit). k sees the reason in gv_current(hub)->wake. */
-GV_API int gv_waitq_wait(gv_hub *hub, gv_waitq *q, lua_State *L,
-                         double timeout, const char *what,
-                         lua_KContext ctx, gv_kfunction k);
+int gv_waitq_wait(gv_hub *hub, gv_waitq *q, lua_State *L,
+                  double timeout, const char *what,
+                  lua_KContext ctx, gv_kfunction k);
 /* Wakes the first / all waiters (GV_WAKE_NORMAL) in FIFO order. Returns
 ** how many were woken. */
-GV_API int gv_waitq_wake_one(gv_waitq *q);
-GV_API int gv_waitq_wake_all(gv_waitq *q);
+int gv_waitq_wake_one(gv_waitq *q);
+int gv_waitq_wake_all(gv_waitq *q);
 /* First waiter without waking it, or NULL. */
-GV_API gv_greenlet *gv_waitq_first(gv_waitq *q);
+gv_greenlet *gv_waitq_first(gv_waitq *q);
+/* Moves g (blocked, or woken and not yet run) from whatever wait queue it
+** is on to the back of q: primitives that reorder waiters or park woken
+** ones (a lock's granted list) keep them in their own gv_waitq. */
+static inline void gv_waitq_move(gv_waitq *q, gv_greenlet *g) {
+  if (!gv_link_empty(&g->wait)) gv_link_remove(&g->wait);
+  gv_link_append(&q->head, &g->wait);
+}
+/* Whether g is on a wait queue; gv_waitq_leave takes it off (no wake). */
+static inline int gv_waitq_queued(const gv_greenlet *g) {
+  return !gv_link_empty(&g->wait);
+}
+static inline void gv_waitq_leave(gv_greenlet *g) {
+  if (!gv_link_empty(&g->wait)) gv_link_remove(&g->wait);
+}
 
 /* ---- fd waits (io.c) ------------------------------------------------- */
 
 /* Whether fd may be given to libev: 0, or -EBADF (not open) or -EINVAL
 ** (the hub's own epoll fd, known for loops the hub made). Waits check it
 ** before they register fd. */
-GV_API int gv_fd_check(gv_hub *hub, int fd);
+int gv_fd_check(gv_hub *hub, int fd);
 
 /* Every ev_io of the hub is started and stopped through these, never
 ** ev_io_start/ev_io_stop: libev aborts the process (an assertion in
@@ -344,22 +388,24 @@ GV_API int gv_fd_check(gv_hub *hub, int fd);
 ** between a start and the next poll, where libev tells epoll. So these
 ** note the fd, and before each poll the hub checks the noted fds (one
 ** poll(2)); every watcher on an fd found closed gets a ready event with
-** gv__fd_dead(fd) true and must stop itself (gv_wait_fd's greenlet is
+** gv__fd_dead(fd) true (internal.h) and must stop itself (gv_wait_fd's greenlet is
 ** woken with EV_ERROR in its io.data; a gv_fdwatch's waiters too). */
-GV_API void gv_io_start(gv_hub *hub, ev_io *w);
-GV_API void gv_io_stop(gv_hub *hub, ev_io *w);
-/* In an ev_io callback: its fd was found closed (stop the watcher). */
-GV_API int gv__fd_dead(int fd);
-GV_API void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
-GV_API void gv__io_free(gv_hub *hub);
+void gv_io_start(gv_hub *hub, ev_io *w);
+void gv_io_stop(gv_hub *hub, ev_io *w);
 
 /* Blocks until fd is ready for events (EV_READ|EV_WRITE) or timeout.
 ** k sees gv_current(hub)->wake: GV_WAKE_NORMAL or GV_WAKE_TIMEOUT, and the
-** ready events in the greenlet's io.data (as intptr_t): EV_ERROR when fd
-** was closed behind the wait's back. Raises a Lua error if fd fails
+** ready events in gv_fd_events(gv_current(hub)): EV_ERROR when fd was
+** closed behind the wait's back. Raises a Lua error if fd fails
 ** gv_fd_check (callers check first to raise their own). */
-GV_API int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
-                      double timeout, lua_KContext ctx, gv_kfunction k);
+int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
+               double timeout, lua_KContext ctx, gv_kfunction k);
+
+/* The events that ended g's last gv_wait_fd (EV_READ, EV_WRITE, EV_ERROR
+** for a closed fd; 0 when a gv_fdwatch or a timeout ended it). */
+static inline int gv_fd_events(const gv_greenlet *g) {
+  return (int)(intptr_t)g->io.data & (EV_READ | EV_WRITE | EV_ERROR);
+}
 
 /* A watcher owned by one file (a socket object) rather than by a
 ** greenlet. It stays armed between waits, so request/response traffic
@@ -377,46 +423,51 @@ typedef struct gv_fdwatch {
   unsigned char idle;       /* armed, nobody waiting: ev_unref'd */
 } gv_fdwatch;
 
-GV_API void gv_fdwatch_init(gv_fdwatch *w);
+void gv_fdwatch_init(gv_fdwatch *w);
 /* As gv_wait_fd, for EV_READ or EV_WRITE on fd through w. */
-GV_API int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
-                           int events, double timeout, lua_KContext ctx,
-                           gv_kfunction k);
-/* g's wait through a gv_fdwatch ended (sched.c, ending any wait). */
-GV_API void gv__fdwatch_detach(gv_greenlet *g);
+int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
+                    int events, double timeout, lua_KContext ctx,
+                    gv_kfunction k);
 /* Disarms w (its waiters, if any, must have been woken). */
-GV_API void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w);
+void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w);
 
 /* ---- scheduler entry points for the main greenlet --------------------- */
 
 /* Main greenlet: run until nothing can make progress (gevent.wait()). */
-GV_API int gv_run(gv_hub *hub, lua_State *L);
+int gv_run(gv_hub *hub, lua_State *L);
 /* Main greenlet: one scheduler step (see gvlua_step). */
-GV_API int gv_step(gv_hub *hub, lua_State *L, double timeout);
+int gv_step(gv_hub *hub, lua_State *L, double timeout);
 /* Current greenlet: wait until the hub has nothing else to do. */
-GV_API int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
-                   gv_kfunction k);
+int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
+            gv_kfunction k);
 
 /* ---- work on OS threads (work.c) -------------------------------------- */
 
 /* A job for the process-wide pool of OS threads (blocking calls such as
-** getaddrinfo that must not stall the hub). Memory is the caller's and must
-** stay valid until the job is handed back. While jobs are in flight the
-** hub's loop is kept alive; an idle pool does not keep it alive. */
+** getaddrinfo, the thread pool's Lua functions: work that must not stall
+** the hub). Memory is the caller's and must stay valid until the job is
+** handed back. While jobs are in flight the hub's loop is kept alive; an
+** idle pool does not keep it alive. The pool has GV_WORK_THREADS threads
+** at most, plus what gv_work_reserve added; threads start on demand and
+** stay. After fork() the child has none of the parent's threads: jobs
+** queued or running at the fork are run again from the start in the child
+** (by new threads), so a run function must be safe to repeat. */
 typedef struct gv_work gv_work;
 struct gv_work {
   void (*run)(gv_work *w);               /* on a pool thread: no Lua, no hub */
   void (*done)(gv_hub *hub, gv_work *w); /* hub context, after run; may free */
-  /* private */
+  /* the runtime's */
   gv_work *next;
   struct gv_workhub *wh;
   gv_waitq waiters;
   int state;
 };
 
+#define GV_WORK_THREADS 8
+
 /* Queues w; w->done(hub, w) is called in hub context once w->run(w) has
-** returned. 0 or -errno. */
-GV_API int gv_work_submit(gv_hub *hub, gv_work *w);
+** returned. 0 or -errno (no thread could be started). Never switches. */
+int gv_work_submit(gv_hub *hub, gv_work *w);
 /* Submits w and blocks the current greenlet until w->run has returned or
 ** 'timeout' seconds (negative: no limit) passed; then k(L, LUA_YIELD, ctx).
 ** k is called however the wait ends (GV_F_CATCH is set for it): first
@@ -425,14 +476,40 @@ GV_API int gv_work_submit(gv_hub *hub, gv_work *w);
 ** frees it when run returns). Then gv_current(hub)->wake: GV_WAKE_NORMAL
 ** (finished), GV_WAKE_TIMEOUT, or GV_WAKE_THROW (kill, Timeout: the error
 ** is on top of L; re-raise it with lua_error unless it is a Timeout the
-** caller handles). Returns -errno if it could not submit. */
-GV_API int gv_work_wait(gv_hub *hub, lua_State *L, gv_work *w,
-                        double timeout, lua_KContext ctx, gv_kfunction k);
+** caller handles). Returns -errno if it could not submit (nothing
+** blocked). Raises before submitting if L's greenlet cannot block. */
+int gv_work_wait(gv_hub *hub, lua_State *L, gv_work *w,
+                 double timeout, lua_KContext ctx, gv_kfunction k);
 /* In gv_work_wait's continuation: 1 if w finished and is the caller's. */
-GV_API int gv_work_taken(gv_work *w);
+int gv_work_taken(gv_work *w);
 /* Detaches the hub from the pool (call before its loop is destroyed):
 ** results of work still in flight are dropped (not freed). */
-GV_API void gv_work_shutdown(gv_hub *hub);
+void gv_work_shutdown(gv_hub *hub);
+/* Raises (n > 0) or lowers the pool's thread limit by n: a client that
+** runs long jobs (the thread pool: n = its size) reserves threads for
+** them, so short jobs (DNS) still find one. */
+void gv_work_reserve(int n);
+
+/* Per-thread state for one kind of job (the thread pool keeps a Lua state
+** per pool thread): 'init' makes it on a pool thread the first time a job
+** there asks (NULL: out of memory, asked again next time); 'fini' frees it
+** on that thread when a job drops it (gv_work_state_drop). The key's
+** memory is static; at most GV_WORK_KEYS keys exist. */
+typedef struct gv_work_key {
+  void *(*init)(struct gv_work_key *key);
+  void (*fini)(struct gv_work_key *key, void *state);
+  int slot;   /* the runtime's: 0 until first used */
+} gv_work_key;
+#define GV_WORK_KEYS 4
+/* On a pool thread, from run: this thread's state for key. */
+void *gv_work_state(gv_work_key *key);
+/* On a pool thread, from run: frees this thread's state for key (the next
+** job asking gets a fresh one: after a job was killed midway, say). */
+void gv_work_state_drop(gv_work_key *key);
+/* Counts for tests and run-info: threads started, idle, jobs queued. */
+typedef struct gv_work_counts { int threads, idle, queued, limit; }
+  gv_work_counts;
+gv_work_counts gv_work_counts_now(void);
 
 
 /* ---- HTTP/1.1 messages (http.c) ----------------------------------------
@@ -492,24 +569,24 @@ static inline void gv_http_scan_init(gv_http_scan *s) { s->pos = s->lines = 0; }
 ** large or too many fields, 501 a transfer coding other than chunked, 505
 ** a version other than 1.0/1.1. 's' carries the work already done between
 ** calls on a growing buffer (start it with gv_http_scan_init). */
-GV_API int gv_http_parse_request(gv_http_scan *s, const char *buf,
-                                 size_t len, const gv_http_limits *lim,
-                                 gv_http_head *h);
+int gv_http_parse_request(gv_http_scan *s, const char *buf,
+                          size_t len, const gv_http_limits *lim,
+                          gv_http_head *h);
 /* The same for a response head (the client); 'head_request' says the
 ** request was HEAD (no body follows whatever the framing says). Returns
 ** the head's length, 0 for more, or -1 when malformed. Bodies of 1xx, 204
 ** and 304 are empty; without Content-Length or chunked the body runs to
 ** the end of the connection (content_length -1, not chunked). */
-GV_API int gv_http_parse_response(gv_http_scan *s, const char *buf,
-                                  size_t len, const gv_http_limits *lim,
-                                  int head_request, gv_http_head *h);
+int gv_http_parse_response(gv_http_scan *s, const char *buf,
+                           size_t len, const gv_http_limits *lim,
+                           int head_request, gv_http_head *h);
 
 /* Case-insensitive comparison of a span of buf with a lower-case name. */
-GV_API int gv_http_span_is(const char *buf, gv_http_span sp, const char *lname,
-                           size_t n);
+int gv_http_span_is(const char *buf, gv_http_span sp, const char *lname,
+                    size_t n);
 /* The value of the first field named 'lname' (lower case), or NULL. */
-GV_API const gv_http_span *gv_http_find(const gv_http_head *h, const char *buf,
-                                        const char *lname, size_t n);
+const gv_http_span *gv_http_find(const gv_http_head *h, const char *buf,
+                                 const char *lname, size_t n);
 
 /* A strict chunked-body decoder (RFC 9112 7.1): hex sizes without sign or
 ** space, chunk extensions of visible characters after ';', CRLF everywhere,
@@ -521,27 +598,27 @@ typedef struct gv_http_chunked {
   unsigned char state, digits;
 } gv_http_chunked;
 
-GV_API void gv_http_chunked_init(gv_http_chunked *c, uint64_t max_chunk);
+void gv_http_chunked_init(gv_http_chunked *c, uint64_t max_chunk);
 /* Decodes buf[0, *len) in place: the data bytes decoded move to the front
 ** and *len becomes their count. Returns how many input bytes were used (all
 ** of them unless the body ended first: the state carries partial lines):
 ** *done is set when the body ended there (what follows is the next
 ** message); a return below 0 is a framing error (-400, or -413 for a chunk
 ** larger than the maximum). */
-GV_API long gv_http_chunked_decode(gv_http_chunked *c, char *buf,
-                                   size_t *len, int *done);
+long gv_http_chunked_decode(gv_http_chunked *c, char *buf,
+                            size_t *len, int *done);
 
 /* The reason phrase of a status code ("Unknown" for codes it lacks). */
-GV_API const char *gv_http_reason(int status, size_t *len);
+const char *gv_http_reason(int status, size_t *len);
 /* Writes "HTTP/1.1 <status> <reason>\r\nDate: <date>\r\n" to out (at
 ** least 128 bytes); the Date value is formatted once per second of 'now'
 ** (seconds since the epoch). Returns the length. */
-GV_API size_t gv_http_status_line(char *out, int minor, int status,
-                                  double now);
+size_t gv_http_status_line(char *out, int minor, int status,
+                           double now);
 /* Whether 's' may be a header field name (RFC 9110 token) / value (no
 ** CR, LF or NUL, other control bytes but HTAB refused). */
-GV_API int gv_http_token_ok(const char *s, size_t n);
-GV_API int gv_http_value_ok(const char *s, size_t n);
+int gv_http_token_ok(const char *s, size_t n);
+int gv_http_value_ok(const char *s, size_t n);
 
 /* ---- a server connection (http_conn.c) -----------------------------------
 ** The per-connection state machine of an HTTP/1.1 server without Lua: an
@@ -582,26 +659,26 @@ typedef struct gv_http_conn {
 } gv_http_conn;
 
 /* Sets up c for fd (owned by the caller) with the limits. 0 or -ENOMEM. */
-GV_API int gv_http_conn_init(gv_http_conn *c, int fd,
-                             const gv_http_limits *lim, uint64_t max_body);
+int gv_http_conn_init(gv_http_conn *c, int fd,
+                      const gv_http_limits *lim, uint64_t max_body);
 /* Frees the buffers (the caller stops c->w and closes the fd). */
-GV_API void gv_http_conn_free(gv_http_conn *c);
+void gv_http_conn_free(gv_http_conn *c);
 /* One read(2) into the input buffer: bytes read, 0 at end of input,
 ** -EAGAIN, or -errno; -ENOBUFS when the buffer is full at its limit. */
-GV_API long gv_http_conn_fill(gv_http_conn *c);
+long gv_http_conn_fill(gv_http_conn *c);
 /* Parses the next request head from the bytes buffered: 1 ready (c->head),
 ** 0 more bytes needed, or -status to answer before closing. */
-GV_API int gv_http_conn_parse(gv_http_conn *c);
+int gv_http_conn_parse(gv_http_conn *c);
 /* Frames body bytes buffered: returns how many decoded bytes are ready at
 ** c->buf + c->bstart (c->bavail), or -status on a framing error or a body
 ** over max_body. Whether more will come: c->body_state != GV_BODY_DONE. */
-GV_API long gv_http_conn_body(gv_http_conn *c);
+long gv_http_conn_body(gv_http_conn *c);
 /* Drops the first n ready body bytes (the caller has taken them). */
-GV_API void gv_http_conn_take(gv_http_conn *c, size_t n);
+void gv_http_conn_take(gv_http_conn *c, size_t n);
 /* Ends the current request: drops its head and what is framed of its body,
 ** keeping what the client sent after it. Returns 1 if the connection can
 ** carry the next request (the body was all read), else 0. */
-GV_API int gv_http_conn_next(gv_http_conn *c);
+int gv_http_conn_next(gv_http_conn *c);
 /* Whether input follows the current request (pipelined) or a head has
 ** begun: then waiting for the next request is not idling. */
 static inline int gv_http_conn_pending(const gv_http_conn *c) {
@@ -610,14 +687,14 @@ static inline int gv_http_conn_pending(const gv_http_conn *c) {
 
 /* Response heads are built in c->out: */
 /* Starts one: status line and Date for the request's version. */
-GV_API void gv_http_out_begin(gv_http_conn *c, int status, double now);
+void gv_http_out_begin(gv_http_conn *c, int status, double now);
 /* Appends "name: value\r\n" if both are valid (RFC 9110), else returns -1
 ** and appends nothing. -ENOMEM when the buffer cannot grow. */
-GV_API int gv_http_out_field(gv_http_conn *c, const char *name, size_t nlen,
-                             const char *value, size_t vlen);
+int gv_http_out_field(gv_http_conn *c, const char *name, size_t nlen,
+                      const char *value, size_t vlen);
 /* Appends raw bytes (the framing fields the caller chose, a chunk's
 ** size line, the empty line). 0 or -ENOMEM. */
-GV_API int gv_http_out_raw(gv_http_conn *c, const char *s, size_t n);
+int gv_http_out_raw(gv_http_conn *c, const char *s, size_t n);
 /* Queues 'body' (kept alive by the caller until flushed) after out. */
 static inline void gv_http_out_body(gv_http_conn *c, const char *b, size_t n) {
   c->wbody = b;
@@ -626,6 +703,6 @@ static inline void gv_http_out_body(gv_http_conn *c, const char *b, size_t n) {
 }
 /* Writes what is queued with one writev: 1 all written (out emptied),
 ** 0 when the socket is full (wait for EV_WRITE and call again), -errno. */
-GV_API int gv_http_conn_flush(gv_http_conn *c);
+int gv_http_conn_flush(gv_http_conn *c);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <http_parser.h>
-#include "gv.h"
+#include "internal.h"
 
 /* ---- character classes ------------------------------------------------- */
 

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include "gv.h"
+#include "internal.h"
 
 #define IN_MIN 4096
 #define OUT_MIN 512

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
-#include "gv.h"
+#include "internal.h"
 
 static void timer_watcher_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   /* Only bounds the poll; poll_io runs the expired gv_timers. */

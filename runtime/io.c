@@ -9,12 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
-#include "gv.h"
-
-static void fd_timed_out(gv_hub *hub, gv_timer *t) {
-  (void)hub;
-  gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
-}
+#include "internal.h"
 
 /* ---- fds libev may be given ------------------------------------------- */
 
@@ -102,15 +97,6 @@ static void check_fd(gv_hub *hub, lua_State *L, int fd) {
   }
 }
 
-static int block_on_fd(gv_hub *hub, lua_State *L, gv_greenlet *g,
-                       double timeout, lua_KContext ctx, gv_kfunction k) {
-  if (timeout >= 0) {
-    gv__update_now(hub);
-    gv_timer_start(hub, &g->timer, timeout, fd_timed_out);
-  }
-  return gv_block(hub, L, ctx, k);
-}
-
 int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events, double timeout,
                lua_KContext ctx, gv_kfunction k) {
   check_fd(hub, L, fd);
@@ -119,7 +105,7 @@ int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events, double timeout,
   g->io.data = NULL;
   ev_io_set(&g->io, fd, events & (EV_READ | EV_WRITE));
   gv_io_start(hub, &g->io);
-  return block_on_fd(hub, L, g, timeout, ctx, k);
+  return gv_block_timeout(hub, L, timeout, ctx, k);
 }
 
 /* ---- watchers kept armed by their file's owner ------------------------ */
@@ -221,7 +207,7 @@ int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
   g->waiting_fd = fd;
   g->wait_obj = w;
   g->io.data = NULL;
-  return block_on_fd(hub, L, g, timeout, ctx, k);
+  return gv_block_timeout(hub, L, timeout, ctx, k);
 }
 
 void gv__fdwatch_detach(gv_greenlet *g) {

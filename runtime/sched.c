@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "gv.h"
+#include "internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define GV_ASAN 1
@@ -311,6 +311,11 @@ int gv__update_now(gv_hub *hub) {
   return 1;
 }
 
+double gv_now(gv_hub *hub) {
+  gv__update_now(hub);
+  return ev_now(hub->loop);
+}
+
 static void maybe_poll(gv_hub *hub) {
   long tick = coarse_now();
   if (tick != hub->coarse_tick) {
@@ -422,6 +427,20 @@ int gv_block(gv_hub *hub, lua_State *L, lua_KContext ctx, gv_kfunction k) {
   if (g->wake == GV_WAKE_THROW && !(g->flags & GV_F_CATCH)) lua_error(L);
   g->flags &= ~GV_F_CATCH;
   return g->wake;
+}
+
+static void block_timed_out(gv_hub *hub, gv_timer *t) {
+  (void)hub;
+  gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
+}
+
+int gv_block_timeout(gv_hub *hub, lua_State *L, double timeout,
+                     lua_KContext ctx, gv_kfunction k) {
+  if (timeout >= 0) {
+    gv__update_now(hub);
+    gv_timer_start(hub, &hub->current->timer, timeout, block_timed_out);
+  }
+  return gv_block(hub, L, ctx, k);
 }
 
 int gv_block_here(gv_hub *hub, lua_State *L) {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "gv.h"
+#include "internal.h"
 
 #ifdef GV_HAVE_VALGRIND
 #include <valgrind/valgrind.h>

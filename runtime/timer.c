@@ -5,7 +5,7 @@
 ** the earliest deadline through one ev_timer armed before each poll.
 */
 #include <stdlib.h>
-#include "gv.h"
+#include "internal.h"
 
 static int before(const gv_timer *a, const gv_timer *b) {
   return a->at < b->at || (a->at == b->at && a->seq < b->seq);

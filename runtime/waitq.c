@@ -3,22 +3,13 @@
 ** joins). The queue node and the timeout timer live in the greenlet, so
 ** waiting allocates nothing.
 */
-#include "gv.h"
-
-static void wait_timed_out(gv_hub *hub, gv_timer *t) {
-  (void)hub;
-  gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
-}
+#include "internal.h"
 
 int gv_waitq_wait(gv_hub *hub, gv_waitq *q, lua_State *L, double timeout,
                   const char *what, lua_KContext ctx, gv_kfunction k) {
   gv_greenlet *g = gv_prepare_block(hub, L, what);
   gv_link_append(&q->head, &g->wait);
-  if (timeout >= 0) {
-    gv__update_now(hub);
-    gv_timer_start(hub, &g->timer, timeout, wait_timed_out);
-  }
-  return gv_block(hub, L, ctx, k);
+  return gv_block_timeout(hub, L, timeout, ctx, k);
 }
 
 gv_greenlet *gv_waitq_first(gv_waitq *q) {

@@ -1,18 +1,18 @@
 /*
-** work.c - work on OS threads: a small process-wide pool of pthreads runs
-** blocking calls (getaddrinfo, ...) that must never stall the hub. Each hub
-** gets an ev_async watcher through which finished work comes back; it is
-** ev_unref'd while nothing is pending, so an idle pool never keeps the loop
-** alive, and ref'd while work is in flight, so a greenlet waiting for a
-** result is not mistaken for a deadlock.
+** work.c - the one pool of OS threads: blocking calls (getaddrinfo, the
+** thread pool's Lua functions) run here so they never stall a hub. Each
+** hub gets an ev_async watcher through which finished work comes back; it
+** is ev_unref'd while nothing is pending, so an idle pool never keeps the
+** loop alive, and ref'd while work is in flight, so a greenlet waiting for
+** a result is not mistaken for a deadlock. Threads start on demand up to a
+** limit and stay; jobs can keep per-thread state (gv_work_key). After
+** fork() the pool starts over in the child (see gv_work in gv.h).
 */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include "gv.h"
-
-#define GV_WORK_MAX_THREADS 8
+#include "internal.h"
 
 enum { W_QUEUED = 1, W_RUNNING, W_FINISHED, W_TAKEN };
 
@@ -29,11 +29,23 @@ typedef struct gv_workhub {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static gv_work *queue_head, *queue_tail;
-static int nthreads, nidle;
+static int nthreads, nidle, nqueued, reserved;
 static gv_workhub *hubs;
+static gv_work *running[1024];     /* jobs on a thread now, for fork */
+static int nkeys;
+
+/* This thread's states, one per gv_work_key slot. */
+static __thread void *states[GV_WORK_KEYS];
+
+static void enqueue_front(gv_work *w) {
+  w->next = queue_head;
+  queue_head = w;
+  if (!queue_tail) queue_tail = w;
+  nqueued++;
+}
 
 static void *worker(void *arg) {
-  (void)arg;
+  int me = (int)(intptr_t)arg;
   pthread_mutex_lock(&mu);
   for (;;) {
     while (!queue_head) {
@@ -44,11 +56,14 @@ static void *worker(void *arg) {
     gv_work *w = queue_head;
     queue_head = w->next;
     if (!queue_head) queue_tail = NULL;
+    nqueued--;
     w->next = NULL;
     w->state = W_RUNNING;
+    running[me] = w;
     pthread_mutex_unlock(&mu);
     w->run(w);
     pthread_mutex_lock(&mu);
+    running[me] = NULL;
     w->state = W_FINISHED;
     gv_workhub *wh = w->wh;
     if (wh->dead) {
@@ -101,6 +116,71 @@ static void pin_code(void) {
     (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
+/* ---- fork --------------------------------------------------------------- */
+
+/* The parent holds mu across fork(), so the child's copy of the pool is
+** consistent. The child has only the forking thread: the pool's threads
+** are gone, so jobs that were running go back to the front of the queue
+** (run again from the start) and new threads are started for the queue
+** at the next submit or gv__work_after_fork. Per-thread states of the
+** parent's threads are unreachable in the child (leaked, never run). */
+static void fork_prepare(void) { pthread_mutex_lock(&mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&mu); }
+static void fork_child(void) {
+  pthread_mutex_unlock(&mu);
+  pthread_cond_init(&cv, NULL);
+  for (int i = 0; i < nthreads; i++) {
+    if (running[i]) {
+      running[i]->state = W_QUEUED;
+      enqueue_front(running[i]);
+      running[i] = NULL;
+    }
+  }
+  nthreads = nidle = 0;
+}
+
+static void atfork_once(void) {
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void install_atfork(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, atfork_once);
+}
+
+/* Starts threads until every queued job has one or the limit is reached
+** (mu held). 0, or -errno when no thread runs at all. */
+static int start_threads(void) {
+  int limit = GV_WORK_THREADS + reserved;
+  if (limit > (int)(sizeof running / sizeof running[0]))
+    limit = (int)(sizeof running / sizeof running[0]);
+  int err = 0;
+  while (nqueued > nidle && nthreads < limit) {
+    pin_code();
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 256 * 1024);
+    running[nthreads] = NULL;
+    err = pthread_create(&t, &a, worker, (void *)(intptr_t)nthreads);
+    pthread_attr_destroy(&a);
+    if (err) break;
+    nthreads++;
+  }
+  return nthreads == 0 && err ? -err : 0;
+}
+
+void gv__work_after_fork(void) {
+  pthread_mutex_lock(&mu);
+  start_threads();
+  for (gv_workhub *wh = hubs; wh; wh = wh->next)
+    if (wh->done_head) ev_async_send(wh->hub->loop, &wh->async);
+  pthread_mutex_unlock(&mu);
+}
+
+/* ---- submitting --------------------------------------------------------- */
+
 /* Finds or creates the completion point of 'hub'. Called with mu held. */
 static gv_workhub *workhub(gv_hub *hub) {
   for (gv_workhub *wh = hubs; wh; wh = wh->next)
@@ -117,33 +197,31 @@ static gv_workhub *workhub(gv_hub *hub) {
 }
 
 static int submit(gv_hub *hub, gv_work *w) {
+  install_atfork();
   pthread_mutex_lock(&mu);
   gv_workhub *wh = workhub(hub);
   if (!wh) {
     pthread_mutex_unlock(&mu);
     return -ENOMEM;
   }
-  if (nidle == 0 && nthreads < GV_WORK_MAX_THREADS) {
-    pin_code();
-    pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&a, 256 * 1024);
-    if (pthread_create(&t, &a, worker, NULL) == 0) nthreads++;
-    pthread_attr_destroy(&a);
-    if (nthreads == 0) {
-      pthread_mutex_unlock(&mu);
-      return -EAGAIN;
-    }
-  }
   w->wh = wh;
   w->next = NULL;
   w->state = W_QUEUED;
-  if (wh->pending++ == 0) ev_ref(hub->loop);
   if (queue_tail) queue_tail->next = w;
   else queue_head = w;
   queue_tail = w;
+  nqueued++;
+  int err = start_threads();
+  if (err) { /* no thread at all: take it back */
+    gv_work **p = &queue_head, *prev = NULL;
+    while (*p != w) { prev = *p; p = &(*p)->next; }
+    *p = w->next;
+    if (queue_tail == w) queue_tail = prev;
+    nqueued--;
+    pthread_mutex_unlock(&mu);
+    return err;
+  }
+  if (wh->pending++ == 0) ev_ref(hub->loop);
   pthread_cond_signal(&cv);
   pthread_mutex_unlock(&mu);
   return 0;
@@ -152,11 +230,6 @@ static int submit(gv_hub *hub, gv_work *w) {
 int gv_work_submit(gv_hub *hub, gv_work *w) {
   gv_waitq_init(&w->waiters);
   return submit(hub, w);
-}
-
-static void work_timed_out(gv_hub *hub, gv_timer *t) {
-  (void)hub;
-  gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
 }
 
 int gv_work_wait(gv_hub *hub, lua_State *L, gv_work *w, double timeout,
@@ -168,11 +241,7 @@ int gv_work_wait(gv_hub *hub, lua_State *L, gv_work *w, double timeout,
   g = gv_prepare_block(hub, L, "work on an OS thread");
   g->flags |= GV_F_CATCH;  /* k runs on a throw too, to free what it owns */
   gv_link_append(&w->waiters.head, &g->wait);
-  if (timeout >= 0) {
-    gv__update_now(hub);
-    gv_timer_start(hub, &g->timer, timeout, work_timed_out);
-  }
-  return gv_block(hub, L, ctx, k);
+  return gv_block_timeout(hub, L, timeout, ctx, k);
 }
 
 int gv_work_taken(gv_work *w) {
@@ -203,4 +272,44 @@ void gv_work_shutdown(gv_hub *hub) {
   int keep = wh->pending > 0;   /* workers still hold items: they free wh */
   pthread_mutex_unlock(&mu);
   if (!keep) free(wh);
+}
+
+void gv_work_reserve(int n) {
+  pthread_mutex_lock(&mu);
+  reserved += n;
+  if (reserved < 0) reserved = 0;
+  pthread_mutex_unlock(&mu);
+}
+
+/* ---- per-thread state ---------------------------------------------------- */
+
+static int key_slot(gv_work_key *key) {
+  if (!key->slot) {
+    pthread_mutex_lock(&mu);
+    if (!key->slot && nkeys < GV_WORK_KEYS) key->slot = ++nkeys;
+    pthread_mutex_unlock(&mu);
+  }
+  return key->slot - 1;
+}
+
+void *gv_work_state(gv_work_key *key) {
+  int i = key_slot(key);
+  if (i < 0) return NULL;
+  if (!states[i]) states[i] = key->init(key);
+  return states[i];
+}
+
+void gv_work_state_drop(gv_work_key *key) {
+  int i = key_slot(key);
+  if (i < 0 || !states[i]) return;
+  void *s = states[i];
+  states[i] = NULL;
+  if (key->fini) key->fini(key, s);
+}
+
+gv_work_counts gv_work_counts_now(void) {
+  pthread_mutex_lock(&mu);
+  gv_work_counts c = {nthreads, nidle, nqueued, GV_WORK_THREADS + reserved};
+  pthread_mutex_unlock(&mu);
+  return c;
 }

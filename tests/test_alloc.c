@@ -6,7 +6,7 @@
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gv.h"
+#include "internal.h"
 #include "gvlua.h"
 #include "unit.h"
 

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include "gv.h"
+#include "internal.h"
 #include "unit.h"
 
 static gv_ctx main_ctx, co_ctx;

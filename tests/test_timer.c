@@ -1,7 +1,7 @@
 /* test_timer.c - the timer heap: deadline order, equal deadlines in start
 ** order, stop from the middle, restart. */
 #include <stdlib.h>
-#include "gv.h"
+#include "internal.h"
 #include "unit.h"
 
 static int fired[64], nfired;

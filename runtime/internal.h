@@ -1,0 +1,75 @@
+/*
+** internal.h - what runtime/ files share among themselves and nobody else:
+** the context switch, C stacks, runners, the timer heap's housekeeping and
+** the hooks between wait kinds. Bindings include gv.h only.
+*/
+#ifndef GV_INTERNAL_H
+#define GV_INTERNAL_H
+
+#include "gv.h"
+
+/* ---- context switch (ctx.c, ctx_<arch>.S) ---------------------------- */
+
+/* Prepares 'c' so that the first switch to it calls fn(arg) on the stack
+** [base, base+size). fn must never return. */
+void gv_ctx_init(gv_ctx *c, void *base, size_t size,
+                 void (*fn)(void *), void *arg);
+/* Saves the running context in 'from' and resumes 'to'. */
+void gv_ctx_switch(gv_ctx *from, gv_ctx *to);
+
+/* ---- stacks (stack.c) ------------------------------------------------ */
+
+/* A C stack: usable memory [base, base+size) with a guard page below. */
+typedef struct gv_stack {
+  char *base;
+  size_t size;
+  char *map;        /* whole mapping, guard included */
+  size_t maplen;
+  unsigned vg_id;   /* Valgrind stack id */
+} gv_stack;
+
+/* Default usable size: fits Lua's 200-level C-call limit with room. */
+#define GV_STACK_SIZE (256 * 1024)
+
+/* Maps a stack of at least 'size' bytes with a guard page. 0 or -errno. */
+int gv_stack_alloc(gv_stack *s, size_t size);
+void gv_stack_free(gv_stack *s);
+
+/* ---- timers (timer.c) -------------------------------------------------- */
+
+/* Runs the callbacks of timers whose deadline has passed. */
+void gv__timers_expire(gv_hub *hub);
+int gv__timers_init(gv_hub *hub);
+void gv__timers_free(gv_hub *hub);
+/* Seconds until the earliest deadline, or -1 if no timer is active. */
+double gv__timers_next(gv_hub *hub);
+/* Refreshes the loop's notion of now if a coarse clock tick passed;
+** whether it did (gv_now is the public face). */
+int gv__update_now(gv_hub *hub);
+
+/* ---- runners (sched.c) ------------------------------------------------- */
+
+/* Frees the parked runners (hub closing). */
+void gv__runners_free(gv_hub *hub);
+/* Frees the stack a greenlet abandoned on the slow path. */
+void gv__runner_abandon(gv_hub *hub, gv_runner *r);
+
+/* ---- ending waits (sched.c calls these from gv_wake) ------------------- */
+
+/* g's wait through a gv_fdwatch ended (sched.c, ending any wait). */
+void gv__fdwatch_detach(gv_greenlet *g);
+
+/* ---- fds closed behind libev's back (io.c) ---------------------------- */
+
+/* In an ev_io callback: its fd was found closed (stop the watcher). */
+int gv__fd_dead(int fd);
+void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
+void gv__io_free(gv_hub *hub);
+
+/* ---- the work pool after fork (work.c; the hub's fork calls it) -------- */
+
+/* In a child after fork(): starts threads for the jobs the child inherited
+** and re-sends results that were back but not dispatched. */
+void gv__work_after_fork(void);
+
+#endif
