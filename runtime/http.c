@@ -93,6 +93,7 @@ static int scan_head(gv_http_scan *s, const char *buf, size_t len,
   while (begin + 1 < len && buf[begin] == '\r' && buf[begin + 1] == '\n')
     begin += 2;
   if (begin > 8) return -400;
+  if (len - begin == 1 && buf[begin] == '\r') return 0; /* CR of a CRLF */
   if (i < begin) i = begin;
   *start = (uint32_t)begin;
   for (;;) {
