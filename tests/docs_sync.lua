@@ -77,6 +77,7 @@ local MODULES = {
   {"gevent.monkey", {"monkey.md"}},
   {"gevent.http", {"http.md"}},
   {"gevent.httpclient", {"httpclient.md"}},
+  {"gevent.ssl", {"ssl.md"}},
 }
 
 ---------------------------------------------------------------------------
@@ -292,7 +293,10 @@ SPEC["gevent.server"] = {
         fields[k] = s[k]
       end
       s:stop()
-      return {s, setmetatable(fields, getmetatable(s))}
+      -- a TLS server (a context without a certificate is enough here)
+      local ctx = require("gevent.ssl").newcontext{mode = "server"}
+      local tls = m.StreamServer({"127.0.0.1", 0}, function() end, {ssl = ctx})
+      return {s, setmetatable(fields, getmetatable(s)), tls}
     end,
   },
 }
@@ -326,6 +330,34 @@ local function http_objects(m, what)
   s:stop()
   return {snap}
 end
+
+-- A self-signed certificate, only read (its dates do not matter).
+local DOC_PEM = [[
+-----BEGIN CERTIFICATE-----
+MIIBfTCCASOgAwIBAgIUZJphcYmQhJ2wjl9ZVumIjqPkAaMwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJZG9jcy50ZXN0MB4XDTI2MTIwNDIyMzcyMFoXDTI2MTIwNTIy
+MzcyMFowFDESMBAGA1UEAwwJZG9jcy50ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0D
+AQcDQgAEEJDii6EyB/mYZENDZWGNUe921Ddjqmfb4fSHr2jPv/NftQ220MkDv0zT
+v/oNzVr0nbY7dAVZUQu4CPkRuaooFKNTMFEwHQYDVR0OBBYEFIIQxqIBK1n3forE
+C/lS/XcBbkwpMB8GA1UdIwQYMBaAFIIQxqIBK1n3forEC/lS/XcBbkwpMA8GA1Ud
+EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIhAIBsWAe7YsGBXJ+d9tw18Tl8
+3YjHSDkEME2/XZC51y2/AiA5F8TBB+7E9F55GvxAAg/y4Nnlg8i+Cx0ks5FxcEYY
+nQ==
+-----END CERTIFICATE-----
+]]
+
+SPEC["gevent.ssl"] = {
+  objects = {
+    Context = function(m) return {m.newcontext{mode = "server"}} end,
+    Connection = function(m)
+      local socket = require "gevent.socket"
+      local c = m.wrap(socket.tcp4(), {verify = "none"})
+      c:close()
+      return {c}
+    end,
+    Certificate = function(m) return {m.loadcertificate(DOC_PEM)} end,
+  },
+}
 
 SPEC["gevent.http"] = {
   instances = {
