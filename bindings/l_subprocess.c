@@ -1215,11 +1215,9 @@ static int p_close(lua_State *L) {
 static int l_fork(lua_State *L) {
   l_hub *h = l_hubup(L);
   sp_state *s = state_get(L, h);
-  fflush(NULL);
-  pid_t pid = fork();
+  pid_t pid = gv_hub_fork(&h->hub);
   if (pid < 0) return push_errno(L, errno, "fork");
   if (pid == 0) {
-    ev_loop_fork(h->hub.loop);
     /* children of the parent are not ours */
     for (sp_child *c = s->children; c; c = c->next) {
       if (!c->done) {

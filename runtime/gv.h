@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <ev.h>
 #include <lua.h>
 
@@ -277,6 +278,12 @@ static inline gv_hub_counts gv_hub_counts_of(const gv_hub *hub) {
 
 /* Initialises a hub on 'loop' (NULL: a new loop). 0 or -errno. */
 int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L);
+/* fork() for a process with a hub: stdio is flushed first; in the child
+** the loop is re-made for the new process (ev_loop_fork) and the work
+** pool starts over (jobs in flight are run again there); greenlets are
+** kept, as gevent does. Returns fork's result (-1 with errno). Never
+** switches greenlets. */
+pid_t gv_hub_fork(gv_hub *hub);
 /* Frees the hub's resources. Greenlets still suspended are abandoned. */
 void gv_hub_close(gv_hub *hub);
 

@@ -4,6 +4,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -52,6 +53,16 @@ int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
   gv_link_init(&hub->alive);
   gv_link_init(&hub->idlers);
   return 0;
+}
+
+pid_t gv_hub_fork(gv_hub *hub) {
+  fflush(NULL); /* or buffered output would be written twice */
+  pid_t pid = fork();
+  if (pid == 0) {
+    ev_loop_fork(hub->loop);
+    gv__work_after_fork();
+  }
+  return pid;
 }
 
 void gv_hub_close(gv_hub *hub) {
