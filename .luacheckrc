@@ -9,6 +9,7 @@ unused_args = false
 ignore = {"431"}  -- shadowing an upvalue
 exclude_files = {
   "tests/cli/lua-tests/",     -- Lua's own test suite, kept as shipped
+  "types/",                   -- declarations for lua-language-server
   "build/", "build-*/",
 }
 files["spec"] = {std = "+busted"}

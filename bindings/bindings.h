@@ -138,6 +138,8 @@ void l_subprocess_open(lua_State *L, l_hub *h);
 void l_os_open(lua_State *L, l_hub *h);
 void l_signal_open(lua_State *L, l_hub *h);
 void l_threadpool_open(lua_State *L, l_hub *h);
+/* l_ssl.c */
+void l_ssl_open(lua_State *L, l_hub *h);
 /* l_http.c */
 void l_http_open(lua_State *L, l_hub *h);
 

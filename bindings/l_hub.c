@@ -151,6 +151,7 @@ static const struct {
   {"threadpool", l_threadpool_open},
   {"event", l_event_open},
   {"queue", l_queue_open},
+  {"ssl", l_ssl_open},
   {"http", l_http_open},
   {NULL, NULL}
 };

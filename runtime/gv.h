@@ -518,6 +518,197 @@ typedef struct gv_work_counts { int threads, idle, queued, limit; }
   gv_work_counts;
 gv_work_counts gv_work_counts_now(void);
 
+/* ---- TLS over a file descriptor (tls.c, x509.c: OpenSSL) ------------- */
+
+/* Why OpenSSL: it is the TLS library every Debian system has, the one
+** LuaSec, Python's ssl, nginx and curl use, so trust stores, cipher policy
+** and SSL_CERT_FILE/SSL_CERT_DIR behave as users know them.
+**
+** Model. A gv_tls_ctx holds the settings (an SSL_CTX: certificates, trust,
+** verification, versions, ALPN, per-name contexts for SNI, a client
+** session cache); it is reference counted and shared by connections. A
+** gv_tls is one connection over a non-blocking fd; its memory is the
+** caller's (embed it in your object), the fd stays the caller's (gv_tls
+** never closes it). Every operation comes in two forms:
+** - a step (gv_tls_*_step): one try, never blocks, returns what it needs
+**   (GV_TLS_WANT_READ / GV_TLS_WANT_WRITE) for the caller to wait on, so a
+**   Lua binding can wait continuation-style with gv_tls_wait;
+** - a blocking call (gv_tls_handshake, gv_tls_read, ...) for C callers:
+**   loops over the step, waiting on the fd on the slow path (any C stack,
+**   no continuation needed), within a timeout for the whole call.
+** Waits go through the connection's own gv_fdwatch, armed across waits.
+** Only the calling greenlet blocks. One greenlet at a time may read
+** (handshake, read, shutdown) and one may write; gv_tls_close wakes both
+** (they see GV_TLS_CLOSED). All functions run on the hub's thread.
+** Errors: GV_TLS_ERROR with a message in gv_tls_error(t), which says what
+** failed ("certificate verify failed: hostname mismatch", "wrong version
+** number", "tlsv1 alert unknown ca"). */
+
+typedef struct gv_tls_ctx gv_tls_ctx;
+typedef struct gv_tls gv_tls;
+typedef struct x509_st gv_x509;     /* an OpenSSL certificate */
+
+enum {
+  GV_TLS_OK = 0,
+  GV_TLS_WANT_READ = -1,  /* step: wait until the fd is readable, retry */
+  GV_TLS_WANT_WRITE = -2, /* step: wait until the fd is writable, retry */
+  GV_TLS_EOF = -3,        /* the peer closed the connection */
+  GV_TLS_ERROR = -4,      /* failed: gv_tls_error(t) says why */
+  GV_TLS_TIMEOUT = -5,    /* blocking calls: the timeout passed */
+  GV_TLS_CLOSED = -6      /* gv_tls_close was called meanwhile */
+};
+
+/* Verification modes (gv_tls_ctx_verify). */
+#define GV_TLS_VERIFY_NONE 0
+#define GV_TLS_VERIFY_PEER 1      /* check the peer's certificate if sent */
+#define GV_TLS_VERIFY_REQUIRE 2   /* server: a client certificate is
+                                  ** required (with PEER) */
+
+/* A new context for clients (server 0) or servers. Defaults: TLS 1.2 and
+** 1.3, renegotiation refused, unexpected EOF read as EOF; clients verify
+** the peer against OpenSSL's default paths (SSL_CERT_FILE, SSL_CERT_DIR)
+** and check the host name, and keep sessions per host name for
+** resumption; servers verify nothing and resume sessions (cache and
+** tickets). NULL when out of memory. Ignores SIGPIPE process-wide if it is
+** at its default (a write to a closed peer must fail, not kill). */
+gv_tls_ctx *gv_tls_ctx_new(int server);
+void gv_tls_ctx_ref(gv_tls_ctx *c);
+void gv_tls_ctx_unref(gv_tls_ctx *c);
+/* The message of the last failed gv_tls_ctx_* call. */
+const char *gv_tls_ctx_error(gv_tls_ctx *c);
+/* The setters return 0, or -1 with gv_tls_ctx_error set. */
+/* TLS versions as 0x0303 (1.2) .. 0x0304 (1.3); 0 keeps the default. */
+int gv_tls_ctx_versions(gv_tls_ctx *c, int min, int max);
+/* PEM certificate chain and private key (password may be NULL). */
+int gv_tls_ctx_certificate(gv_tls_ctx *c, const char *certfile,
+                           const char *keyfile, const char *password);
+/* Trust anchors; both NULL: OpenSSL's default paths. On a server, cafile
+** also names the CAs a client certificate may come from. */
+int gv_tls_ctx_trust(gv_tls_ctx *c, const char *cafile,
+                     const char *capath);
+void gv_tls_ctx_verify(gv_tls_ctx *c, int mode, int depth);
+/* Clients: whether the host name given to gv_tls_set_host is checked
+** against the certificate (default on while verifying). */
+void gv_tls_ctx_check_hostname(gv_tls_ctx *c, int on);
+/* OpenSSL cipher list (TLS 1.2) and TLS 1.3 suites; NULL keeps one. */
+int gv_tls_ctx_ciphers(gv_tls_ctx *c, const char *list,
+                       const char *suites);
+/* ALPN protocols in preference order: clients offer them, servers pick
+** their first one the client offers (none in common: no ALPN). */
+int gv_tls_ctx_alpn(gv_tls_ctx *c, const char *const *protos, int n);
+/* Servers: connections whose client asks for 'name' (SNI; "*.x.y" matches
+** one label) use 'sub''s certificate and settings. c keeps a reference. */
+int gv_tls_ctx_sni(gv_tls_ctx *c, const char *name, gv_tls_ctx *sub);
+/* Servers: names not in the SNI list are refused (unrecognized_name). */
+void gv_tls_ctx_sni_strict(gv_tls_ctx *c, int on);
+/* Clients: whether sessions are kept per host name and resumed. */
+void gv_tls_ctx_session_cache(gv_tls_ctx *c, int on);
+int gv_tls_ctx_is_server(const gv_tls_ctx *c);
+
+struct gv_tls {
+  struct ssl_st *ssl;
+  gv_tls_ctx *ctx;          /* referenced */
+  int fd;
+  gv_fdwatch w;
+  gv_greenlet *op[2];       /* greenlet in a read-side / write-side wait */
+  char *host;               /* client: SNI and checked name */
+  struct gv_tls_sni *sni;   /* server: per-connection SNI names */
+  int nsni;
+  unsigned char sni_strict, handshaken, closed, eof, failed;
+  char err[256];
+};
+
+/* Starts a connection on fd (made non-blocking) with ctx (referenced).
+** 0, or -1 with gv_tls_error(t) set (then gv_tls_close is still due). */
+int gv_tls_init(gv_tls *t, gv_tls_ctx *ctx, int fd);
+/* Client, before the handshake: the server's name, sent as SNI (unless
+** numeric) and checked against its certificate (a name or an IP). */
+int gv_tls_set_host(gv_tls *t, const char *name);
+/* Server, before the handshake: SNI names for this connection only (as
+** gv_tls_ctx_sni; when given, the context's list is not used). */
+int gv_tls_sni(gv_tls *t, const char *name, gv_tls_ctx *sub);
+void gv_tls_sni_strict(gv_tls *t, int on);
+/* Wakes greenlets waiting on t (GV_TLS_CLOSED), disarms the watcher and
+** frees the TLS state; the fd stays open. Safe twice; 'hub' NULL when its
+** loop is gone already. */
+void gv_tls_close(gv_hub *hub, gv_tls *t);
+const char *gv_tls_error(const gv_tls *t);
+
+/* Steps: one non-blocking try. */
+int gv_tls_handshake_step(gv_tls *t);      /* GV_TLS_OK when done */
+/* Bytes read (> 0) or a GV_TLS_* code. */
+long gv_tls_read_step(gv_tls *t, void *buf, size_t n);
+/* Bytes written (> 0, maybe fewer than n) or a GV_TLS_* code. After a
+** WANT, retry with the same data (at least the same first n bytes). */
+long gv_tls_write_step(gv_tls *t, const void *buf, size_t n);
+/* Sends close_notify (does not wait for the peer's). GV_TLS_OK when sent. */
+int gv_tls_shutdown_step(gv_tls *t);
+/* Bytes decrypted and buffered inside TLS, readable without waiting. */
+int gv_tls_pending(const gv_tls *t);
+
+/* Blocks the current greenlet until t's fd is ready for 'want' (a step's
+** WANT code) or timeout (< 0: none); op 0 for read-side operations, 1 for
+** write-side. Continuation-style as gv_block, with t as k's context: k
+** sees gv_current(hub)->wake (GV_WAKE_NORMAL or GV_WAKE_TIMEOUT) and
+** t->closed. With k NULL (C callers) it returns the wake reason.
+** Raises (kill, Timeout) at the blocking point unless GV_F_CATCH. Raises
+** if another greenlet already waits on the same side of t. */
+int gv_tls_wait(gv_hub *hub, lua_State *L, gv_tls *t, int op,
+                int want, double timeout, gv_kfunction k);
+
+/* Blocking calls for C code running in a greenlet (slow path: callable
+** from any C function). timeout in seconds for the whole call (< 0: none).
+** They may switch greenlets; a kill or Timeout is raised as a Lua error in
+** L (t stays consistent). */
+int gv_tls_handshake(gv_hub *hub, lua_State *L, gv_tls *t,
+                     double timeout);
+/* Bytes read (> 0, at most n) or GV_TLS_EOF/ERROR/TIMEOUT/CLOSED. */
+long gv_tls_read(gv_hub *hub, lua_State *L, gv_tls *t, void *buf,
+                 size_t n, double timeout);
+/* Writes all n bytes: n, or a GV_TLS_* code (*sent: bytes written). */
+long gv_tls_write(gv_hub *hub, lua_State *L, gv_tls *t,
+                  const void *buf, size_t n, double timeout,
+                  size_t *sent);
+int gv_tls_shutdown(gv_hub *hub, lua_State *L, gv_tls *t,
+                    double timeout);
+
+/* What was negotiated (NULL / 0 before the handshake or when absent). */
+const char *gv_tls_version(const gv_tls *t);  /* "TLSv1.3" */
+const char *gv_tls_cipher(const gv_tls *t, int *bits);
+const char *gv_tls_alpn(const gv_tls *t, size_t *len);
+const char *gv_tls_servername(const gv_tls *t);
+int gv_tls_resumed(const gv_tls *t);
+/* Peer verification: NULL when it passed (or was not done: *done 0),
+** else the reason ("certificate has expired"). */
+const char *gv_tls_verify_result(const gv_tls *t, int *done);
+/* The peer's certificate (n 0) or the n-th of the chain it sent, with a
+** new reference (gv_x509_free), or NULL. */
+gv_x509 *gv_tls_peer_cert(const gv_tls *t, int n);
+int gv_tls_peer_chain_len(const gv_tls *t);
+
+/* ---- certificates (x509.c) -------------------------------------------- */
+
+/* Reads the first PEM certificate in buf; NULL if none. */
+gv_x509 *gv_x509_from_pem(const char *buf, size_t len);
+void gv_x509_free(gv_x509 *x);
+/* The certificate in PEM, malloc'd (free it); NULL when out of memory. */
+char *gv_x509_pem(gv_x509 *x, size_t *len);
+/* Calls fn for each field, in order: ("subject" | "issuer", short name or
+** OID, value) per name entry; ("san", "dNSName" | "iPAddress" | "email" |
+** "URI", value) per subjectAltName entry; ("serial", "", hex);
+** ("notbefore" | "notafter", "", "YYYY-MM-DD HH:MM:SSZ"); ("version", "",
+** "3"); ("signature", "", algorithm). Values are UTF-8. */
+typedef void (*gv_x509_field_fn)(void *ud, const char *section,
+                          const char *key, const char *value,
+                          size_t len);
+void gv_x509_fields(gv_x509 *x, gv_x509_field_fn fn, void *ud);
+/* Hex digest ("sha256", "sha1", ...) into out (2 * 64 + 1 bytes); 0, or
+** -1 for an unknown algorithm. */
+int gv_x509_digest(gv_x509 *x, const char *alg, char *out);
+/* Whether the certificate names 'host' (a DNS name or an IP address). */
+int gv_x509_check_host(gv_x509 *x, const char *host);
+/* Whether it is valid at Unix time t. */
+int gv_x509_valid_at(gv_x509 *x, double t);
 
 /* ---- HTTP/1.1 messages (http.c) ----------------------------------------
 ** The parser glue: Node's http_parser (libhttp-parser, Debian) tokenizes a
@@ -576,23 +767,23 @@ static inline void gv_http_scan_init(gv_http_scan *s) { s->pos = s->lines = 0; }
 ** a version other than 1.0/1.1. 's' carries the work already done between
 ** calls on a growing buffer (start it with gv_http_scan_init). */
 int gv_http_parse_request(gv_http_scan *s, const char *buf,
-                          size_t len, const gv_http_limits *lim,
-                          gv_http_head *h);
+                   size_t len, const gv_http_limits *lim,
+                   gv_http_head *h);
 /* The same for a response head (the client); 'head_request' says the
 ** request was HEAD (no body follows whatever the framing says). Returns
 ** the head's length, 0 for more, or -1 when malformed. Bodies of 1xx, 204
 ** and 304 are empty; without Content-Length or chunked the body runs to
 ** the end of the connection (content_length -1, not chunked). */
 int gv_http_parse_response(gv_http_scan *s, const char *buf,
-                           size_t len, const gv_http_limits *lim,
-                           int head_request, gv_http_head *h);
+                    size_t len, const gv_http_limits *lim,
+                    int head_request, gv_http_head *h);
 
 /* Case-insensitive comparison of a span of buf with a lower-case name. */
 int gv_http_span_is(const char *buf, gv_http_span sp, const char *lname,
-                    size_t n);
+             size_t n);
 /* The value of the first field named 'lname' (lower case), or NULL. */
 const gv_http_span *gv_http_find(const gv_http_head *h, const char *buf,
-                                 const char *lname, size_t n);
+                          const char *lname, size_t n);
 
 /* A strict chunked-body decoder (RFC 9112 7.1): hex sizes without sign or
 ** space, chunk extensions of visible characters after ';', CRLF everywhere,
@@ -612,7 +803,7 @@ void gv_http_chunked_init(gv_http_chunked *c, uint64_t max_chunk);
 ** message); a return below 0 is a framing error (-400, or -413 for a chunk
 ** larger than the maximum). */
 long gv_http_chunked_decode(gv_http_chunked *c, char *buf,
-                            size_t *len, int *done);
+                     size_t *len, int *done);
 
 /* The reason phrase of a status code ("Unknown" for codes it lacks). */
 const char *gv_http_reason(int status, size_t *len);
@@ -620,7 +811,7 @@ const char *gv_http_reason(int status, size_t *len);
 ** least 128 bytes); the Date value is formatted once per second of 'now'
 ** (seconds since the epoch). Returns the length. */
 size_t gv_http_status_line(char *out, int minor, int status,
-                           double now);
+                    double now);
 /* Whether 's' may be a header field name (RFC 9110 token) / value (no
 ** CR, LF or NUL, other control bytes but HTAB refused). */
 int gv_http_token_ok(const char *s, size_t n);
@@ -666,7 +857,7 @@ typedef struct gv_http_conn {
 
 /* Sets up c for fd (owned by the caller) with the limits. 0 or -ENOMEM. */
 int gv_http_conn_init(gv_http_conn *c, int fd,
-                      const gv_http_limits *lim, uint64_t max_body);
+               const gv_http_limits *lim, uint64_t max_body);
 /* Frees the buffers (the caller stops c->w and closes the fd). */
 void gv_http_conn_free(gv_http_conn *c);
 /* One read(2) into the input buffer: bytes read, 0 at end of input,
@@ -697,7 +888,7 @@ void gv_http_out_begin(gv_http_conn *c, int status, double now);
 /* Appends "name: value\r\n" if both are valid (RFC 9110), else returns -1
 ** and appends nothing. -ENOMEM when the buffer cannot grow. */
 int gv_http_out_field(gv_http_conn *c, const char *name, size_t nlen,
-                      const char *value, size_t vlen);
+               const char *value, size_t vlen);
 /* Appends raw bytes (the framing fields the caller chose, a chunk's
 ** size line, the empty line). 0 or -ENOMEM. */
 int gv_http_out_raw(gv_http_conn *c, const char *s, size_t n);

@@ -690,3 +690,145 @@ describe("gevent.monkey", function()
     assert.is_true(monkey.is_patched("socket"))
   end)
 end)
+
+-- LuaSec (Debian's lua-sec) under patch_all: its ssl.https against real
+-- TLS servers, with verification, many at once while others run.
+describe("gevent.monkey and LuaSec", function()
+  local T = require "spec.support.tls"
+  local ssl = require "gevent.ssl"
+  local sp = require "gevent.subprocess"
+  local ticker = require "spec.support.ticker"
+  local ctx, good
+
+  setup(function()
+    ctx = assert(ssl.newcontext{mode = "server",
+      certificate = T.path("server.pem"), key = T.path("server.key")})
+    good = T.https_server(ctx, {delay = 0.2})
+  end)
+  teardown(function()
+    good.stop()
+    monkey.unpatch_all()
+    T.cleanup()
+  end)
+
+  -- ssl.https.request with verification; returns body or raises
+  local function fetch(https, ltn12, port, path)
+    local out = {}
+    local ok, code = https.request{url = ("https://localhost:%d%s")
+      :format(port, path), sink = ltn12.sink.table(out), verify = "peer",
+      cafile = T.path("ca.pem")}
+    assert(ok, code)
+    assert(code == 200, "status " .. tostring(code))
+    return table.concat(out)
+  end
+
+  it("patched after require 'ssl': many requests at once, verified",
+     function()
+    local https = require "ssl.https"
+    local ltn12 = require "ltn12"
+    monkey.patch_all()
+    assert.is_true(monkey.is_patched("ssl"))
+    local t = ticker()
+    local jobs = {}
+    for i = 1, 10 do
+      jobs[i] = gevent.spawn(fetch, https, ltn12, good.port, "/" .. i)
+    end
+    gevent.joinall(jobs, 20)
+    for i = 1, 10 do
+      assert.is_true(jobs[i]:successful(), tostring(jobs[i].exception))
+      assert.equal("hello /" .. i, jobs[i].value)
+    end
+    assert.equal(10, good.max_inflight)   -- all in flight at once
+    assert.is_true(t.n > 10)
+    t.g:kill()
+    -- verification is LuaSec's: an unknown CA fails
+    local ok, err = https.request{url = ("https://localhost:%d/x")
+      :format(good.port), verify = "peer", cafile = T.path("ca2.pem")}
+    assert.is_nil(ok)
+    assert.matches("certificate verify failed", err, 1, true)
+  end)
+
+  it("three requests under Timeout against s_server time out", function()
+    local https = require "ssl.https"
+    local ltn12 = require "ltn12"
+    monkey.patch_all()
+    -- s_server handshakes one client at a time and never answers HTTP
+    local p, port = T.s_server()
+    local t = ticker()
+    local jobs = {}
+    for i = 1, 3 do
+      jobs[i] = gevent.spawn(function()
+        local tmo <close> = gevent.Timeout(0.5):start()
+        return pcall(fetch, https, ltn12, port, "/" .. i)
+      end)
+    end
+    local t0 = require("gvlua").socket.monotonic()
+    gevent.joinall(jobs, 10)
+    local took = require("gvlua").socket.monotonic() - t0
+    T.stop(p)
+    for i = 1, 3 do
+      local ok, err = jobs[i]:get()
+      assert.is_false(ok)
+      assert.is_true(gevent.Timeout:is(err), tostring(err))
+    end
+    assert.is_true(took < 5, "took " .. took)
+    assert.is_true(t.n > 10)
+    t.g:kill()
+  end)
+
+  it("a stalled TLS server delays nobody else", function()
+    local https = require "ssl.https"
+    local ltn12 = require "ltn12"
+    monkey.patch_all()
+    local stall = T.https_server(ctx, {stall = true})
+    local slow, fast = {}, {}
+    for i = 1, 4 do
+      slow[i] = gevent.spawn(function()
+        local tmo <close> = gevent.Timeout(3):start()
+        return fetch(https, ltn12, stall.port, "/")
+      end)
+    end
+    for i = 1, 4 do
+      fast[i] = gevent.spawn(fetch, https, ltn12, good.port, "/f" .. i)
+    end
+    gevent.joinall(fast, 10)
+    for i = 1, 4 do
+      assert.equal("hello /f" .. i, fast[i].value)
+      assert.is_false(slow[i].dead)       -- still waiting, in the hub
+    end
+    gevent.killall(slow)
+    stall.stop()
+  end)
+
+  it("patched before require 'ssl' (in a new process)", function()
+    local f = assert(io.open("/proc/self/cmdline", "rb"))
+    local lua = f:read("a"):match("^[^%z]+")
+    f:close()
+    local code = ([[
+      local gevent = require "gevent"
+      require("gevent.monkey").patch_all()
+      local https = require "ssl.https"
+      local ltn12 = require "ltn12"
+      local ticks, jobs = 0, {}
+      gevent.spawn(function() while true do ticks = ticks + 1; gevent.sleep(0.01) end end)
+      for i = 1, 5 do
+        jobs[i] = gevent.spawn(function()
+          local out = {}
+          local ok, c = https.request{url = "https://localhost:%d/p" .. i,
+            sink = ltn12.sink.table(out), verify = "peer", cafile = %q}
+          return ok and c == 200 and table.concat(out)
+        end)
+      end
+      gevent.joinall(jobs)
+      for i = 1, 5 do io.write(tostring(jobs[i].value), ";") end
+      print(ticks > 10)
+    ]]):format(good.port, T.path("ca.pem"))
+    local before = good.max_inflight
+    good.max_inflight = 0
+    local r = sp.run({lua, "-e", code}, {capture_output = true, timeout = 20})
+    assert.equal("hello /p1;hello /p2;hello /p3;hello /p4;hello /p5;true\n",
+                 r.stdout, r.stderr)
+    assert.equal(5, good.max_inflight)
+    good.max_inflight = before
+  end)
+end)

@@ -228,3 +228,122 @@ describe("gevent.server.StreamServer", function()
     s:stop()
   end)
 end)
+
+-- StreamServer over TLS: the handshake in the connection's greenlet, with a
+-- handshake timeout; hostile handshakes, many at once, while a good client
+-- completes.
+describe("StreamServer with ssl", function()
+  local T = require "spec.support.tls"
+  local ssl = require "gevent.ssl"
+  local sp = require "gevent.subprocess"
+  teardown(function() T.cleanup() end)
+
+  local function client(port)
+    local conn = assert(ssl.wrap(T.connect(port), {cafile = T.path("ca.pem")}))
+    conn:sni("localhost")
+    conn:settimeout(5)
+    assert(conn:dohandshake())
+    return conn
+  end
+
+  local function tls_echo(conn)
+    while true do
+      local data = conn:recv(4096)
+      if not data or not conn:send(data) then return end
+    end
+  end
+
+  it("hands the TLS connection to handle; gevent's certfile/keyfile too",
+     function()
+    local seen
+    local s = StreamServer({"127.0.0.1", 0}, function(conn, address)
+      seen = {conn:info("protocol"), address[1]}
+      tls_echo(conn)
+    end, {certfile = T.path("server.pem"), keyfile = T.path("server.key")})
+    s:start()
+    local conn = client(s.address[2])
+    conn:send("abc\n")
+    assert.equal("abc", conn:receive())
+    conn:close()
+    s:stop()
+    assert.same({"TLSv1.3", "127.0.0.1"}, seen)
+    assert.equal(0, s.handshake_errors)
+    assert.has_error(function()
+      StreamServer({"127.0.0.1", 0}, tls_echo, {ssl = {
+        certificate = "/nonexistent.pem"}})
+    end, "StreamServer: error loading certificate '/nonexistent.pem': "
+         .. "No such file or directory")
+  end)
+
+  it("survives hostile handshakes, many at once, while a good one completes",
+     function()
+    local s = StreamServer({"127.0.0.1", 0}, tls_echo, {
+      ssl = {certificate = T.path("server.pem"), key = T.path("server.key")},
+      handshake_timeout = 1.5})
+    s:start()
+    local port = s.address[2]
+    -- a real ClientHello, to truncate
+    local l = assert(socket.bind("127.0.0.1", 0))
+    local _, lport = l:getsockname()
+    local probe = assert(ssl.wrap(T.connect(tonumber(lport)),
+                                  {verify = "none"}))
+    local catcher = gevent.spawn(function()
+      local c = l:accept()
+      c:settimeout(2)
+      local _, _, hello = c:receive(4096)
+      c:close()
+      return hello
+    end)
+    probe:settimeout(0.2)
+    probe:dohandshake()
+    probe:close()
+    local hello = catcher:get()
+    l:close()
+    assert.is_true(#hello > 100)
+    local kinds = {
+      garbage = function(c) c:send(("\0\255garbage"):rep(40)) end,
+      truncated = function(c) c:send(hello:sub(1, #hello // 2)) end,
+      truncated_close = function(c)
+        c:send(hello:sub(1, #hello // 2)); c:close()
+      end,
+      plaintext = function(c) c:send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") end,
+      close_at_once = function(c) c:close() end,
+      silent = function() end,
+      wrong_record = function(c) c:send("\22\3\1\255\255" .. ("x"):rep(50)) end,
+    }
+    local bad, socks = {}, {}
+    for round = 1, 5 do
+      for _, f in pairs(kinds) do
+        bad[#bad + 1] = gevent.spawn(function()
+          local c = T.connect(port)
+          socks[#socks + 1] = c
+          f(c)
+          c:settimeout(3)
+          c:receive("*a")   -- until the server gives up on it
+          c:close()
+        end)
+      end
+    end
+    -- a renegotiation attempt by a real client
+    local reneg = sp.Popen({"openssl", "s_client", "-connect",
+      "127.0.0.1:" .. port, "-tls1_2", "-CAfile", T.path("ca.pem")},
+      {stdin = sp.PIPE, stdout = sp.DEVNULL, stderr = sp.DEVNULL})
+    reneg.stdin:write("R\n")
+    -- the good client completes while all that is going on
+    gevent.sleep(0.05)
+    local conn = client(port)
+    conn:send("\0binary\255\n")
+    assert.equal("\0binary\255", conn:receive())
+    local pending = 0
+    for _, g in ipairs(bad) do if not g.dead then pending = pending + 1 end end
+    assert.is_true(pending > 0)   -- the silent ones at least still wait
+    conn:close()
+    gevent.joinall(bad, 10)
+    for _, g in ipairs(bad) do assert.is_true(g.dead) end
+    reneg:wait(5)
+    local n = #bad
+    s:stop()
+    assert.equal(n, s.handshake_errors)
+    assert.equal(0, #s)
+  end)
+end)

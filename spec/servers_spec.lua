@@ -148,6 +148,47 @@ describe("examples/servers", function()
     end)
   end)
 
+  it("tls_echo.lua echoes every byte over TLS to several clients", function()
+    local T = require "spec.support.tls"
+    local ssl = require "gevent.ssl"
+    with_server("tls_echo.lua", {T.path("server.pem"), T.path("server.key")},
+                function(p, port)
+      local function client(id)
+        local conn = assert(ssl.wrap(connect(port), {cafile = T.path("ca.pem")}))
+        conn:sni("localhost")
+        conn:settimeout(5)
+        assert(conn:dohandshake())
+        for i = 1, 5 do
+          local chunk = ("%d:%d \0\1\255 no newline"):format(id, i)
+          assert(conn:send(chunk))
+          assert.are.equal(chunk, conn:receive(#chunk))
+          gevent.sleep(0.01)
+        end
+        local big = ("x"):rep(100000)
+        assert(conn:send(big))
+        assert.are.equal(big, conn:receive(#big))
+        conn:close()
+        return true
+      end
+      local clients = {}
+      for id = 1, 4 do clients[id] = gevent.spawn(client, id) end
+      gevent.joinall(clients, nil, true)
+      for _, g in ipairs(clients) do assert.is_true(g.value) end
+      -- a real client: openssl s_client
+      local sc = sp.Popen({"openssl", "s_client", "-connect",
+        "127.0.0.1:" .. port, "-CAfile", T.path("ca.pem"),
+        "-verify_return_error", "-quiet"},
+        {stdin = sp.PIPE, stdout = sp.PIPE, stderr = sp.DEVNULL})
+      sc.stdin:write("from s_client\n")
+      local line = gevent.with_timeout(10, sc.stdout.readline, sc.stdout)
+      sc:kill()
+      sc:wait()
+      assert.are.equal("from s_client", line)
+      assert.are.equal(0, stop(p))
+      T.cleanup()
+    end)
+  end)
+
   it("streaming_http.lua streams chunks separately, in order, with delays", function()
     with_server("streaming_http.lua", {}, function(p, port)
       local N, DELAY = 4, 0.3

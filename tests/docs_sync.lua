@@ -9,7 +9,19 @@
 --     non-nil on one of those instances).
 -- Names starting with '_' (and so the metamethods '__*') need no entry.
 -- Also: each module has its page(s), every page belongs to a module and
--- is linked from docs/api/README.md, headings are well formed and unique.
+-- is linked from docs/api/README.md, headings are well formed and unique;
+-- every module under lua/ (but private ones, `_x`) is in MODULES below;
+-- the relative links of every Markdown file name files of the repository.
+--
+-- Editor annotations (types/<module path>.lua, lua-language-server's
+-- ---@meta files): every documented entry has one, and every name they
+-- annotate exists in the code. An annotation is read as the entry of the
+-- same name: `function gevent.spawn(` is `gevent.spawn`, `function
+-- Queue:get(` is `Queue:get` (Queue being the local a `---@class
+-- gevent.queue.Queue` line names: the owner is the class name's last
+-- part), `---@field value` in that class is `Queue.value`, `queue.Empty =`
+-- is `gevent.queue.Empty`, `function socket.dns.toip(` is
+-- `gevent.socket.dns.toip`. Helper types are `---@alias`es.
 -- The entry format (level-3 headings such as `### gevent.spawn(fn, ...)`,
 -- `### Queue:get(block, timeout)`, `### Greenlet.value`) is described in
 -- docs/api/README.md.
@@ -64,6 +76,7 @@ local MODULES = {
   {"gevent.os", {"os.md"}},
   {"gevent.monkey", {"monkey.md"}},
   {"gevent.http", {"http.md"}},
+  {"gevent.ssl", {"ssl.md"}},
 }
 
 ---------------------------------------------------------------------------
@@ -279,7 +292,10 @@ SPEC["gevent.server"] = {
         fields[k] = s[k]
       end
       s:stop()
-      return {s, setmetatable(fields, getmetatable(s))}
+      -- a TLS server (a context without a certificate is enough here)
+      local ctx = require("gevent.ssl").newcontext{mode = "server"}
+      local tls = m.StreamServer({"127.0.0.1", 0}, function() end, {ssl = ctx})
+      return {s, setmetatable(fields, getmetatable(s)), tls}
     end,
   },
 }
@@ -313,6 +329,34 @@ local function http_objects(m, what)
   s:stop()
   return {snap}
 end
+
+-- A self-signed certificate, only read (its dates do not matter).
+local DOC_PEM = [[
+-----BEGIN CERTIFICATE-----
+MIIBfTCCASOgAwIBAgIUZJphcYmQhJ2wjl9ZVumIjqPkAaMwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJZG9jcy50ZXN0MB4XDTI2MTIwNDIyMzcyMFoXDTI2MTIwNTIy
+MzcyMFowFDESMBAGA1UEAwwJZG9jcy50ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0D
+AQcDQgAEEJDii6EyB/mYZENDZWGNUe921Ddjqmfb4fSHr2jPv/NftQ220MkDv0zT
+v/oNzVr0nbY7dAVZUQu4CPkRuaooFKNTMFEwHQYDVR0OBBYEFIIQxqIBK1n3forE
+C/lS/XcBbkwpMB8GA1UdIwQYMBaAFIIQxqIBK1n3forEC/lS/XcBbkwpMA8GA1Ud
+EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIhAIBsWAe7YsGBXJ+d9tw18Tl8
+3YjHSDkEME2/XZC51y2/AiA5F8TBB+7E9F55GvxAAg/y4Nnlg8i+Cx0ks5FxcEYY
+nQ==
+-----END CERTIFICATE-----
+]]
+
+SPEC["gevent.ssl"] = {
+  objects = {
+    Context = function(m) return {m.newcontext{mode = "server"}} end,
+    Connection = function(m)
+      local socket = require "gevent.socket"
+      local c = m.wrap(socket.tcp4(), {verify = "none"})
+      c:close()
+      return {c}
+    end,
+    Certificate = function(m) return {m.loadcertificate(DOC_PEM)} end,
+  },
+}
 
 SPEC["gevent.http"] = {
   instances = {
@@ -572,6 +616,182 @@ for _, e in ipairs(entries) do
       for _, rec in ipairs(recs) do found = found or exists(rec, e.name) end
       if found then ok(label)
       else fail(label, ("%s has no '%s'"):format(e.owner, e.name)) end
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- every module of lua/ is one of MODULES
+---------------------------------------------------------------------------
+do
+  local known = {}
+  for _, mod in ipairs(MODULES) do known[mod[1]] = true end
+  local find = io.popen("cd " .. quote(root .. "/lua") .. " && find . -name '*.lua'")
+  local files = {}
+  for f in find:lines() do files[#files + 1] = f:sub(3) end
+  find:close()
+  table.sort(files)
+  for _, f in ipairs(files) do
+    local name = f:gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+    if not ("." .. name):find("%._") then
+      if known[name] then ok("lua/" .. f .. " is a documented module")
+      else
+        fail("lua/" .. f, ("public module '%s' is not in MODULES of "
+             .. "tests/docs_sync.lua: give it a page in docs/api/ and "
+             .. "annotations in types/, and list it there"):format(name))
+      end
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- relative links of the Markdown files stay inside the repository and
+-- name files that exist
+---------------------------------------------------------------------------
+do
+  local find = io.popen("cd " .. quote(root) .. " && find . -name '*.md' "
+                        .. "-not -path './build*' -not -path './.git/*'")
+  local mds = {}
+  for f in find:lines() do mds[#mds + 1] = f:sub(3) end
+  find:close()
+  table.sort(mds)
+  for _, md in ipairs(mds) do
+    local dir = md:match("^(.*)/[^/]*$") or ""
+    local text = readfile(root .. "/" .. md) or ""
+    local bad = {}
+    for target in text:gmatch("%]%(([^)%s]+)%)") do
+      local file = target:gsub("#.*$", "")
+      if file ~= "" and not file:match("^%a[%w+.-]*:") then
+        local parts = {}
+        for part in ((dir ~= "" and dir .. "/" or "") .. file):gmatch("[^/]+") do
+          if part == ".." then
+            if #parts == 0 then parts = nil break end
+            parts[#parts] = nil
+          elseif part ~= "." then
+            parts[#parts + 1] = part
+          end
+        end
+        local f = parts and io.open(root .. "/" .. table.concat(parts, "/"))
+        if f then f:close()
+        else bad[#bad + 1] = target end
+      end
+    end
+    if #bad == 0 then ok(md .. ": links")
+    else
+      fail(md, "links to nothing in the repository: " .. table.concat(bad, ", "))
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- annotations (types/): documented entries annotated, annotations real
+---------------------------------------------------------------------------
+local function types_file(mname)
+  local rel = mname:gsub("%.", "/")
+  if mname == "gevent" or mname:find("^[^.]*$") then rel = rel .. "/init" end
+  return "types/" .. rel .. ".lua"
+end
+
+local annotated = {}      -- owner .. "\0" .. name -> "file:line"
+local annotations = {}    -- {owner=, name=, where=, module=}
+
+local function parse_types(mname)
+  local rel = types_file(mname)
+  local text = readfile(root .. "/" .. rel)
+  if not text then
+    fail(mname, ("no annotation file %s (lua-language-server ---@meta "
+                 .. "file for the module's public API)"):format(rel))
+    return
+  end
+  local vars, cls, meta = {}, nil, nil
+  local function owner_of(class)
+    if class == mname then return mname end
+    return class:match("([%w_]+)$")
+  end
+  local function add(owner, sep, name, n)
+    local where = ("%s:%d"):format(rel, n)
+    local key = owner .. "\0" .. name
+    if not annotated[key] then
+      annotated[key] = where
+      annotations[#annotations + 1] = {owner = owner, name = name, sep = sep,
+                                       where = where, module = mname}
+    end
+  end
+  -- "queue.dns" -> "gevent.queue.dns" (the first part a known local)
+  local function resolve(path, n)
+    local head, rest = path:match("^([%w_]+)(.*)$")
+    if vars[head] then return vars[head] .. rest end
+    fail(("%s:%d"):format(rel, n), ("'%s' is not a local declared after a "
+         .. "---@class line"):format(head))
+  end
+  local chunk, err = load(text, "@" .. rel)
+  if not chunk then fail(rel, "not valid Lua: " .. err) end
+  local n = 0
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    local c = line:match("^%-%-%-@class%s+([%w_.]+)")
+    local field = line:match("^%-%-%-@field%s+([%w_]+)")
+    if line:match("^%-%-%-@meta%s") then
+      meta = line:match("^%-%-%-@meta%s+(%S+)")
+    elseif c then
+      cls = owner_of(c)
+    elseif field then
+      if cls then add(cls, ".", field, n) end
+    elseif not line:match("^%-%-%-") then
+      local var = line:match("^local%s+([%w_]+)%s*=")
+      if var and cls then vars[var] = cls end
+      cls = nil
+      local path, sep, name = line:match("^function%s+([%w_.]+)([.:])([%w_]+)%s*%(")
+      if not path then
+        path, name = line:match("^([%w_.]+)%.([%w_]+)%s*=")
+        if not path then path, name = line:match('^([%w_.]+)%["([%w_]+)"%]%s*=') end
+        sep = "."
+      end
+      if path then
+        local owner = resolve(path, n)
+        if owner then add(owner, sep, name, n) end
+      end
+    end
+  end
+  if meta ~= mname then
+    fail(rel, ("starts with '---@meta %s', not '---@meta %s'")
+              :format(tostring(meta), mname))
+  end
+end
+
+for _, mod in ipairs(MODULES) do
+  local skipped = true
+  for _, f in ipairs(mod[2]) do skipped = skipped and skipped_files[f] end
+  if not skipped then parse_types(mod[1]) end
+end
+
+-- Every documented entry is annotated.
+for _, e in ipairs(entries) do
+  if not skipped_files[e.file] then
+    local label = ("annotation of '%s' (%s)"):format(e.text, e.where)
+    if annotated[e.owner .. "\0" .. e.name] then ok(label)
+    else
+      fail(label, ("none in types/: declare it in the owner's ---@meta "
+                   .. "file (a function, or a ---@field of its ---@class)"))
+    end
+  end
+end
+
+-- Every annotation names something that exists.
+for _, a in ipairs(annotations) do
+  local label = ("annotation %s%s%s (%s)"):format(a.owner, a.sep, a.name,
+                                                  a.where)
+  if by_key[a.owner .. "\0" .. a.name] then
+    ok(label)                         -- documented: checked against the code above
+  else
+    local recs, found = owners[a.owner], false
+    for _, rec in ipairs(recs or {}) do found = found or exists(rec, a.name) end
+    if found then ok(label)
+    elseif not recs then
+      fail(label, ("'%s' is neither a module, a namespace nor a class or "
+                   .. "object kind of the docs"):format(a.owner))
+    else
+      fail(label, ("%s has no '%s' in the code"):format(a.owner, a.name))
     end
   end
 end

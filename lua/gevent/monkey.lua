@@ -4,7 +4,7 @@
 -- io.popen. Nothing here schedules: the patched functions are gevent's own
 -- (gevent.socket, gevent.subprocess), which block only the calling greenlet.
 --
---   patch_all(opts)      everything below; opts = {socket=, dns=, select=,
+--   patch_all(opts)      everything below; opts = {socket=, dns=, select=, ssl=,
 --                        os=, time=} (each true unless false)
 --   patch_socket(opts)   the methods of every LuaSocket class (tcp, udp,
 --                        unix) and socket.connect/connect4/connect6; with
@@ -15,6 +15,8 @@
 --   patch_time()         socket.sleep
 --   patch_os()           os.execute and io.popen (on gevent.subprocess;
 --                        io.type knows the files io.popen returns)
+--   patch_ssl()          LuaSec's connections (require "ssl", ssl.https):
+--                        handshake, receive and send wait in the hub
 --   is_patched(name)     name: "socket", "dns", "select", "time", "os"
 --   get_original(module, name)  what module[name] was before patching
 --                        (module: "socket", "socket.dns", "os", "io", or a
@@ -125,7 +127,7 @@ function M.get_original(module_name, name)
 end
 
 --- is_patched(name): whether patch_<name>() has run ("socket", "dns",
--- "select", "time", "os").
+-- "select", "time", "os", "ssl").
 function M.is_patched(name)
   return flags[name] == true
 end
@@ -387,10 +389,33 @@ function M.patch_os()
 end
 
 ---------------------------------------------------------------------------
+-- LuaSec
+---------------------------------------------------------------------------
+--- patch_ssl(): LuaSec's connections cooperate, in place (the methods of
+-- its "SSL:Connection" class), so connections made before or after, by
+-- any module (ssl.https included), wait only in the hub. LuaSec's C module
+-- is loaded here if it is installed, so a later require "ssl" finds it
+-- patched. Returns false when LuaSec is not installed.
+function M.patch_ssl()
+  if flags.ssl then return true end
+  if not pcall(require, "ssl.core") then return false end
+  local mt = registry["SSL:Connection"]
+  if type(mt) ~= "table" or type(mt.__index) ~= "table" then return false end
+  local index = mt.__index
+  local orig = {}
+  for k, v in pairs(index) do orig[k] = v end
+  for k, f in pairs(require("gevent.ssl")._luasec_methods(orig)) do
+    set("SSL:Connection", index, k, f)
+  end
+  flags.ssl = true
+  return true
+end
+
+---------------------------------------------------------------------------
 -- all
 ---------------------------------------------------------------------------
 local known = {socket = true, dns = true, select = true, time = true,
-               os = true}
+               os = true, ssl = true}
 
 --- patch_all(opts): every patch; opts.<name> = false leaves one out.
 function M.patch_all(opts)
@@ -408,6 +433,7 @@ function M.patch_all(opts)
   if opts.select ~= false then M.patch_select() end
   if opts.time ~= false then M.patch_time() end
   if opts.os ~= false then M.patch_os() end
+  if opts.ssl ~= false then M.patch_ssl() end
   return true
 end
 

@@ -10,7 +10,14 @@
 --
 -- StreamServer(listener, handle, backlog, spawn) or
 -- StreamServer(listener, handle, {backlog=, spawn=, reuse_addr=,
--- reuse_port=, stop_timeout=}) or StreamServer(listener, {handle=, ...}).
+-- reuse_port=, stop_timeout=, ssl=, handshake_timeout=}) or
+-- StreamServer(listener, {handle=, ...}).
+-- TLS: ssl = gevent.ssl params (or a context; mode "server" implied), or
+-- gevent's certfile=/keyfile= options. The handshake runs in the
+-- connection's greenlet within handshake_timeout (10 s), so a slow,
+-- stalled or garbage handshake never delays accept or other clients; a
+-- failed one only counts in server.handshake_errors. handle then gets the
+-- TLS connection (gevent.ssl), closed after it as a socket would be.
 -- listener: {host, port}, "host:port", ":port", or a listening socket
 -- (gevent.socket or LuaSocket object). spawn: a Pool (anything with
 -- spawn(fn, ...)) to cap the connections handled at once, or a number (a
@@ -32,6 +39,7 @@ StreamServer.reuse_port = false
 StreamServer.stop_timeout = 1
 StreamServer.min_delay = 0.01
 StreamServer.max_delay = 1
+StreamServer.handshake_timeout = 10
 
 local function isopts(t) return type(t) == "table" and getmetatable(t) == nil end
 
@@ -50,6 +58,28 @@ local function new(cls, listener, handle, backlog, spawn)
     spawn = require("gevent.pool").Pool(spawn)
   end
   if spawn ~= nil and spawn ~= "default" then self.pool = spawn end
+  if o.handshake_timeout ~= nil then
+    self.handshake_timeout = o.handshake_timeout
+  end
+  local tls = o.ssl
+  if tls == nil and (o.certfile or o.keyfile) then
+    tls = {certificate = o.certfile, key = o.keyfile}
+  end
+  if tls ~= nil then
+    local ssl = require "gevent.ssl"
+    if type(tls) == "table" and getmetatable(tls) == nil then
+      local p = {mode = "server"}
+      for k, v in pairs(tls) do p[k] = v end
+      tls = p
+    end
+    local ctx, err = ssl.newcontext(tls)
+    if not ctx then error("StreamServer: " .. tostring(err), 2) end
+    if ctx:mode() ~= "server" then
+      error("StreamServer: the ssl context must be a server's", 2)
+    end
+    self.ssl_context = ctx
+    self.handshake_errors = 0
+  end
   self.started = false
   self._handlers = {}
   self._nhandlers = 0
@@ -124,6 +154,22 @@ function StreamServer:init_socket()
         tostring(port), tostring(err)), 3)
 end
 
+-- TLS: the handshake, in the connection's greenlet. The connection, or
+-- nil (counted in handshake_errors).
+local function handshake(self, sock)
+  local conn = require("gevent.ssl").wrap(sock, self.ssl_context)
+  if conn then
+    conn:settimeout(self.handshake_timeout)
+    if conn:dohandshake() then
+      conn:settimeout(nil)
+      return conn
+    end
+    conn:close()
+  end
+  self.handshake_errors = self.handshake_errors + 1
+  return nil
+end
+
 local function run_handler(self, sock, address)
   local cur = gevent.getcurrent()
   self._handlers[cur] = true
@@ -135,6 +181,11 @@ local function run_handler(self, sock, address)
     end
     sock:close()
   end})
+  if self.ssl_context then
+    local conn = handshake(self, sock)
+    if not conn then return end
+    sock = conn
+  end
   return self:handle(sock, address)
 end
 
