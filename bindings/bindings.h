@@ -129,6 +129,7 @@ void l_event_open(lua_State *L, l_hub *h);
 void l_queue_open(lua_State *L, l_hub *h);
 /* l_socket.c */
 void l_socket_open(lua_State *L, l_hub *h);
+void l_select_open(lua_State *L, l_hub *h);
 
 /* l_lock.c */
 void l_lock_open(lua_State *L, l_hub *h);

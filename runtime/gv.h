@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <poll.h>
 #include <ev.h>
 #include <lua.h>
 
@@ -438,6 +439,34 @@ int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
 /* Disarms w (its waiters, if any, must have been woken). */
 void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w);
 
+/* ---- waiting on many fds (select.c) ---------------------------------- */
+
+/* A wait on several fds at once. 'set' is caller-owned memory of
+** gv_select_size(n) bytes, zeroed before its first use, and 'fds' (poll(2)
+** entries: POLLIN, POLLPRI, POLLOUT asked; negative fds ignored) stays the
+** caller's too; both must stay valid until the wait ends (a userdata on
+** L's stack does). The greenlet blocks until one fd is ready or 'timeout'
+** seconds (negative: none); then revents are filled by poll(2) (POLLERR,
+** POLLHUP, POLLNVAL reported too) and k(L, LUA_YIELD, ctx) is called. With
+** k NULL it takes the slow path and returns the wake reason, revents
+** filled. A set has one waiter at a time: a second raises. A caller that
+** handles a throw itself (its own Timeout) sets GV_F_CATCH first. Switches
+** greenlets; raises as gv_block. Allocates nothing. */
+size_t gv_select_size(int n);
+int gv_select_wait(gv_hub *hub, lua_State *L, void *set, struct pollfd *fds,
+                   int n, double timeout, const char *what, lua_KContext ctx,
+                   gv_kfunction k);
+/* The greenlet waiting through 'set', or NULL (the set is idle). */
+gv_greenlet *gv_select_waiter(const void *set);
+/* Disarms 'set' without waking anyone (its owner is being freed; a waiter
+** must have been woken first). */
+void gv_select_stop(void *set);
+/* poll(2) without waiting: fills revents, returns how many are set. */
+int gv_select_poll(struct pollfd *fds, int n);
+/* How many fds a select may take: RLIMIT_NOFILE as it is now (LuaSocket's
+** _SETSIZE; there is no FD_SETSIZE cap). */
+long long gv_select_setsize(void);
+
 /* ---- scheduler entry points for the main greenlet --------------------- */
 
 /* Main greenlet: run until nothing can make progress (gevent.wait()). */
@@ -447,6 +476,31 @@ int gv_step(gv_hub *hub, lua_State *L, double timeout);
 /* Current greenlet: wait until the hub has nothing else to do. */
 int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
             gv_kfunction k);
+
+/* ---- signals (signal.c) --------------------------------------------- */
+
+/* A handler for one signal: memory owned by the caller (a Lua object).
+** fn runs in hub context (it must not block) each time the signal is
+** delivered. An active handler does not keep the loop alive. */
+typedef struct gv_signal gv_signal;
+struct gv_signal {
+  ev_signal w;            /* the runtime's */
+  gv_hub *hub;
+  void (*fn)(gv_hub *hub, gv_signal *s);
+  int signum;
+};
+/* Starts s for signum: 0, -EINVAL (not a signal, or SIGKILL/SIGSTOP,
+** which cannot be handled) or -EBUSY (SIGCHLD: the runtime reaps children
+** through it). Never switches, never raises. */
+int gv_signal_start(gv_hub *hub, gv_signal *s, int signum,
+                    void (*fn)(gv_hub *hub, gv_signal *s));
+/* Stops s (no-op when stopped or the hub is closed). Call before freeing. */
+void gv_signal_stop(gv_signal *s);
+int gv_signal_active(const gv_signal *s);
+/* Writes to a pipe whose reader is gone must fail with EPIPE, not kill
+** the process (Python and LuaSocket do the same): SIGPIPE is ignored
+** unless the host set a handler of its own. */
+void gv_signal_ignore_sigpipe(void);
 
 /* ---- work on OS threads (work.c) -------------------------------------- */
 

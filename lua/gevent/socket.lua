@@ -588,7 +588,7 @@ end
 -- How many sockets select takes: not LuaSocket's FD_SETSIZE (select waits
 -- in libev and reads readiness with poll), but as many as the process may
 -- open (RLIMIT_NOFILE when this module loaded).
-M._SETSIZE = C.setsize()
+M._SETSIZE = core.select.setsize()
 M.try = lsocket.try or sc.newtry()
 -- LTN12 sources and sinks: they call methods, so they cooperate too
 for _, k in ipairs{"choose", "sink", "source", "sinkt", "sourcet"} do
@@ -710,7 +710,7 @@ function M.select(recvt, sendt, timeout)
     end
     return readable, writable
   end
-  local rr, ww = C.select(rfds, wfds, timeout)
+  local rr, ww = core.select.select(rfds, wfds, timeout)
   for _, fd in ipairs(rr) do
     for _, x in ipairs(robj[fd]) do
       if not readable[x] then
@@ -892,7 +892,7 @@ function M._patch_luasocket()
         set(sc, k, f)
       end
     end
-    set(sc, "_SETSIZE", C.setsize()) -- select has no FD_SETSIZE cap
+    set(sc, "_SETSIZE", core.select.setsize()) -- select has no FD_SETSIZE cap
     if lsocket.bind then
       local f = raw(M.bind)
       originals[f] = lsocket.bind
