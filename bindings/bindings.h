@@ -135,6 +135,8 @@ void l_select_open(lua_State *L, l_hub *h);
 void l_lock_open(lua_State *L, l_hub *h);
 
 /* l_subprocess.c, l_signal.c, l_threadpool.c */
+/* A signal number or name ("SIGTERM", "TERM") at idx (l_subprocess.c). */
+int l_checksignal(lua_State *L, int idx);
 void l_subprocess_open(lua_State *L, l_hub *h);
 void l_os_open(lua_State *L, l_hub *h);
 void l_signal_open(lua_State *L, l_hub *h);

@@ -10,8 +10,6 @@
 
 #define SG_HANDLER "gevent.SignalHandler"
 
-int l_checksignal(lua_State *L, int idx); /* l_subprocess.c */
-
 typedef struct sg_handler {
   gv_signal s;
   l_hub *h;

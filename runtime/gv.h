@@ -253,6 +253,7 @@ struct gv_hub {
   gv_greenlet *step_waiter;  /* main in gvlua_step: woken after one poll */
   double step_timeout;
   long coarse_tick;          /* coarse clock at last time update */
+  struct gv_children *children; /* child.c's registry, made on first use */
   /* fds whose epoll registration changes at the next poll (io.c) */
   struct pollfd *fdcheck;
   size_t nfdcheck, fdcheck_cap;
@@ -476,6 +477,76 @@ int gv_step(gv_hub *hub, lua_State *L, double timeout);
 /* Current greenlet: wait until the hub has nothing else to do. */
 int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
             gv_kfunction k);
+
+/* ---- child processes (child.c) --------------------------------------- */
+
+/* A child process of this hub: memory owned by the runtime, from spawn or
+** fork until the owner releases it and it is reaped. pid, done and status
+** are readable; the rest is the runtime's. */
+typedef struct gv_child gv_child;
+struct gv_child {
+  pid_t pid;
+  int status;            /* wait status once reaped (done) */
+  unsigned char done;    /* reaped (or reaped by someone else: status 0) */
+  unsigned char forked;  /* the owner's mark (gevent.os: from fork) */
+  unsigned char released; /* the runtime's, and below */
+  gv_waitq waiters;
+  gv_child *next;
+};
+
+/* What the child's stdin, stdout, stderr are. */
+enum { GV_SPAWN_INHERIT, GV_SPAWN_PIPE, GV_SPAWN_DEVNULL, GV_SPAWN_STDOUT,
+       GV_SPAWN_FD };
+typedef struct gv_spawn_fd {
+  int how;               /* GV_SPAWN_*: STDOUT only for stderr */
+  int fd;                /* GV_SPAWN_FD: this fd of ours */
+  int reopen;            /* give a fresh open file description of fd (ours
+                         ** is non-blocking; the child's must not be) */
+} gv_spawn_fd;
+typedef struct gv_spawn {
+  char *const *argv;     /* NULL-terminated */
+  char *const *envp;     /* NULL: this process's environment */
+  const char *file;      /* the program (PATH searched); NULL: argv[0] */
+  const char *cwd;       /* NULL: ours */
+  gv_spawn_fd std[3];
+  int setsid, close_fds; /* a new session; close fds above 2 */
+  int cwd_missing;       /* out: spawn failed because cwd is missing */
+} gv_spawn;
+
+/* Starts a child: posix_spawn with signal dispositions and mask reset.
+** Pipes asked for are close-on-exec, above fd 2, and our ends are
+** non-blocking: pipes[i] is our end for std[i] (or -1). The child is
+** registered with the hub (*out), reaped when SIGCHLD says so, and freed
+** once the owner calls gv_child_release and it is reaped. 0, or -errno
+** (nothing started; no fds left open). Never switches, never raises. */
+int gv_child_spawn(gv_hub *hub, gv_spawn *o, gv_child **out, int pipes[3]);
+/* fork() through gv_hub_fork; the parent gets the child registered in
+** *out (release it when done), the child 0 (the parent's children are
+** marked done there, their waiters woken). -errno on failure. */
+pid_t gv_child_fork(gv_hub *hub, gv_child **out);
+/* Reaps c if it has exited, without blocking: 1 when c is done. */
+int gv_child_poll(gv_child *c);
+/* Blocks until c is reaped or 'timeout' seconds (negative: none); then
+** k(L, LUA_YIELD, ctx): c->done tells which. The hub's loop stays alive
+** while a greenlet waits for a child. Switches greenlets; raises as
+** gv_block. */
+int gv_child_wait(gv_hub *hub, lua_State *L, gv_child *c, double timeout,
+                  lua_KContext ctx, gv_kfunction k);
+/* The owner is done with c (freed now if reaped, else once reaped). */
+void gv_child_release(gv_hub *hub, gv_child *c);
+/* A registered child by pid, or NULL. */
+gv_child *gv_child_find(gv_hub *hub, pid_t pid);
+/* Python's returncode for a wait status: the exit code, or -signal. */
+int gv_child_code(int status);
+/* A wait status as how it ended (GV_EXITED, GV_KILLED, GV_STOPPED) and
+** the exit code or signal in *code. */
+enum { GV_EXITED, GV_KILLED, GV_STOPPED };
+int gv_status_decode(int status, int *code);
+/* kill(2): 0 or -errno. */
+int gv_kill(pid_t pid, int sig);
+/* waitpid(2) that blocks the whole process (for pids not registered
+** here): the pid, or -errno. */
+pid_t gv_waitpid(pid_t pid, int *status);
 
 /* ---- signals (signal.c) --------------------------------------------- */
 

@@ -78,6 +78,7 @@ void gv_hub_close(gv_hub *hub) {
     g->state = GV_DEAD;
   }
   hub->nalive = 0;
+  gv__children_free(hub);
   if (ev_is_active(&hub->timer_watcher))
     ev_timer_stop(hub->loop, &hub->timer_watcher);
   gv__timers_free(hub);
