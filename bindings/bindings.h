@@ -130,6 +130,7 @@ void l_queue_open(lua_State *L, l_hub *h);
 /* l_socket.c */
 void l_socket_open(lua_State *L, l_hub *h);
 void l_select_open(lua_State *L, l_hub *h);
+void l_dns_open(lua_State *L, l_hub *h);
 
 /* l_lock.c */
 void l_lock_open(lua_State *L, l_hub *h);

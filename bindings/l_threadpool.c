@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <lualib.h>
 #include "bindings.h"
@@ -841,6 +842,52 @@ static int m_tostring(lua_State *L) {
   return 1;
 }
 
+/* ---- a diagnostic: the work pool without Lua ----------------------------- */
+
+/* _sleep_job(seconds, timeout): a work-pool job that sleeps on its thread
+** while the calling greenlet waits for it (gv_work_wait): the specs check
+** with it that the hub keeps running, that a pending job keeps the loop
+** alive and that a timeout, a kill or a Timeout abandon the job. true, or
+** nil, "timeout". */
+typedef struct sleep_job { gv_work w; double s; } sleep_job;
+static void sleep_run(gv_work *w) {
+  double s = ((sleep_job *)w)->s;
+  struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+static void sleep_done(gv_hub *hub, gv_work *w) { (void)hub; free(w); }
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  l_hub *h = l_hubup(L);
+  int taken = gv_work_taken((gv_work *)ctx);
+  if (taken) free((void *)ctx);
+  if (gv_current(&h->hub)->wake == GV_WAKE_THROW) return lua_error(L);
+  if (!taken) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+static int l_sleep_job(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  double s = luaL_checknumber(L, 1);
+  double t = luaL_optnumber(L, 2, -1);
+  gv_check_block(&h->hub, L);
+  sleep_job *j = calloc(1, sizeof *j);
+  if (!j) return luaL_error(L, "not enough memory");
+  j->s = s;
+  j->w.run = sleep_run;
+  j->w.done = sleep_done;
+  int rc = gv_work_wait(&h->hub, L, &j->w, t, (lua_KContext)j, sleep_k);
+  if (rc < 0) {
+    free(j);
+    return luaL_error(L, "cannot submit: %s", strerror(-rc));
+  }
+  return rc;
+}
+
 /* ---- registration ------------------------------------------------------ */
 
 static const luaL_Reg pool_methods[] = {
@@ -852,6 +899,7 @@ static const luaL_Reg pool_methods[] = {
 
 static const luaL_Reg funcs[] = {
   {"_new", l_pool_new},
+  {"_sleep_job", l_sleep_job},
   {NULL, NULL}
 };
 

@@ -478,6 +478,64 @@ int gv_step(gv_hub *hub, lua_State *L, double timeout);
 int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
             gv_kfunction k);
 
+/* ---- the resolver (dns.c) -------------------------------------------- */
+
+/* A lookup. The caller makes it (gv_dns_new), waits for it (gv_dns_wait),
+** then owns it again only if it finished (gv_dns_taken): then it reads the
+** results and frees it (gv_dns_free). A wait cut short (timeout, kill,
+** Timeout) abandons the lookup: the backend cancels or finishes it and
+** frees it; the caller must not touch it again. Results are formatted
+** already: addresses as text, errors in LuaSocket's words. Which backend
+** resolves (a work-pool job around getaddrinfo today) is not part of the
+** contract. */
+typedef struct gv_dns gv_dns;
+enum { GV_DNS_ADDRINFO, GV_DNS_HOST, GV_DNS_NAMEINFO };
+typedef struct gv_dns_query {
+  int kind;                 /* GV_DNS_* */
+  const char *host, *serv;  /* copied; either may be NULL (not both) */
+  int family, socktype, protocol, flags;  /* AF_*, SOCK_*, AI_* hints */
+} gv_dns_query;
+/* One getaddrinfo result. */
+typedef struct gv_dns_addr {
+  const char *family;       /* "inet", "inet6", "unix", "unspec" */
+  char addr[64];            /* numeric host */
+  int port, protocol;
+  const char *socktype;     /* "stream", "dgram", "raw" */
+  char *canonname;          /* or NULL */
+} gv_dns_addr;
+
+/* A new lookup (nothing runs yet): NULL when out of memory. For
+** GV_DNS_ADDRINFO without host, AI_PASSIVE is added (a bind address). */
+gv_dns *gv_dns_new(const gv_dns_query *q);
+/* Starts d and blocks the current greenlet until it finished or 'timeout'
+** seconds (negative: none) passed; then k(L, LUA_YIELD, ctx), however the
+** wait ended (GV_F_CATCH is set: on GV_WAKE_THROW the error is on top of
+** L, re-raise it). Returns -errno (nothing blocked; d still the
+** caller's) if it could not start. Raises before starting if L's
+** greenlet cannot block. Switches greenlets. */
+int gv_dns_wait(gv_hub *hub, lua_State *L, gv_dns *d, double timeout,
+                lua_KContext ctx, gv_kfunction k);
+/* In gv_dns_wait's continuation: 1 if d finished and is the caller's. */
+int gv_dns_taken(gv_dns *d);
+void gv_dns_free(gv_dns *d);
+/* Results of a finished lookup: NULL, or what failed (LuaSocket's words). */
+const char *gv_dns_error(const gv_dns *d);
+/* GV_DNS_ADDRINFO: the n results. */
+const gv_dns_addr *gv_dns_addrs(const gv_dns *d, int *n);
+/* GV_DNS_HOST: the official name; aliases and addresses (text), each
+** NULL-terminated. */
+const char *gv_dns_host(const gv_dns *d, char *const **aliases,
+                        char *const **ips);
+/* GV_DNS_NAMEINFO: the n host names (when host was given) and the service
+** name (when serv was). */
+char *const *gv_dns_names(const gv_dns *d, int *n, const char **serv);
+/* Lookups started so far in this process (tests: a literal address must
+** not need one). */
+unsigned long gv_dns_lookups(void);
+/* 4 or 6 when host is a literal IPv4 / IPv6 address, else 0: no lookup
+** needed. */
+int gv_dns_isnumeric(const char *host);
+
 /* ---- child processes (child.c) --------------------------------------- */
 
 /* A child process of this hub: memory owned by the runtime, from spawn or

@@ -79,6 +79,7 @@ void gv_hub_close(gv_hub *hub) {
   }
   hub->nalive = 0;
   gv__children_free(hub);
+  gv_work_shutdown(hub); /* before the loop goes: results are dropped */
   if (ev_is_active(&hub->timer_watcher))
     ev_timer_stop(hub->loop, &hub->timer_watcher);
   gv__timers_free(hub);
