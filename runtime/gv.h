@@ -929,6 +929,7 @@ typedef struct gv_http_head {
   gv_http_span method, target, path, query, reason;
   int status;              /* responses */
   unsigned char major, minor, flags;
+  unsigned char method_id; /* requests: http_parser's enum http_method */
   int64_t content_length;  /* -1: none */
   uint32_t nfields;
   gv_http_field fields[GV_HTTP_FIELDS];

@@ -76,6 +76,7 @@ local MODULES = {
   {"gevent.os", {"os.md"}},
   {"gevent.monkey", {"monkey.md"}},
   {"gevent.http", {"http.md"}},
+  {"gevent.httpclient", {"httpclient.md"}},
   {"gevent.ssl", {"ssl.md"}},
 }
 
@@ -375,6 +376,13 @@ SPEC["gevent.http"] = {
   objects = {
     Request = function(m) return http_objects(m, "Request") end,
     Response = function(m) return http_objects(m, "Response") end,
+  },
+}
+
+SPEC["gevent.httpclient"] = {
+  data = {socket_http = true},
+  instances = {
+    HTTPClient = function(m) return {m.HTTPClient("127.0.0.1", 1)} end,
   },
 }
 
