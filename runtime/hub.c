@@ -60,12 +60,15 @@ pid_t gv_hub_fork(gv_hub *hub) {
   pid_t pid = fork();
   if (pid == 0) {
     ev_loop_fork(hub->loop);
+    gv_monitor_after_fork(hub); /* its thread stayed in the parent */
     gv__work_after_fork();
   }
   return pid;
 }
 
 void gv_hub_close(gv_hub *hub) {
+  gv__monitor_close(hub);
+  gv__irq_close(hub);
   /* Greenlets still suspended are abandoned: drop their watchers and the
   ** stacks they hold, never resume them. */
   while (!gv_link_empty(&hub->alive)) {
