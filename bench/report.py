@@ -26,6 +26,12 @@ SPEC = {
                 ["p50_us", "p99_us", "server_cpu_pct", "loadgen_cpu_pct"]),
     "echo1000": ("TCP echo, 1000 connections, 64-byte round trips", "rt_per_s", "round trips/s", "libev", True,
                  ["p50_us", "p99_us", "server_cpu_pct", "loadgen_cpu_pct"]),
+    "w7": ("W7: wrk -t1 -c100 keep-alive GET / (gvlua: examples/servers/http_demo.lua)", "req_per_s", "req/s",
+           "nginx+lua", True, ["cpu_us_per_req"]),
+    "w7tls": ("W7 over TLS 1.3: wrk -t1 -c100 keep-alive GET / over HTTPS", "req_per_s", "req/s",
+              "nginx", True, ["cpu_us_per_req"]),
+    "client": ("HTTP client: keep-alive GETs over 10 connections to nginx", "client_rps", "req/s",
+               "geventhttpclient", True, []),
 }
 ORDER = list(SPEC)
 ROWS = []
@@ -37,12 +43,19 @@ PEER_NAMES = {
     "lua": "bare Lua 5.4 coroutines",
     "libev": "C libev (reference)",
     "luv": "luv (callbacks)",
+    "nginx": "nginx (return 200)",
+    "nginx+lua": "nginx + lua (content_by_lua)",
+    "gevent pywsgi": "gevent pywsgi",
+    "geventhttpclient": "geventhttpclient",
 }
 REF_TEXT = {
     "lua": "bare Lua 5.4 coroutine resume+yield pair (floor)",
     "gevent": "gevent",
     "libev": "plain C libev server = 1.00 (higher is better)",
     "IDEAL": "the ideal 1.00 s (longest sleep); target <= 1.05",
+    "nginx+lua": "nginx + lua module = 1.00 (higher is better); target >= 0.95 at <= 1.0x its CPU per request",
+    "nginx": "nginx's TLS = 1.00 (higher is better)",
+    "geventhttpclient": "geventhttpclient = 1.00 (higher is better)",
 }
 
 

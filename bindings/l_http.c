@@ -49,7 +49,7 @@ typedef struct l_http_conn {
   gv_link link;
   gv_greenlet *g;
   int state;
-  double deadline;          /* the head's read deadline (hub time) */
+  double deadline;          /* of the wait in S_HEAD or S_LINGER (hub time) */
   int body_status;          /* 400/413 met while the handler read the body */
   unsigned char try_read;   /* read before waiting: input may be there */
   unsigned char keep;       /* the connection carries another request */
@@ -62,12 +62,23 @@ typedef struct l_http_conn {
   uint64_t out_left;        /* fixed-length streaming: bytes still due */
   int out_fixed;
   int status;               /* of the response started */
+  /* The deadline of waits for a head (idle or header timeout), checked
+  ** lazily: a timer armed once and re-armed when it fires early costs
+  ** less than a timer started and stopped around every wait. */
+  gv_timer timer;
+  double head_deadline;     /* the head that has begun must be in by then */
+  unsigned char waiting;    /* blocked in S_HEAD under that deadline */
 } l_http_conn;
 
 /* Stack slots of serve(). */
 enum { SRV = 1, HANDLER, FD, PEER, CONN, MSGH, REQ, RES, NFIXED = RES };
 
-typedef struct l_http_ref { l_http_conn *k; } l_http_ref;
+/* Request and response objects: a pointer to their connection. They are
+** checked by size and a magic number (per call, cheaper than
+** luaL_checkudata's registry lookup). */
+typedef struct l_http_ref { l_http_conn *k; unsigned magic; } l_http_ref;
+#define REQ_MAGIC 0x68747271u
+#define RES_MAGIC 0x68747273u
 
 /* ---- the server state ---------------------------------------------------- */
 
@@ -142,6 +153,7 @@ static int l_connections(lua_State *L) {
 static void conn_close(l_http_conn *k) {
   if (k->state == S_CLOSED) return;
   k->state = S_CLOSED;
+  if (k->srv) gv_timer_stop(&k->srv->h->hub, &k->timer);
   if (k->srv && k->srv->h->hub.loop) gv_fdwatch_stop(&k->srv->h->hub,
                                                      &k->c.w);
   if (k->c.fd >= 0) close(k->c.fd);
@@ -187,6 +199,26 @@ static int is_greenlet_exit(lua_State *L, int idx) {
 }
 
 static int serve_k(lua_State *L, int status, lua_KContext ctx);
+static int wait_io(lua_State *L, l_http_conn *k, int events, double timeout,
+                   lua_KContext ctx, gv_kfunction kf);
+
+static void head_timer_fired(gv_hub *hub, gv_timer *t) {
+  l_http_conn *k = gv_container_of(t, l_http_conn, timer);
+  if (k->state != S_HEAD || !k->waiting) return; /* run() re-arms it */
+  double now = ev_now(hub->loop);
+  if (now >= k->deadline) gv_wake(k->g, GV_WAKE_TIMEOUT);
+  else gv_timer_start(hub, t, k->deadline - now, head_timer_fired);
+}
+
+/* Waits for (more of) a head until k->deadline. */
+static int wait_head(lua_State *L, l_http_conn *k) {
+  gv_hub *hub = &k->srv->h->hub;
+  if (!gv_timer_active(&k->timer) || k->timer.at > k->deadline)
+    gv_timer_start(hub, &k->timer, k->deadline - ev_now(hub->loop),
+                   head_timer_fired);
+  k->waiting = 1;
+  return wait_io(L, k, EV_READ, -1, 0, serve_k);
+}
 
 static int wait_io(lua_State *L, l_http_conn *k, int events, double timeout,
                    lua_KContext ctx, gv_kfunction kf) {
@@ -450,6 +482,7 @@ static int next_request(lua_State *L, l_http_conn *k) {
   k->body_status = 0;
   k->continued = 0;
   k->try_read = 0; /* the client has not seen the response yet */
+  if (k->c.len) k->head_deadline = now_of(k) + k->srv->header_timeout;
   return 0;
 }
 
@@ -479,7 +512,7 @@ static int run(lua_State *L, l_http_conn *k) {
   for (;;) {
     switch (k->state) {
     case S_HEAD: {
-      int r = gv_http_conn_parse(c);
+      int r = c->len ? gv_http_conn_parse(c) : 0;
       if (r > 0) return call_handler(L, k);
       if (r < 0) {
         simple_response(k, -r);
@@ -493,19 +526,17 @@ static int run(lua_State *L, l_http_conn *k) {
       if (k->try_read) {
         long n = gv_http_conn_fill(c);
         if (n > 0) {
-          if (c->len == (size_t)n) k->deadline = now_of(k) + s->header_timeout;
+          if (c->len == (size_t)n)
+            k->head_deadline = now_of(k) + s->header_timeout;
           continue;
         }
         if (n == -ENOBUFS) { simple_response(k, 431); k->state = S_WRITE; break; }
         if (n != -EAGAIN) { conn_close(k); return 0; } /* EOF, error */
         k->try_read = 0;
       }
-      double t = s->idle_timeout;
-      if (gv_http_conn_pending(c)) {
-        t = k->deadline - now_of(k);
-        if (t < 0) t = 0;
-      }
-      return wait_io(L, k, EV_READ, t, 0, serve_k);
+      k->deadline = gv_http_conn_pending(c) ? k->head_deadline
+                                            : now_of(k) + s->idle_timeout;
+      return wait_head(L, k);
     }
     case S_WRITE: {
       int r = gv_http_conn_flush(c);
@@ -555,6 +586,7 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx) {
     k->state = S_WRITE;
     break;
   case S_HEAD:
+    k->waiting = 0;
     if (!woken(L, k)) { /* idle or head timeout */
       if (gv_http_conn_pending(&k->c)) {
         simple_response(k, 408);
@@ -582,9 +614,11 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* The connection of a request or response object whose handler call is
 ** still running; raises otherwise. */
-static l_http_conn *current_conn(lua_State *L, int idx, const char *tname,
+static l_http_conn *current_conn(lua_State *L, int idx, unsigned magic,
                                  const char *fn) {
-  l_http_ref *r = luaL_checkudata(L, idx, tname);
+  l_http_ref *r = lua_touserdata(L, idx);
+  if (!r || lua_rawlen(L, idx) != sizeof *r || r->magic != magic)
+    r = luaL_checkudata(L, idx, magic == REQ_MAGIC ? L_HTTP_REQ : L_HTTP_RES);
   l_http_conn *k = r->k;
   if (!k || k->state != S_CALL)
     luaL_error(L, "bad argument #%d to '%s' (the request is over)", idx, fn);
@@ -623,14 +657,10 @@ static void push_headers(lua_State *L, l_http_conn *k) {
 }
 
 static int req_index(lua_State *L) {
-  l_http_conn *k = current_conn(L, 1, L_HTTP_REQ, "gevent.http.Request");
+  l_http_conn *k = current_conn(L, 1, REQ_MAGIC, "gevent.http.Request");
   size_t n;
   const char *key = luaL_checklstring(L, 2, &n);
   gv_http_head *h = &k->c.head;
-  /* methods first */
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
-  lua_pop(L, 1);
   switch (n) {
   case 4:
     if (!memcmp(key, "path", 4)) { push_span(L, k, h->path); return 1; }
@@ -646,7 +676,16 @@ static int req_index(lua_State *L) {
     }
     break;
   case 6:
-    if (!memcmp(key, "method", 6)) { push_span(L, k, h->method); return 1; }
+    if (!memcmp(key, "method", 6)) { /* interned once: no hashing */
+      if (lua_rawgeti(L, lua_upvalueindex(3), h->method_id + 1) ==
+          LUA_TSTRING)
+        return 1;
+      lua_pop(L, 1);
+      push_span(L, k, h->method);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, lua_upvalueindex(3), h->method_id + 1);
+      return 1;
+    }
     if (!memcmp(key, "target", 6)) { push_span(L, k, h->target); return 1; }
     break;
   case 7:
@@ -671,12 +710,14 @@ static int req_index(lua_State *L) {
     }
     break;
   }
-  return 0;
+  lua_pushvalue(L, 2); /* a method */
+  lua_rawget(L, lua_upvalueindex(2));
+  return 1;
 }
 
 /* req:header(name) -> the first value of that field, or nil */
 static int req_header(lua_State *L) {
-  l_http_conn *k = current_conn(L, 1, L_HTTP_REQ, "header");
+  l_http_conn *k = current_conn(L, 1, REQ_MAGIC, "header");
   size_t n;
   const char *name = luaL_checklstring(L, 2, &n);
   char lname[256];
@@ -759,7 +800,7 @@ static int read_k(lua_State *L, int status, lua_KContext ctx) {
 ** "body too large" / "malformed body" on failure. Sends 100 Continue
 ** first when the client asked for it. */
 static int req_read(lua_State *L) {
-  l_http_conn *k = current_conn(L, 1, L_HTTP_REQ, "read");
+  l_http_conn *k = current_conn(L, 1, REQ_MAGIC, "read");
   if (!lua_isnoneornil(L, 2)) {
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_argcheck(L, n > 0, 2, "positive number expected");
@@ -774,7 +815,7 @@ static int req_read(lua_State *L) {
 /* ---- the response object ---------------------------------------------------- */
 
 static int res_start(lua_State *L) {
-  l_http_conn *k = current_conn(L, 1, L_HTTP_RES, "start");
+  l_http_conn *k = current_conn(L, 1, RES_MAGIC, "start");
   lua_Integer status = luaL_checkinteger(L, 2);
   luaL_argcheck(L, status >= 100 && status <= 999, 2, "bad status");
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
@@ -841,7 +882,7 @@ static void queue_piece(lua_State *L, l_http_conn *k, int idx, int copy) {
 ** piece of the body now (as a chunk unless the length was given). Starts
 ** a 200 response without fields if none was started. */
 static int res_write(lua_State *L) {
-  l_http_conn *k = current_conn(L, 1, L_HTTP_RES, "write");
+  l_http_conn *k = current_conn(L, 1, RES_MAGIC, "write");
   luaL_checkstring(L, 2);
   lua_settop(L, 2);
   if (k->finished) return luaL_error(L, "response already finished");
@@ -857,7 +898,7 @@ static int res_write(lua_State *L) {
 
 /* res:finish([data]) -> true, or nil and an error: the last piece. */
 static int res_finish(lua_State *L) {
-  l_http_conn *k = current_conn(L, 1, L_HTTP_RES, "finish");
+  l_http_conn *k = current_conn(L, 1, RES_MAGIC, "finish");
   if (!lua_isnoneornil(L, 2)) luaL_checkstring(L, 2);
   lua_settop(L, 2);
   if (k->finished) return luaL_error(L, "response already finished");
@@ -900,11 +941,11 @@ static int res_index(lua_State *L) {
 
 /* ---- serve ------------------------------------------------------------------- */
 
-static void push_ref(lua_State *L, l_http_conn *k, const char *tname,
-                     int nuv) {
+static void push_ref(lua_State *L, l_http_conn *k, unsigned magic, int nuv) {
   l_http_ref *r = lua_newuserdatauv(L, sizeof *r, nuv);
   r->k = k;
-  luaL_setmetatable(L, tname);
+  r->magic = magic;
+  luaL_setmetatable(L, magic == REQ_MAGIC ? L_HTTP_REQ : L_HTTP_RES);
   lua_pushvalue(L, CONN);
   lua_setiuservalue(L, -2, nuv); /* keeps the connection alive */
 }
@@ -933,14 +974,14 @@ static int l_serve(lua_State *L) {
   k->g = gv_current(&s->h->hub);
   k->state = S_HEAD;
   k->try_read = 1;
-  k->deadline = now_of(k) + s->header_timeout;
+  k->head_deadline = now_of(k) + s->header_timeout;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   lua_pushcfunction(L, handler_msgh);             /* MSGH */
-  push_ref(L, k, L_HTTP_REQ, 3);                  /* REQ */
+  push_ref(L, k, REQ_MAGIC, 3);                  /* REQ */
   lua_pushvalue(L, PEER);
   lua_setiuservalue(L, -2, 2);
-  push_ref(L, k, L_HTTP_RES, 1);                  /* RES */
+  push_ref(L, k, RES_MAGIC, 1);                  /* RES */
   if (s->stopping) { conn_close(k); return 0; }
   return run(L, k);
 }
@@ -1042,7 +1083,8 @@ static void ref_type(lua_State *L, l_hub *h, const char *tname,
   lua_setfield(L, -3, "__methods"); /* for tests/docs_sync.lua */
   lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
   lua_insert(L, -2);
-  lua_pushcclosure(L, index, 2);
+  lua_newtable(L); /* method names (requests) */
+  lua_pushcclosure(L, index, 3);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }

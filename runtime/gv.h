@@ -20,8 +20,12 @@
 #ifndef GV_H
 #define GV_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <poll.h>
 #include <ev.h>
 #include <lua.h>
 
@@ -82,7 +86,19 @@ struct gv_callback {
   gv_callback *next;
   gv_callback_fn fn;
   int queued;
+  unsigned char kind;       /* GV_CB_*: what it is, for run info only */
 };
+
+/* Kinds of callbacks (gv_callback.kind, set by the owner with fn), named
+** by gv_callback_name for run-info reports. */
+enum {
+  GV_CB_OTHER,    /* (zero: also greenlet entries, whose fn is NULL) */
+  GV_CB_LINKS,    /* a dead greenlet's links and joiners */
+  GV_CB_EVENT,    /* an Event's or AsyncResult's wake-ups */
+  GV_CB_QUEUE,    /* a queue's hand-off to its waiters */
+  GV_CB_DEFER     /* a function deferred to the hub (gevent.pool) */
+};
+const char *gv_callback_name(const gv_callback *cb);
 
 /* Appends 'cb' to the run queue unless it is already queued. */
 void gv_schedule(gv_hub *hub, gv_callback *cb);
@@ -213,7 +229,30 @@ typedef struct gv_hooks {
   /* A greenlet's thread yielded without blocking (a stray
   ** coroutine.yield at its top level). */
   void (*stray_yield)(gv_hub *hub, gv_greenlet *g);
+  /* Interrupt requests (GV_IRQ_* bits) for the Lua code running now, on
+  ** the hub's thread: from a Lua hook on L, the thread that runs (a
+  ** greenlet's, or hub->L in hub context), or with L NULL from hub
+  ** context when no Lua code ran to take them. May raise in L. */
+  void (*interrupt)(gv_hub *hub, lua_State *L, unsigned bits);
+  /* Greenlet g is about to run (only while GV_OBS_SWITCH is on). */
+  void (*switched)(gv_hub *hub, gv_greenlet *g);
+  /* A monitor event (GV_MON_*) in hub context: 'value' is its figure. */
+  void (*monitor_event)(gv_hub *hub, int event, double value);
+  /* Writes a one-line description of g ("greenlet \"name\" (spawned at
+  ** file:line)") into buf. Must be async-signal-safe and read no Lua
+  ** state: the monitor thread and signal handlers call it. */
+  void (*describe)(gv_hub *hub, gv_greenlet *g, char *buf, size_t size);
 } gv_hooks;
+
+/* What the hub counts while observation is on (see gv_observe). The
+** hub's thread writes switches and callbacks, the monitor thread the
+** blocked_* figures; read them with gv_stats_of. */
+typedef struct gv_stats {
+  uint64_t switches;         /* greenlets resumed */
+  uint64_t callbacks;        /* hub callbacks run */
+  uint64_t blocked_reports;  /* blocks longer than max_blocking_time */
+  double blocked_time;       /* seconds those blocks lasted, in all */
+} gv_stats;
 
 /* A hub: memory owned by the bindings. loop, L, hooks, main and ud are the
 ** bindings' to read (hooks and ud to set once); current through
@@ -251,10 +290,27 @@ struct gv_hub {
   gv_greenlet *step_waiter;  /* main in gvlua_step: woken after one poll */
   double step_timeout;
   long coarse_tick;          /* coarse clock at last time update */
+  struct gv_children *children; /* child.c's registry, made on first use */
   /* fds whose epoll registration changes at the next poll (io.c) */
   struct pollfd *fdcheck;
   size_t nfdcheck, fdcheck_cap;
   int fdcheck_lost;          /* one could not be noted (no memory) */
+  /* observation (monitor.c): the scheduler pays one predictable branch
+  ** per run-queue entry on 'observe' and nothing else while it is 0 */
+  unsigned char observe;     /* GV_OBS_* bits */
+  unsigned char polling;     /* waiting in the poller (monitor reads it) */
+  gv_stats stats;
+  struct gv_monitor *monitor; /* the monitor thread, NULL when off */
+  /* interrupts (interrupt.c) */
+  unsigned irq;              /* pending GV_IRQ_* bits (atomic) */
+  int irq_ready;             /* gv_irq_enable done */
+  pthread_t thread;          /* the thread the hub runs on */
+  ev_async irq_async;        /* wakes an idle hub for a request */
+  struct gv_armed {          /* threads the interrupt hook is set on, and */
+    lua_State *L;            /* the hook each had before */
+    lua_Hook hook;
+    int mask, count;
+  } armed[4];
 };
 
 static inline gv_greenlet *gv_current(gv_hub *hub) { return hub->current; }
@@ -277,6 +333,12 @@ static inline gv_hub_counts gv_hub_counts_of(const gv_hub *hub) {
 
 /* Initialises a hub on 'loop' (NULL: a new loop). 0 or -errno. */
 int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L);
+/* fork() for a process with a hub: stdio is flushed first; in the child
+** the loop is re-made for the new process (ev_loop_fork) and the work
+** pool starts over (jobs in flight are run again there); greenlets are
+** kept, as gevent does. Returns fork's result (-1 with errno). Never
+** switches greenlets. */
+pid_t gv_hub_fork(gv_hub *hub);
 /* Frees the hub's resources. Greenlets still suspended are abandoned. */
 void gv_hub_close(gv_hub *hub);
 
@@ -431,6 +493,34 @@ int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
 /* Disarms w (its waiters, if any, must have been woken). */
 void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w);
 
+/* ---- waiting on many fds (select.c) ---------------------------------- */
+
+/* A wait on several fds at once. 'set' is caller-owned memory of
+** gv_select_size(n) bytes, zeroed before its first use, and 'fds' (poll(2)
+** entries: POLLIN, POLLPRI, POLLOUT asked; negative fds ignored) stays the
+** caller's too; both must stay valid until the wait ends (a userdata on
+** L's stack does). The greenlet blocks until one fd is ready or 'timeout'
+** seconds (negative: none); then revents are filled by poll(2) (POLLERR,
+** POLLHUP, POLLNVAL reported too) and k(L, LUA_YIELD, ctx) is called. With
+** k NULL it takes the slow path and returns the wake reason, revents
+** filled. A set has one waiter at a time: a second raises. A caller that
+** handles a throw itself (its own Timeout) sets GV_F_CATCH first. Switches
+** greenlets; raises as gv_block. Allocates nothing. */
+size_t gv_select_size(int n);
+int gv_select_wait(gv_hub *hub, lua_State *L, void *set, struct pollfd *fds,
+                   int n, double timeout, const char *what, lua_KContext ctx,
+                   gv_kfunction k);
+/* The greenlet waiting through 'set', or NULL (the set is idle). */
+gv_greenlet *gv_select_waiter(const void *set);
+/* Disarms 'set' without waking anyone (its owner is being freed; a waiter
+** must have been woken first). */
+void gv_select_stop(void *set);
+/* poll(2) without waiting: fills revents, returns how many are set. */
+int gv_select_poll(struct pollfd *fds, int n);
+/* How many fds a select may take: RLIMIT_NOFILE as it is now (LuaSocket's
+** _SETSIZE; there is no FD_SETSIZE cap). */
+long long gv_select_setsize(void);
+
 /* ---- scheduler entry points for the main greenlet --------------------- */
 
 /* Main greenlet: run until nothing can make progress (gevent.wait()). */
@@ -440,6 +530,255 @@ int gv_step(gv_hub *hub, lua_State *L, double timeout);
 /* Current greenlet: wait until the hub has nothing else to do. */
 int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
             gv_kfunction k);
+
+/* ---- the resolver (dns.c) -------------------------------------------- */
+
+/* A lookup. The caller makes it (gv_dns_new), waits for it (gv_dns_wait),
+** then owns it again only if it finished (gv_dns_taken): then it reads the
+** results and frees it (gv_dns_free). A wait cut short (timeout, kill,
+** Timeout) abandons the lookup: the backend cancels or finishes it and
+** frees it; the caller must not touch it again. Results are formatted
+** already: addresses as text, errors in LuaSocket's words. Which backend
+** resolves (a work-pool job around getaddrinfo today) is not part of the
+** contract. */
+typedef struct gv_dns gv_dns;
+enum { GV_DNS_ADDRINFO, GV_DNS_HOST, GV_DNS_NAMEINFO };
+typedef struct gv_dns_query {
+  int kind;                 /* GV_DNS_* */
+  const char *host, *serv;  /* copied; either may be NULL (not both) */
+  int family, socktype, protocol, flags;  /* AF_*, SOCK_*, AI_* hints */
+} gv_dns_query;
+/* One getaddrinfo result. */
+typedef struct gv_dns_addr {
+  const char *family;       /* "inet", "inet6", "unix", "unspec" */
+  char addr[64];            /* numeric host */
+  int port, protocol;
+  const char *socktype;     /* "stream", "dgram", "raw" */
+  char *canonname;          /* or NULL */
+} gv_dns_addr;
+
+/* A new lookup (nothing runs yet): NULL when out of memory. For
+** GV_DNS_ADDRINFO without host, AI_PASSIVE is added (a bind address). */
+gv_dns *gv_dns_new(const gv_dns_query *q);
+/* Starts d and blocks the current greenlet until it finished or 'timeout'
+** seconds (negative: none) passed; then k(L, LUA_YIELD, ctx), however the
+** wait ended (GV_F_CATCH is set: on GV_WAKE_THROW the error is on top of
+** L, re-raise it). Returns -errno (nothing blocked; d still the
+** caller's) if it could not start. Raises before starting if L's
+** greenlet cannot block. Switches greenlets. */
+int gv_dns_wait(gv_hub *hub, lua_State *L, gv_dns *d, double timeout,
+                lua_KContext ctx, gv_kfunction k);
+/* In gv_dns_wait's continuation: 1 if d finished and is the caller's. */
+int gv_dns_taken(gv_dns *d);
+void gv_dns_free(gv_dns *d);
+/* Results of a finished lookup: NULL, or what failed (LuaSocket's words). */
+const char *gv_dns_error(const gv_dns *d);
+/* GV_DNS_ADDRINFO: the n results. */
+const gv_dns_addr *gv_dns_addrs(const gv_dns *d, int *n);
+/* GV_DNS_HOST: the official name; aliases and addresses (text), each
+** NULL-terminated. */
+const char *gv_dns_host(const gv_dns *d, char *const **aliases,
+                        char *const **ips);
+/* GV_DNS_NAMEINFO: the n host names (when host was given) and the service
+** name (when serv was). */
+char *const *gv_dns_names(const gv_dns *d, int *n, const char **serv);
+/* Lookups started so far in this process (tests: a literal address must
+** not need one). */
+unsigned long gv_dns_lookups(void);
+/* 4 or 6 when host is a literal IPv4 / IPv6 address, else 0: no lookup
+** needed. */
+int gv_dns_isnumeric(const char *host);
+
+/* ---- child processes (child.c) --------------------------------------- */
+
+/* A child process of this hub: memory owned by the runtime, from spawn or
+** fork until the owner releases it and it is reaped. pid, done and status
+** are readable; the rest is the runtime's. */
+typedef struct gv_child gv_child;
+struct gv_child {
+  pid_t pid;
+  int status;            /* wait status once reaped (done) */
+  unsigned char done;    /* reaped (or reaped by someone else: status 0) */
+  unsigned char forked;  /* the owner's mark (gevent.os: from fork) */
+  unsigned char released; /* the runtime's, and below */
+  gv_waitq waiters;
+  gv_child *next;
+};
+
+/* What the child's stdin, stdout, stderr are. */
+enum { GV_SPAWN_INHERIT, GV_SPAWN_PIPE, GV_SPAWN_DEVNULL, GV_SPAWN_STDOUT,
+       GV_SPAWN_FD };
+typedef struct gv_spawn_fd {
+  int how;               /* GV_SPAWN_*: STDOUT only for stderr */
+  int fd;                /* GV_SPAWN_FD: this fd of ours */
+  int reopen;            /* give a fresh open file description of fd (ours
+                         ** is non-blocking; the child's must not be) */
+} gv_spawn_fd;
+typedef struct gv_spawn {
+  char *const *argv;     /* NULL-terminated */
+  char *const *envp;     /* NULL: this process's environment */
+  const char *file;      /* the program (PATH searched); NULL: argv[0] */
+  const char *cwd;       /* NULL: ours */
+  gv_spawn_fd std[3];
+  int setsid, close_fds; /* a new session; close fds above 2 */
+  int cwd_missing;       /* out: spawn failed because cwd is missing */
+} gv_spawn;
+
+/* Starts a child: posix_spawn with signal dispositions and mask reset.
+** Pipes asked for are close-on-exec, above fd 2, and our ends are
+** non-blocking: pipes[i] is our end for std[i] (or -1). The child is
+** registered with the hub (*out), reaped when SIGCHLD says so, and freed
+** once the owner calls gv_child_release and it is reaped. 0, or -errno
+** (nothing started; no fds left open). Never switches, never raises. */
+int gv_child_spawn(gv_hub *hub, gv_spawn *o, gv_child **out, int pipes[3]);
+/* fork() through gv_hub_fork; the parent gets the child registered in
+** *out (release it when done), the child 0 (the parent's children are
+** marked done there, their waiters woken). -errno on failure. */
+pid_t gv_child_fork(gv_hub *hub, gv_child **out);
+/* Reaps c if it has exited, without blocking: 1 when c is done. */
+int gv_child_poll(gv_child *c);
+/* Blocks until c is reaped or 'timeout' seconds (negative: none); then
+** k(L, LUA_YIELD, ctx): c->done tells which. The hub's loop stays alive
+** while a greenlet waits for a child. Switches greenlets; raises as
+** gv_block. */
+int gv_child_wait(gv_hub *hub, lua_State *L, gv_child *c, double timeout,
+                  lua_KContext ctx, gv_kfunction k);
+/* The owner is done with c (freed now if reaped, else once reaped). */
+void gv_child_release(gv_hub *hub, gv_child *c);
+/* A registered child by pid, or NULL. */
+gv_child *gv_child_find(gv_hub *hub, pid_t pid);
+/* Python's returncode for a wait status: the exit code, or -signal. */
+int gv_child_code(int status);
+/* A wait status as how it ended (GV_EXITED, GV_KILLED, GV_STOPPED) and
+** the exit code or signal in *code. */
+enum { GV_EXITED, GV_KILLED, GV_STOPPED };
+int gv_status_decode(int status, int *code);
+/* kill(2): 0 or -errno. */
+int gv_kill(pid_t pid, int sig);
+/* waitpid(2) that blocks the whole process (for pids not registered
+** here): the pid, or -errno. */
+pid_t gv_waitpid(pid_t pid, int *status);
+
+/* ---- signals (signal.c) --------------------------------------------- */
+
+/* A handler for one signal: memory owned by the caller (a Lua object).
+** fn runs in hub context (it must not block) each time the signal is
+** delivered. An active handler does not keep the loop alive. */
+typedef struct gv_signal gv_signal;
+struct gv_signal {
+  ev_signal w;            /* the runtime's */
+  gv_hub *hub;
+  void (*fn)(gv_hub *hub, gv_signal *s);
+  int signum;
+};
+/* Starts s for signum: 0, -EINVAL (not a signal, or SIGKILL/SIGSTOP,
+** which cannot be handled) or -EBUSY (SIGCHLD: the runtime reaps children
+** through it). Never switches, never raises. */
+int gv_signal_start(gv_hub *hub, gv_signal *s, int signum,
+                    void (*fn)(gv_hub *hub, gv_signal *s));
+/* Stops s (no-op when stopped or the hub is closed). Call before freeing. */
+void gv_signal_stop(gv_signal *s);
+int gv_signal_active(const gv_signal *s);
+/* Writes to a pipe whose reader is gone must fail with EPIPE, not kill
+** the process (Python and LuaSocket do the same): SIGPIPE is ignored
+** unless the host set a handler of its own. */
+void gv_signal_ignore_sigpipe(void);
+/* ---- interrupts (interrupt.c) ----------------------------------------- */
+
+/* Requests to the Lua code the hub runs now. Each is taken once, by the
+** first Lua code that runs on the hub's thread (through a hook set on the
+** running Lua thread only while a request is pending: nothing is paid
+** otherwise), or, when none runs (the hub waits in the poller), by the hub
+** itself: then hooks.interrupt gets L NULL. */
+#define GV_IRQ_INT    0x1   /* Ctrl-C: raise "interrupted!" */
+#define GV_IRQ_REPORT 0x2   /* the monitor: report the running code */
+#define GV_IRQ_SLICE  0x4   /* the running greenlet exceeded max_slice */
+
+/* Makes the hub interruptible: its thread is the calling one (the hub's
+** owner); requests from other threads reach it with GV_IRQ_SIGNAL. Called
+** by gv_interrupt_sigint and the monitor; idempotent. 0 or -errno. */
+int gv_irq_enable(gv_hub *hub);
+/* Posts 'bits' to the hub. Async-signal-safe and callable from any thread
+** once gv_irq_enable was called (else it does nothing). Never switches,
+** never raises: the request is acted upon by hooks.interrupt. */
+void gv_interrupt(gv_hub *hub, unsigned bits);
+/* Ctrl-C for 'hub' (on != 0) or the default action again: SIGINT posts
+** GV_IRQ_INT and restores the default action, so that a second Ctrl-C
+** kills a process whose Lua code cannot be reached (lua.c's behaviour).
+** One hub per process receives SIGINT this way. */
+void gv_interrupt_sigint(gv_hub *hub, int on);
+/* The signal other threads use to reach the hub's thread: SIGURG, which
+** nothing else uses and whose default action is to ignore it (Go's
+** runtime preempts with it for the same reasons). Installed with
+** SA_RESTART; a handler the host had is still called for its own. */
+#define GV_IRQ_SIGNAL SIGURG
+
+/* ---- observation, run info and the monitor thread (monitor.c) --------- */
+
+/* hub->observe bits. */
+#define GV_OBS_COUNT  0x1   /* keep the stats (the monitor needs them) */
+#define GV_OBS_SWITCH 0x2   /* call hooks.switched before each switch */
+#define GV_OBS_EVENTS 0x4   /* the bindings report spawns and deaths */
+#define GV_OBS_USER   0x8   /* counters asked for by the user */
+
+/* Sets or clears observation bits. The monitor keeps GV_OBS_COUNT on
+** while it runs, whatever the caller clears. */
+void gv_observe(gv_hub *hub, unsigned bits, int on);
+/* Which of 'bits' are on (one load: cheap enough for any path). */
+static inline unsigned gv_observing(const gv_hub *hub, unsigned bits) {
+  return hub->observe & bits;
+}
+/* A snapshot of the counters (any thread). */
+gv_stats gv_stats_of(gv_hub *hub);
+/* Whether the monitor thread runs. */
+static inline int gv_monitor_running(const gv_hub *hub) {
+  return hub->monitor != NULL;
+}
+
+/* Run info: the started greenlets that are not dead, one after the other
+** (g NULL: the first; NULL after the last), and the run queue's entries
+** (cb NULL: the first). Neither may change during the walk. */
+gv_greenlet *gv_alive_next(gv_hub *hub, gv_greenlet *g);
+const gv_callback *gv_runq_next(gv_hub *hub, const gv_callback *cb);
+/* Seconds until the hub's earliest timer, or -1 if none. */
+double gv_next_timer(gv_hub *hub);
+/* What g waits on: fd (-1: no fd wait) and its events (EV_READ,
+** EV_WRITE), seconds until its own timer fires (-1: none). */
+typedef struct gv_wait_info {
+  int fd, events;
+  double timer;
+} gv_wait_info;
+gv_wait_info gv_wait_info_of(gv_hub *hub, const gv_greenlet *g);
+
+/* Monitor events (hooks.monitor_event). */
+#define GV_MON_MEMORY_OVER  1   /* RSS passed max_memory_usage (bytes) */
+#define GV_MON_MEMORY_UNDER 2   /* RSS back under it (bytes) */
+
+/* What the monitor thread watches; zero or negative values are "off". */
+typedef struct gv_monitor_config {
+  int monitor_thread;           /* report blocks and memory */
+  double max_blocking_time;     /* seconds without a switch: a report */
+  double max_slice;             /* CPU seconds a greenlet may run without
+                                ** yielding before GV_IRQ_SLICE */
+  double max_memory_usage;      /* bytes of RSS */
+  double memory_monitor_period; /* seconds between RSS readings */
+} gv_monitor_config;
+
+/* Applies 'cfg' at once: starts the monitor thread when monitor_thread
+** or max_slice asks for it, stops it (and waits for it) when neither
+** does. From the hub's thread. 0 or -errno (no thread could be made). */
+int gv_monitor_configure(gv_hub *hub, const gv_monitor_config *cfg);
+/* The block being reported, for hooks.interrupt (GV_IRQ_REPORT, SLICE):
+** seconds since it began (at least; for a slice, max_slice) and whether
+** the request still holds (the hub has not switched since the monitor
+** made it). Marks a report as delivered: the monitor then says nothing
+** more about this block. */
+int gv_monitor_block(gv_hub *hub, unsigned bit, double *seconds);
+/* After a fork, in the child: the monitor thread did not survive the fork;
+** start it again if it ran. */
+void gv_monitor_after_fork(gv_hub *hub);
+/* Resident set size of the process in bytes, 0 if unknown. */
+size_t gv_monitor_rss(void);
 
 /* ---- work on OS threads (work.c) -------------------------------------- */
 
@@ -739,6 +1078,7 @@ typedef struct gv_http_head {
   gv_http_span method, target, path, query, reason;
   int status;              /* responses */
   unsigned char major, minor, flags;
+  unsigned char method_id; /* requests: http_parser's enum http_method */
   int64_t content_length;  /* -1: none */
   uint32_t nfields;
   gv_http_field fields[GV_HTTP_FIELDS];

@@ -93,6 +93,7 @@ static int scan_head(gv_http_scan *s, const char *buf, size_t len,
   while (begin + 1 < len && buf[begin] == '\r' && buf[begin + 1] == '\n')
     begin += 2;
   if (begin > 8) return -400;
+  if (len - begin == 1 && buf[begin] == '\r') return 0; /* CR of a CRLF */
   if (i < begin) i = begin;
   *start = (uint32_t)begin;
   for (;;) {
@@ -300,6 +301,7 @@ static int parse(gv_http_scan *s, const char *buf, size_t len,
   if (http_should_keep_alive(&p)) h->flags |= GV_HTTP_KEEPALIVE;
   if (request) {
     const char *m = http_method_str((enum http_method)p.method);
+    h->method_id = (unsigned char)p.method;
     h->method.off = start;
     h->method.len = (uint32_t)strlen(m);
     if (p.method == HTTP_CONNECT) return -501;

@@ -71,10 +71,24 @@ int gv__fd_dead(int fd);
 void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
 void gv__io_free(gv_hub *hub);
 
+/* ---- children (child.c) ----------------------------------------------- */
+
+/* Frees the hub's child registry (hub closing). */
+void gv__children_free(gv_hub *hub);
+
 /* ---- the work pool after fork (work.c; the hub's fork calls it) -------- */
 
 /* In a child after fork(): starts threads for the jobs the child inherited
 ** and re-sends results that were back but not dispatched. */
 void gv__work_after_fork(void);
+
+/* ---- observation and interrupts (monitor.c, interrupt.c) --------------- */
+
+/* The scheduler's side of observation, only while hub->observe != 0. */
+void gv__observe_switch(gv_hub *hub, gv_greenlet *g);
+void gv__observe_callback(gv_hub *hub);
+/* Hub closing: stops the monitor thread; forgets the hub's interrupts. */
+void gv__monitor_close(gv_hub *hub);
+void gv__irq_close(gv_hub *hub);
 
 #endif

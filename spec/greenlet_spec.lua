@@ -455,7 +455,7 @@ end)
 -- O(1) per greenlet. CPU time of 8x the greenlets must stay near 8x (it
 -- was 64x: naming a greenlet searched Lua's list of all objects).
 describe("failure reports at scale", function()
-  local child = dofile(here .. "/support/child.lua")
+  local child = dofile(here .. "/support/child.lua").run
 
   local function ratio(body)
     local code = [[
@@ -470,7 +470,8 @@ describe("failure reports at scale", function()
       local small = math.min(run(2000), run(2000))
       io.write(run(16000) / small)
     ]]
-    local out, err, status = child(code)
+    local r = child(code)
+    local out, err, status = r.out, r.err, r.rc
     assert.are.equal(0, status, err:sub(-500))
     return tonumber(out)
   end
@@ -496,10 +497,10 @@ end)
 -- memory" in the spawning code promptly, the hub keeps running, and all is
 -- usable again once memory is free.
 describe("out of memory while spawning", function()
-  local child = dofile(here .. "/support/child.lua")
+  local child = dofile(here .. "/support/child.lua").run
 
   it("raises in the caller, and recovers", function()
-    local out, err, status = child([[
+    local r = child([[
       local gevent = require "gevent"
       local ev = require("gevent.event").Event()
       local gs = {}
@@ -519,6 +520,7 @@ describe("out of memory while spawning", function()
       collectgarbage()
       print(alive, gevent.spawn(function() return "usable" end):get())
     ]], {limit_kb = 150000, timeout = 60})
+    local out, err, status = r.out, r.err, r.rc
     if err:find("AddressSanitizer", 1, true) then
       pending("ulimit -v does not go with AddressSanitizer")
       return
@@ -533,7 +535,7 @@ end)
 -- as it is, even when its __tostring raises, and the report ends with the
 -- error itself.
 describe("a greenlet's error", function()
-  local child = dofile(here .. "/support/child.lua")
+  local child = dofile(here .. "/support/child.lua").run
 
   it("is kept intact when its __tostring raises", function()
     local obj = setmetatable({}, {__tostring = function() error("nope") end})
@@ -547,7 +549,7 @@ describe("a greenlet's error", function()
   end)
 
   it("is reported with a fallback text, on a last line that ends with it", function()
-    local _, err, status = child([[
+    local r = child([[
       local gevent = require "gevent"
       local obj = setmetatable({}, {__tostring = function() error("nope") end})
       gevent.spawn(function() error(obj) end):join()
@@ -555,6 +557,7 @@ describe("a greenlet's error", function()
       gevent.spawn(function() error(setmetatable({}, {
         __tostring = function() return "custom text" end})) end):join()
     ]])
+    local err, status = r.err, r.rc
     assert.are.equal(0, status, err)
     local lines = {}
     for l in err:gmatch("[^\n]+") do

@@ -76,7 +76,12 @@ local MODULES = {
   {"gevent.os", {"os.md"}},
   {"gevent.monkey", {"monkey.md"}},
   {"gevent.http", {"http.md"}},
+  {"gevent.httpclient", {"httpclient.md"}},
   {"gevent.ssl", {"ssl.md"}},
+  {"gevent.config", {"config.md"}},
+  {"gevent.util", {"util.md"}},
+  {"gevent.events", {"events.md"}},
+  {"gevent.backdoor", {"backdoor.md"}},
 }
 
 ---------------------------------------------------------------------------
@@ -196,6 +201,7 @@ end
 local SPEC = {}
 
 SPEC["gevent"] = {
+  data = {config = true},
   instances = {
     Greenlet = function(m)
       local g1 = m.spawn(function() return 1 end)
@@ -282,7 +288,19 @@ SPEC["gevent.select"] = {
 }
 
 SPEC["gevent.server"] = {
+  aliases = {DatagramServer = {"StreamServer"}},
   instances = {
+    DatagramServer = function(m)
+      local s = m.DatagramServer({"127.0.0.1", 0}, function() end)
+      s:start()
+      local fields = {}
+      for _, k in ipairs{"address", "socket", "started", "server_host",
+                         "server_port", "handle_fn"} do
+        fields[k] = s[k]
+      end
+      s:stop()
+      return {s, setmetatable(fields, getmetatable(s))}
+    end,
     StreamServer = function(m)
       local s = m.StreamServer({"127.0.0.1", 0}, function() end, nil, 2)
       s:start()
@@ -378,6 +396,13 @@ SPEC["gevent.http"] = {
   },
 }
 
+SPEC["gevent.httpclient"] = {
+  data = {socket_http = true},
+  instances = {
+    HTTPClient = function(m) return {m.HTTPClient("127.0.0.1", 1)} end,
+  },
+}
+
 SPEC["gevent.subprocess"] = {
   instances = {
     Popen = function(m)
@@ -412,6 +437,31 @@ SPEC["gevent.subprocess"] = {
       local f = p.stdout
       p:wait()
       return {f}
+    end,
+  },
+}
+
+SPEC["gevent.events"] = {
+  data = {kinds = true},
+  objects = {
+    Subscription = function(m)
+      local s = m.subscribe("spawned", print)
+      s:unsubscribe()
+      return {s}
+    end,
+  },
+}
+
+SPEC["gevent.backdoor"] = {
+  instances = {
+    BackdoorServer = function(m)
+      local path = os.tmpname()
+      os.remove(path)
+      local tcp = m.BackdoorServer(0, {x = 1}, "hi")
+      local unix = m.BackdoorServer("unix:" .. path)
+      unix:start()
+      unix:stop()
+      return {tcp, unix}
     end,
   },
 }

@@ -85,6 +85,13 @@ static void test_incremental(void) {
   for (size_t i = 1; i < n; i++)
     CHECK(gv_http_parse_request(&sc, r, i, &lim, &h) == 0);
   CHECK(gv_http_parse_request(&sc, r, n, &lim, &h) == (int)n);
+  /* after empty lines, split inside one (found by tests/fuzz) */
+  r = "\r\n\r\nGET /inc HTTP/1.1\r\nHost: h\r\n\r\n";
+  n = strlen(r);
+  gv_http_scan_init(&sc);
+  for (size_t i = 1; i < n; i++)
+    CHECK(gv_http_parse_request(&sc, r, i, &lim, &h) == 0);
+  CHECK(gv_http_parse_request(&sc, r, n, &lim, &h) == (int)n);
 }
 
 static void test_response(void) {

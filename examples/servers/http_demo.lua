@@ -26,13 +26,15 @@ local function param(query, name)
     return string.char(tonumber(h, 16)) end))
 end
 
+-- routes[path] = {method, handler}; HEAD is answered as GET
 local routes = {}
+local function route(method, path, fn) routes[path] = {method, fn} end
 
-routes["GET /"] = function()
+route("GET", "/", function()
   return 200, TEXT, "hello\n"
-end
+end)
 
-routes["POST /echo"] = function(req, res)
+route("POST", "/echo", function(req, res)
   -- streamed both ways: each piece read is written at once
   res:start(200, TEXT)
   while true do
@@ -43,9 +45,9 @@ routes["POST /echo"] = function(req, res)
     end
     if not res:write(piece) then return end
   end
-end
+end)
 
-routes["GET /stream"] = function(req, res)
+route("GET", "/stream", function(req, res)
   local n = math.tointeger(tonumber(param(req.query, "n"))) or 5
   local delay = tonumber(param(req.query, "delay")) or 0
   res:start(200, TEXT)
@@ -53,14 +55,14 @@ routes["GET /stream"] = function(req, res)
     if i > 1 and delay > 0 then gevent.sleep(delay) end
     if not res:write(("line %d\n"):format(i)) then return end
   end
-end
+end)
 
-routes["GET /sleep"] = function(req)
+route("GET", "/sleep", function(req)
   gevent.sleep(tonumber(param(req.query, "s")) or 0)
   return 200, TEXT, "slept\n"
-end
+end)
 
-routes["GET /fetch"] = function(req)
+route("GET", "/fetch", function(req)
   local url = param(req.query, "url")
   if not url then return 400, TEXT, "url missing\n" end
   local ok, client = pcall(require, "gevent.httpclient")
@@ -68,13 +70,16 @@ routes["GET /fetch"] = function(req)
   local resp, err = client.request(url, nil, {timeout = 10})
   if not resp then return 502, TEXT, tostring(err) .. "\n" end
   return 200, TEXT, resp.body
-end
+end)
 
 local function handler(req, res)
-  local method = req.method
-  if method == "HEAD" then method = "GET" end
-  local route = routes[method .. " " .. req.path]
-  if route then return route(req, res) end
+  local r = routes[req.path]
+  if r then
+    local method = req.method
+    if method == r[1] or (method == "HEAD" and r[1] == "GET") then
+      return r[2](req, res)
+    end
+  end
   return 404, TEXT, "not found\n"
 end
 

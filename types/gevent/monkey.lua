@@ -34,8 +34,13 @@ function M.patch_time() end
 ---@return true
 function M.patch_os() end
 
+---LuaSec's connections (`require "ssl"`, `ssl.https`) wait in the hub;
+---`false` when LuaSec is not installed.
+---@return boolean
+function M.patch_ssl() end
+
 ---Whether `patch_<name>()` has run (`"socket"`, `"dns"`, `"select"`,
----`"time"`, `"os"`).
+---`"time"`, `"os"`, `"ssl"`).
 ---@param name string
 ---@return boolean
 function M.is_patched(name) end

@@ -8,7 +8,7 @@ local M = {}
 ---@alias gevent.server.listener {[1]: string, [2]: integer}|string|gevent.socket.tcp
 ---@alias gevent.server.handle fun(sock: gevent.socket.tcp, address: {[1]: string, [2]: integer})
 
----@alias gevent.server.options {handle?: gevent.server.handle, backlog?: integer, spawn?: gevent.pool.Pool|integer, reuse_addr?: boolean, reuse_port?: boolean, stop_timeout?: number}
+---@alias gevent.server.options {handle?: gevent.server.handle, backlog?: integer, spawn?: gevent.pool.Pool|integer, reuse_addr?: boolean, reuse_port?: boolean, stop_timeout?: number, ssl?: gevent.ssl.params|gevent.ssl.Context, certfile?: string, keyfile?: string, handshake_timeout?: number}
 
 ---`StreamServer(listener, handle, backlog, spawn)` or
 ---`StreamServer(listener, handle, options)`: one greenlet per connection,
@@ -27,6 +27,9 @@ local M = {}
 ---@field stop_timeout number `stop()`'s default timeout, seconds (default 1).
 ---@field min_delay number The first delay after a failed `accept`, seconds.
 ---@field max_delay number The longest delay after failed `accept`s, seconds.
+---@field handshake_timeout number Seconds a TLS client has to complete its handshake (default 10).
+---@field handshake_errors integer? TLS servers: handshakes failed or timed out so far.
+---@field ssl_context gevent.ssl.Context? TLS servers: the context they serve with.
 ---@overload fun(listener: gevent.server.listener, handle?: gevent.server.handle|gevent.server.options, backlog?: integer|gevent.server.options, spawn?: gevent.pool.Pool|integer): gevent.server.StreamServer
 local StreamServer = {}
 
@@ -68,5 +71,21 @@ function StreamServer:init_socket() end
 function StreamServer:subclass() end
 
 M.StreamServer = StreamServer
+
+---gevent's UDP server: `handle(data, address)` per datagram.
+---@class gevent.server.DatagramServer: gevent.server.StreamServer
+---@field max_size integer The largest datagram read, bytes (65535).
+---@overload fun(listener: gevent.server.listener|gevent.socket.udp, handle?: fun(data: string, address: {[1]: string, [2]: integer})|gevent.server.options, options?: gevent.server.options): gevent.server.DatagramServer
+local DatagramServer = {}
+
+---Sends a datagram to `address` from the server's socket.
+---@param data string
+---@param address {[1]: string, [2]: integer}|string
+---@param port? integer
+---@return 1|nil
+---@return string? err
+function DatagramServer:sendto(data, address, port) end
+
+M.DatagramServer = DatagramServer
 
 return M
