@@ -26,7 +26,7 @@
 -- greenlet) and the server keeps serving.
 local gevent = require "gevent"
 local socket = require "gevent.socket"
-local isnumeric = require("gvlua").socket.isnumeric
+local isnumeric = require("gvlua").dns.isnumeric
 
 local M = {}
 

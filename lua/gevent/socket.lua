@@ -24,7 +24,8 @@ if not okl then lsocket = sc end
 local oku, unix = pcall(require, "socket.unix")
 if not oku then unix = nil end
 
-local mono, isnumeric = C.monotonic, C.isnumeric
+local D = core.dns
+local mono, isnumeric = C.monotonic, D.isnumeric
 local cancel_wait, sockerror, connected = C.cancel_wait, C.sockerror,
   C.connected
 local watcher, wait_on, unwatch, readable = C.watcher, C.wait_on, C.unwatch,
@@ -81,7 +82,7 @@ end
 -- is numeric already). Returns list or nil, err.
 local function resolve(host, socktype, family)
   if host == nil or host == "*" or isnumeric(host) then return {host} end
-  local res, err = C.getaddrinfo(host, nil, family or "unspec",
+  local res, err = D.getaddrinfo(host, nil, family or "unspec",
                                  socktype or "stream")
   if not res then return nil, err end
   local out, seen = {}, {}
@@ -588,7 +589,7 @@ end
 -- How many sockets select takes: not LuaSocket's FD_SETSIZE (select waits
 -- in libev and reads readiness with poll), but as many as the process may
 -- open (RLIMIT_NOFILE when this module loaded).
-M._SETSIZE = C.setsize()
+M._SETSIZE = core.select.setsize()
 M.try = lsocket.try or sc.newtry()
 -- LTN12 sources and sinks: they call methods, so they cooperate too
 for _, k in ipairs{"choose", "sink", "source", "sinkt", "sourcet"} do
@@ -610,7 +611,7 @@ function M.connect(address, port, laddress, lport, family)
   if isnumeric(address) then addrs = {address}
   else
     local res
-    res, err = C.getaddrinfo(address, nil, fam, "stream")
+    res, err = D.getaddrinfo(address, nil, fam, "stream")
     if not res then return nil, err end
     addrs = {}
     for _, r in ipairs(res) do addrs[#addrs + 1] = r.addr end
@@ -710,7 +711,7 @@ function M.select(recvt, sendt, timeout)
     end
     return readable, writable
   end
-  local rr, ww = C.select(rfds, wfds, timeout)
+  local rr, ww = core.select.select(rfds, wfds, timeout)
   for _, fd in ipairs(rr) do
     for _, x in ipairs(robj[fd]) do
       if not readable[x] then
@@ -740,13 +741,13 @@ local dns = {}
 M.dns = dns
 
 function dns.toip(name)
-  local r, err = C.gethost(name)
+  local r, err = D.gethost(name)
   if not r then return nil, err end
   return r.ip[1], r
 end
 
 function dns.tohostname(name)
-  local r, err = C.gethost(name)
+  local r, err = D.gethost(name)
   if not r then return nil, err end
   return r.name, r
 end
@@ -755,12 +756,12 @@ function dns.getaddrinfo(host)
   if type(host) ~= "string" then
     error("bad argument #1 to 'getaddrinfo' (string expected)", 2)
   end
-  return C.getaddrinfo(host, nil, "unspec", "stream")
+  return D.getaddrinfo(host, nil, "unspec", "stream")
 end
 
 function dns.getnameinfo(host, serv)
   if serv ~= nil then serv = tostring(serv) end
-  return C.getnameinfo(host, serv)
+  return D.getnameinfo(host, serv)
 end
 
 dns.gethostname = sc.dns.gethostname
@@ -784,20 +785,20 @@ M.cancel_wait = C.cancel_wait
 -- family "inet"/"inet6"/"unspec", socktype "stream"/"dgram" (or numbers).
 function M.getaddrinfo(host, port, family, socktype, proto, flags)
   if port ~= nil then port = tostring(port) end
-  return C.getaddrinfo(host, port, family, socktype, proto, flags)
+  return D.getaddrinfo(host, port, family, socktype, proto, flags)
 end
 
 --- gethostbyname(name): its IPv4 address as a string, or nil, err.
 function M.gethostbyname(name)
   if isnumeric(name) == "inet" then return name end
-  local r, err = C.getaddrinfo(name, nil, "inet", "stream")
+  local r, err = D.getaddrinfo(name, nil, "inet", "stream")
   if not r then return nil, err end
   return r[1].addr
 end
 
 --- gethostbyname_ex(name): hostname, aliases, addresses (or nil, err).
 function M.gethostbyname_ex(name)
-  local r, err = C.gethost(name)
+  local r, err = D.gethost(name)
   if not r then return nil, err end
   return r.name, r.alias, r.ip
 end
@@ -892,7 +893,7 @@ function M._patch_luasocket()
         set(sc, k, f)
       end
     end
-    set(sc, "_SETSIZE", C.setsize()) -- select has no FD_SETSIZE cap
+    set(sc, "_SETSIZE", core.select.setsize()) -- select has no FD_SETSIZE cap
     if lsocket.bind then
       local f = raw(M.bind)
       originals[f] = lsocket.bind
