@@ -314,6 +314,10 @@ local function http_objects(m, what)
         t[k] = req[k]
       end
       snap = setmetatable(t, getmetatable(req))
+    elseif what == "WebSocket" then
+      local ws = assert(req:websocket())
+      snap = setmetatable(t, getmetatable(ws))
+      return
     else
       res:start(200)
       t.started, t.status = res.started, res.status
@@ -324,7 +328,9 @@ local function http_objects(m, what)
   s:start()
   local c = assert(socket.connect("127.0.0.1", s.address[2]))
   c:settimeout(5)
-  c:send("GET /p?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+  c:send("GET /p?q=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    .. "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    .. "Sec-WebSocket-Version: 13\r\n\r\n")
   c:receive("*l")
   c:close()
   s:stop()
@@ -376,6 +382,7 @@ SPEC["gevent.http"] = {
   objects = {
     Request = function(m) return http_objects(m, "Request") end,
     Response = function(m) return http_objects(m, "Response") end,
+    WebSocket = function(m) return http_objects(m, "WebSocket") end,
   },
 }
 

@@ -61,6 +61,45 @@ function Request:header(name) end
 ---@return string? err
 function Request:read(n) end
 
+---Answers a WebSocket handshake with 101: the WebSocket, or `nil, err`
+---when the request is not one.
+---@param opts? {protocols?: string[], max_message?: integer, timeout?: number}
+---@return gevent.http.WebSocket|nil
+---@return string? err
+function Request:websocket(opts) end
+
+---A WebSocket (RFC 6455) over the request's connection, valid during the
+---handler's call only.
+---@class gevent.http.WebSocket
+local WebSocket = {}
+
+---The next message: `data, "text"|"binary"`; `nil, "closed", code`;
+---`nil, "timeout"`; `nil, reason` after a protocol error.
+---@return string|nil
+---@return string kind_or_err
+---@return integer? code
+function WebSocket:receive() end
+
+---Sends one message (text unless `binary`).
+---@param data string
+---@param binary? boolean
+---@return true|nil
+---@return string? err
+function WebSocket:send(data, binary) end
+
+---Sends a ping (at most 125 bytes).
+---@param data? string
+---@return true|nil
+---@return string? err
+function WebSocket:ping(data) end
+
+---Sends a close frame (1000 by default).
+---@param code? integer
+---@param reason? string
+---@return true|nil
+---@return string? err
+function WebSocket:close(code, reason) end
+
 ---A streamed response, valid during the handler's call only.
 ---@class gevent.http.Response
 ---@field started boolean Whether the response has started.
