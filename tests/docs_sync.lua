@@ -376,7 +376,8 @@ SPEC["gevent.http"] = {
         fields[k] = s[k]
       end
       s:stop()
-      return {s, setmetatable(fields, getmetatable(s))}
+      local w = m.HTTPServer({"127.0.0.1", 0}, function() end, {workers = 2})
+      return {s, setmetatable(fields, getmetatable(s)), w}
     end,
   },
   objects = {
