@@ -63,7 +63,6 @@
 /* the end of a syntax error message for a chunk that is not finished */
 #define EOF_MARK "<eof>"
 
-static lua_State *globalL = NULL;         /* for the SIGINT handler */
 static const char *progname = GVLUA_PROGNAME;  /* prefix of messages */
 
 
@@ -109,32 +108,13 @@ static int msghandler (lua_State *L) {
 }
 
 
-/* Ctrl-C while Lua code runs: stop it with an error at the next hook. */
+/* Sets a signal's action (the readline guard below). */
 static void set_signal (int sig, void (*handler) (int)) {
   struct sigaction sa;
   sa.sa_handler = handler;
   sa.sa_flags = 0;
   sigemptyset(&sa.sa_mask);
   sigaction(sig, &sa, NULL);
-}
-
-static void interrupted_hook (lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted!");
-}
-
-/*
-** The first SIGINT installs a hook that raises the error; a second one
-** (when the hook cannot run, e.g. inside a long C function) kills the
-** process, as the handler is back to the default. The hook is on the main
-** thread: while the main greenlet is blocked in the hub (gevent.sleep,
-** a join...) the error comes when it runs again.
-*/
-static void on_sigint (int sig) {
-  int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT;
-  set_signal(sig, SIG_DFL);
-  lua_sethook(globalL, interrupted_hook, mask, 1);
 }
 
 
@@ -147,10 +127,10 @@ static int docall (lua_State *L, int narg, int nres) {
   int base = lua_gettop(L) - narg;
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
-  globalL = L;
-  set_signal(SIGINT, on_sigint);
+  /* Ctrl-C raises "interrupted!" in whatever greenlet runs Lua code */
+  gvlua_catch_sigint(L, 1);
   status = lua_pcall(L, narg, nres, base);
-  set_signal(SIGINT, SIG_DFL);
+  gvlua_catch_sigint(L, 0);
   lua_remove(L, base);
   return status;
 }

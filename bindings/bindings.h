@@ -22,6 +22,8 @@ typedef struct l_hub {
   struct l_greenlet *main;
   int site_line;             /* the last spawn site, see record_site */
   char site_src[LUA_IDSIZE];
+  gv_callback events_cb;     /* delivers queued events (l_monitor.c) */
+  gv_greenlet *int_victim;   /* greenlet Ctrl-C's error was raised in */
 } l_hub;
 
 /* A Greenlet object. User values hold its Lua-side state (UV_*). */
@@ -29,6 +31,8 @@ typedef struct l_greenlet {
   gv_greenlet g;
   gv_waitq joiners;       /* greenlets in join()/get() */
   const char *where;      /* spawn site (the UV_SPAWNED string) */
+  const char *cname;      /* the name a user gave it (a string kept in
+                          ** UV_EXTRA), for reports made without Lua */
   int ref;                /* registry anchor while started and alive */
   int nvalues;            /* results stored in UV_THREAD once dead */
   int nbody;              /* fn + args stored in UV_THREAD before it runs */
@@ -60,6 +64,7 @@ enum {
 #define L_TIMEOUT "gevent.Timeout"          /* Timeout class = metatable */
 #define L_GREENLETEXIT "gevent.GreenletExit"
 #define L_LOOPEXIT "gevent.LoopExit"
+#define L_SLICEEXCEEDED "gevent.SliceExceeded"
 
 /* The hub given to C functions as upvalue 1. */
 #define l_hubup(L) ((l_hub *)lua_touserdata((L), lua_upvalueindex(1)))
@@ -110,6 +115,23 @@ void l_hub_hooks(l_hub *h);
 void l_greenlet_new_main(lua_State *L, l_hub *h);
 /* Spawns fn (at fn_idx) with nargs values on top as arguments; pops them. */
 l_greenlet *l_greenlet_spawn(lua_State *L, l_hub *h, int nargs);
+
+/* l_monitor.c: gevent.config's C side, counters, events, run info. */
+void l_monitor_open(lua_State *L, l_hub *h);
+void l_monitor_hooks(l_hub *h);
+/* Describes g for reports made without Lua (async-signal-safe). */
+void l_greenlet_describe(gv_hub *hub, gv_greenlet *g, char *buf,
+                         size_t size);
+/* Events: g (at idx) was spawned / died. Cost one test while nobody
+** listens. */
+void l_events_spawned(lua_State *L, l_hub *h, int idx);
+void l_events_finished(lua_State *L, l_hub *h, int idx);
+/* In finish_p: g (self at idx) died with the error at err (traceback tb
+** or NULL). If it was Ctrl-C's doing, the interrupt goes on to the main
+** greenlet (gevent hands KeyboardInterrupt to the main greenlet too) and
+** 1 is returned: no failure report then. */
+int l_monitor_interrupted(lua_State *L, l_hub *h, l_greenlet *g, int self,
+                          int err, const char *tb);
 
 /* l_timeout.c */
 void l_timeout_open(lua_State *L, l_hub *h);

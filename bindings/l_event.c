@@ -245,6 +245,7 @@ static l_event *event_new(lua_State *L, l_hub *h, int kind) {
   l_event *e = lua_newuserdatauv(L, sizeof *e, kind == K_EVENT ? 1 : EUV_NUM);
   memset(e, 0, sizeof *e);
   e->notify.fn = notify_fire;
+  e->notify.kind = GV_CB_EVENT;
   e->h = h;
   gv_waitq_init(&e->links);
   gv_waitq_init(&e->arrived);

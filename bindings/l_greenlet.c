@@ -188,6 +188,7 @@ static l_greenlet *greenlet_new(lua_State *L, l_hub *h, int cls_idx) {
   g->nvalues = 0;
   g->use_run = g->failed = g->started = 0;
   g->where = NULL;
+  g->cname = NULL;
   if (cls_idx && !is_base_class(L, cls_idx)) {
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, cls_idx);
@@ -349,8 +350,12 @@ static int prepare_start(lua_State *L, int idx) {
 
 /* Schedules the greenlet at idx to run its body. */
 static void greenlet_start(lua_State *L, int idx) {
-  if (prepare_start(L, idx))
-    gv_greenlet_start(&((l_greenlet *)lua_touserdata(L, idx))->g);
+  if (prepare_start(L, idx)) {
+    l_greenlet *g = lua_touserdata(L, idx);
+    gv_greenlet_start(&g->g);
+    if (gv_observing(g->g.hub, GV_OBS_EVENTS))
+      l_events_spawned(L, g->g.hub->ud, idx);
+  }
 }
 
 l_greenlet *l_greenlet_spawn(lua_State *L, l_hub *h, int nargs) {
@@ -458,6 +463,7 @@ static void settle(lua_State *L, l_greenlet *g, int self, int vals,
     lua_setiuservalue(L, self, UV_LINKS);
   }
   g->g.run.fn = notify;
+  g->g.run.kind = GV_CB_LINKS;
   gv_schedule(g->g.hub, &g->g.run);
 }
 
@@ -528,8 +534,12 @@ static int finish_p(lua_State *L) {
     err = lua_gettop(L);
   }
   g->g.L = NULL;
-  if (err) print_report(L, self, err, tb);
+  if (err && !l_monitor_interrupted(L, h, g, self, err, tb))
+    print_report(L, self, err, tb);
+  else if (!err && h->int_victim == &g->g)
+    h->int_victim = NULL; /* it caught the interrupt and ended well */
   settle(L, g, self, vals, err);
+  if (gv_observing(&h->hub, GV_OBS_EVENTS)) l_events_finished(L, h, self);
   return 0;
 }
 
@@ -584,11 +594,30 @@ static void on_stray_yield(gv_hub *hub, gv_greenlet *g) {
   lua_sethook(g->L, stray_yield_hook, LUA_MASKCOUNT, 1);
 }
 
+/* Names g without calling Lua (the monitor thread, signal handlers). */
+void l_greenlet_describe(gv_hub *hub, gv_greenlet *gg, char *buf,
+                         size_t size) {
+  (void)hub;
+  l_greenlet *g = (l_greenlet *)gg;
+  const char *where = g->where ? g->where : "?";
+  if (gg->flags & GV_F_MAIN)
+    snprintf(buf, size, "the main greenlet");
+  else if (g->cname)
+    snprintf(buf, size, "greenlet \"%s\" (spawned at %s)", g->cname, where);
+  else if (g->ident)
+    snprintf(buf, size, "greenlet \"Greenlet-%u\" (spawned at %s)",
+             g->ident - 1, where);
+  else
+    snprintf(buf, size, "a greenlet spawned at %s", where);
+}
+
 void l_hub_hooks(l_hub *h) {
   h->hub.hooks.finished = on_finished;
   h->hub.hooks.materialize = on_materialize;
   h->hub.hooks.push_loop_exit = push_loop_exit;
   h->hub.hooks.stray_yield = on_stray_yield;
+  h->hub.hooks.describe = l_greenlet_describe;
+  l_monitor_hooks(h);
 }
 
 /* ---- gevent functions -------------------------------------------------- */
@@ -650,6 +679,7 @@ static void start_later_fire(gv_hub *hub, gv_timer *t) {
 static void start_later(lua_State *L, l_hub *h, int idx, double s) {
   l_greenlet *g = lua_touserdata(L, idx);
   if (!prepare_start(L, idx)) return;
+  if (gv_observing(&h->hub, GV_OBS_EVENTS)) l_events_spawned(L, h, idx);
   gv_now(&h->hub);
   gv_timer_start(&h->hub, &g->g.timer, s, start_later_fire); /* not started:
                                                   its wait timer is free */
@@ -906,6 +936,7 @@ static int add_link(lua_State *L, int kind) {
       g->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
     g->g.run.fn = notify;
+    g->g.run.kind = GV_CB_LINKS;
     gv_schedule(g->g.hub, &g->g.run);
   } else {
     body_unpack(L, 1);
@@ -1051,6 +1082,11 @@ static int m_newindex(lua_State *L) {
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
   lua_rawset(L, -3);
+  if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "name") == 0) {
+    l_greenlet *g = lua_touserdata(L, 1);
+    /* the string stays alive in UV_EXTRA while it is the name */
+    g->cname = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL;
+  }
   return 0;
 }
 

@@ -23,24 +23,10 @@ static void describe_current(void *arg, int fd) {
   l_hub *h = arg;
   char buf[256];
   gv_greenlet *g = h->hub.current;
-  int n;
-  if (!g) n = snprintf(buf, sizeof buf, "the hub");
-  else if (g->flags & GV_F_MAIN) n = snprintf(buf, sizeof buf,
-                                              "the main greenlet");
-  else {
-    l_greenlet *lg = (l_greenlet *)g;
-    const char *where = lg->where ? lg->where : "?";
-    if (lg->ident)
-      n = snprintf(buf, sizeof buf, "greenlet Greenlet-%u (spawned at %s)",
-                   lg->ident - 1, where);
-    else
-      n = snprintf(buf, sizeof buf, "a greenlet spawned at %s", where);
-  }
-  if (n > 0) {
-    ssize_t r = write(fd, buf, (size_t)n < sizeof buf ? (size_t)n
-                                                      : sizeof buf - 1);
-    (void)r;
-  }
+  if (!g) snprintf(buf, sizeof buf, "the hub");
+  else l_greenlet_describe(&h->hub, g, buf, sizeof buf);
+  ssize_t r = write(fd, buf, strlen(buf));
+  (void)r;
 }
 
 static l_hub *hub_create(lua_State *L, struct ev_loop *loop) {
@@ -153,6 +139,7 @@ static const struct {
   {"queue", l_queue_open},
   {"ssl", l_ssl_open},
   {"http", l_http_open},
+  {"monitor", l_monitor_open},
   {NULL, NULL}
 };
 
@@ -213,6 +200,10 @@ GVLUA_API int gvlua_run(lua_State *L) {
 
 GVLUA_API int gvlua_step(lua_State *L, double timeout) {
   return gv_step(&l_hub_get(L)->hub, L, timeout);
+}
+
+GVLUA_API void gvlua_catch_sigint(lua_State *L, int on) {
+  gv_interrupt_sigint(&l_hub_get(L)->hub, on);
 }
 
 GVLUA_API void gvlua_sleep(lua_State *L, double seconds) {

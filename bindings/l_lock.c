@@ -374,6 +374,7 @@ static int l_defer_new(lua_State *L) {
   memset(d, 0, sizeof *d);
   d->n = n;
   d->cb.fn = defer_run;
+  d->cb.kind = GV_CB_DEFER;
   for (int i = n; i >= 1; i--) {
     lua_pushvalue(L, i);
     lua_setiuservalue(L, -2, i);

@@ -837,6 +837,7 @@ static int q_new(lua_State *L) {
   int self = lua_gettop(L);
   memset(q, 0, sizeof *q);
   q->unlock.fn = unlock_fire;
+  q->unlock.kind = GV_CB_QUEUE;
   q->h = h;
   gv_waitq_init(&q->getters);
   gv_waitq_init(&q->putters);

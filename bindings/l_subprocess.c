@@ -1220,6 +1220,7 @@ static int l_fork(lua_State *L) {
   if (pid < 0) return push_errno(L, errno, "fork");
   if (pid == 0) {
     ev_loop_fork(h->hub.loop);
+    gv_monitor_after_fork(&h->hub); /* its thread stayed in the parent */
     /* children of the parent are not ours */
     for (sp_child *c = s->children; c; c = c->next) {
       if (!c->done) {

@@ -71,6 +71,15 @@ GVLUA_API void gvlua_sleep(lua_State *L, double seconds);
 ** hub's own, or is closed while the greenlet waits. */
 GVLUA_API int gvlua_wait_fd(lua_State *L, int fd, int events, double timeout);
 
+/* With 'on', Ctrl-C (SIGINT) interrupts whatever Lua code the hub of L
+** runs, in any greenlet, with the error "interrupted!" (lua.c does this
+** for the main thread only); when the hub is idle, the main greenlet gets
+** the error where it waits. A greenlet that dies of it hands it on to the
+** main greenlet, with its traceback. The first Ctrl-C puts the default
+** action back, so a second one kills a process stuck in C code. 'on' 0
+** restores the default action. One hub per process takes SIGINT. */
+GVLUA_API void gvlua_catch_sigint(lua_State *L, int on);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,8 @@
 #ifndef GV_H
 #define GV_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <ev.h>
@@ -82,7 +84,19 @@ struct gv_callback {
   gv_callback *next;
   gv_callback_fn fn;
   int queued;
+  unsigned char kind;       /* GV_CB_*: what it is, for run info only */
 };
+
+/* Kinds of callbacks (gv_callback.kind, set by the owner with fn), named
+** by gv_callback_name for run-info reports. */
+enum {
+  GV_CB_OTHER,    /* (zero: also greenlet entries, whose fn is NULL) */
+  GV_CB_LINKS,    /* a dead greenlet's links and joiners */
+  GV_CB_EVENT,    /* an Event's or AsyncResult's wake-ups */
+  GV_CB_QUEUE,    /* a queue's hand-off to its waiters */
+  GV_CB_DEFER     /* a function deferred to the hub (gevent.pool) */
+};
+const char *gv_callback_name(const gv_callback *cb);
 
 /* Appends 'cb' to the run queue unless it is already queued. */
 void gv_schedule(gv_hub *hub, gv_callback *cb);
@@ -213,7 +227,30 @@ typedef struct gv_hooks {
   /* A greenlet's thread yielded without blocking (a stray
   ** coroutine.yield at its top level). */
   void (*stray_yield)(gv_hub *hub, gv_greenlet *g);
+  /* Interrupt requests (GV_IRQ_* bits) for the Lua code running now, on
+  ** the hub's thread: from a Lua hook on L, the thread that runs (a
+  ** greenlet's, or hub->L in hub context), or with L NULL from hub
+  ** context when no Lua code ran to take them. May raise in L. */
+  void (*interrupt)(gv_hub *hub, lua_State *L, unsigned bits);
+  /* Greenlet g is about to run (only while GV_OBS_SWITCH is on). */
+  void (*switched)(gv_hub *hub, gv_greenlet *g);
+  /* A monitor event (GV_MON_*) in hub context: 'value' is its figure. */
+  void (*monitor_event)(gv_hub *hub, int event, double value);
+  /* Writes a one-line description of g ("greenlet \"name\" (spawned at
+  ** file:line)") into buf. Must be async-signal-safe and read no Lua
+  ** state: the monitor thread and signal handlers call it. */
+  void (*describe)(gv_hub *hub, gv_greenlet *g, char *buf, size_t size);
 } gv_hooks;
+
+/* What the hub counts while observation is on (see gv_observe). The
+** hub's thread writes switches and callbacks, the monitor thread the
+** blocked_* figures; read them with gv_stats_of. */
+typedef struct gv_stats {
+  uint64_t switches;         /* greenlets resumed */
+  uint64_t callbacks;        /* hub callbacks run */
+  uint64_t blocked_reports;  /* blocks longer than max_blocking_time */
+  double blocked_time;       /* seconds those blocks lasted, in all */
+} gv_stats;
 
 /* A hub: memory owned by the bindings. loop, L, hooks, main and ud are the
 ** bindings' to read (hooks and ud to set once); current through
@@ -255,6 +292,22 @@ struct gv_hub {
   struct pollfd *fdcheck;
   size_t nfdcheck, fdcheck_cap;
   int fdcheck_lost;          /* one could not be noted (no memory) */
+  /* observation (monitor.c): the scheduler pays one predictable branch
+  ** per run-queue entry on 'observe' and nothing else while it is 0 */
+  unsigned char observe;     /* GV_OBS_* bits */
+  unsigned char polling;     /* waiting in the poller (monitor reads it) */
+  gv_stats stats;
+  struct gv_monitor *monitor; /* the monitor thread, NULL when off */
+  /* interrupts (interrupt.c) */
+  unsigned irq;              /* pending GV_IRQ_* bits (atomic) */
+  int irq_ready;             /* gv_irq_enable done */
+  pthread_t thread;          /* the thread the hub runs on */
+  ev_async irq_async;        /* wakes an idle hub for a request */
+  struct gv_armed {          /* threads the interrupt hook is set on, and */
+    lua_State *L;            /* the hook each had before */
+    lua_Hook hook;
+    int mask, count;
+  } armed[4];
 };
 
 static inline gv_greenlet *gv_current(gv_hub *hub) { return hub->current; }
@@ -440,6 +493,103 @@ int gv_step(gv_hub *hub, lua_State *L, double timeout);
 /* Current greenlet: wait until the hub has nothing else to do. */
 int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
             gv_kfunction k);
+
+/* ---- interrupts (interrupt.c) ----------------------------------------- */
+
+/* Requests to the Lua code the hub runs now. Each is taken once, by the
+** first Lua code that runs on the hub's thread (through a hook set on the
+** running Lua thread only while a request is pending: nothing is paid
+** otherwise), or, when none runs (the hub waits in the poller), by the hub
+** itself: then hooks.interrupt gets L NULL. */
+#define GV_IRQ_INT    0x1   /* Ctrl-C: raise "interrupted!" */
+#define GV_IRQ_REPORT 0x2   /* the monitor: report the running code */
+#define GV_IRQ_SLICE  0x4   /* the running greenlet exceeded max_slice */
+
+/* Makes the hub interruptible: its thread is the calling one (the hub's
+** owner); requests from other threads reach it with GV_IRQ_SIGNAL. Called
+** by gv_interrupt_sigint and the monitor; idempotent. 0 or -errno. */
+int gv_irq_enable(gv_hub *hub);
+/* Posts 'bits' to the hub. Async-signal-safe and callable from any thread
+** once gv_irq_enable was called (else it does nothing). Never switches,
+** never raises: the request is acted upon by hooks.interrupt. */
+void gv_interrupt(gv_hub *hub, unsigned bits);
+/* Ctrl-C for 'hub' (on != 0) or the default action again: SIGINT posts
+** GV_IRQ_INT and restores the default action, so that a second Ctrl-C
+** kills a process whose Lua code cannot be reached (lua.c's behaviour).
+** One hub per process receives SIGINT this way. */
+void gv_interrupt_sigint(gv_hub *hub, int on);
+/* The signal other threads use to reach the hub's thread: SIGURG, which
+** nothing else uses and whose default action is to ignore it (Go's
+** runtime preempts with it for the same reasons). Installed with
+** SA_RESTART; a handler the host had is still called for its own. */
+#define GV_IRQ_SIGNAL SIGURG
+
+/* ---- observation, run info and the monitor thread (monitor.c) --------- */
+
+/* hub->observe bits. */
+#define GV_OBS_COUNT  0x1   /* keep the stats (the monitor needs them) */
+#define GV_OBS_SWITCH 0x2   /* call hooks.switched before each switch */
+#define GV_OBS_EVENTS 0x4   /* the bindings report spawns and deaths */
+#define GV_OBS_USER   0x8   /* counters asked for by the user */
+
+/* Sets or clears observation bits. The monitor keeps GV_OBS_COUNT on
+** while it runs, whatever the caller clears. */
+void gv_observe(gv_hub *hub, unsigned bits, int on);
+/* Which of 'bits' are on (one load: cheap enough for any path). */
+static inline unsigned gv_observing(const gv_hub *hub, unsigned bits) {
+  return hub->observe & bits;
+}
+/* A snapshot of the counters (any thread). */
+gv_stats gv_stats_of(gv_hub *hub);
+/* Whether the monitor thread runs. */
+static inline int gv_monitor_running(const gv_hub *hub) {
+  return hub->monitor != NULL;
+}
+
+/* Run info: the started greenlets that are not dead, one after the other
+** (g NULL: the first; NULL after the last), and the run queue's entries
+** (cb NULL: the first). Neither may change during the walk. */
+gv_greenlet *gv_alive_next(gv_hub *hub, gv_greenlet *g);
+const gv_callback *gv_runq_next(gv_hub *hub, const gv_callback *cb);
+/* Seconds until the hub's earliest timer, or -1 if none. */
+double gv_next_timer(gv_hub *hub);
+/* What g waits on: fd (-1: no fd wait) and its events (EV_READ,
+** EV_WRITE), seconds until its own timer fires (-1: none). */
+typedef struct gv_wait_info {
+  int fd, events;
+  double timer;
+} gv_wait_info;
+gv_wait_info gv_wait_info_of(gv_hub *hub, const gv_greenlet *g);
+
+/* Monitor events (hooks.monitor_event). */
+#define GV_MON_MEMORY_OVER  1   /* RSS passed max_memory_usage (bytes) */
+#define GV_MON_MEMORY_UNDER 2   /* RSS back under it (bytes) */
+
+/* What the monitor thread watches; zero or negative values are "off". */
+typedef struct gv_monitor_config {
+  int monitor_thread;           /* report blocks and memory */
+  double max_blocking_time;     /* seconds without a switch: a report */
+  double max_slice;             /* CPU seconds a greenlet may run without
+                                ** yielding before GV_IRQ_SLICE */
+  double max_memory_usage;      /* bytes of RSS */
+  double memory_monitor_period; /* seconds between RSS readings */
+} gv_monitor_config;
+
+/* Applies 'cfg' at once: starts the monitor thread when monitor_thread
+** or max_slice asks for it, stops it (and waits for it) when neither
+** does. From the hub's thread. 0 or -errno (no thread could be made). */
+int gv_monitor_configure(gv_hub *hub, const gv_monitor_config *cfg);
+/* The block being reported, for hooks.interrupt (GV_IRQ_REPORT, SLICE):
+** seconds since it began (at least; for a slice, max_slice) and whether
+** the request still holds (the hub has not switched since the monitor
+** made it). Marks a report as delivered: the monitor then says nothing
+** more about this block. */
+int gv_monitor_block(gv_hub *hub, unsigned bit, double *seconds);
+/* After a fork, in the child: the monitor thread did not survive the fork;
+** start it again if it ran. */
+void gv_monitor_after_fork(gv_hub *hub);
+/* Resident set size of the process in bytes, 0 if unknown. */
+size_t gv_monitor_rss(void);
 
 /* ---- work on OS threads (work.c) -------------------------------------- */
 

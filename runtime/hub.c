@@ -55,6 +55,8 @@ int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
 }
 
 void gv_hub_close(gv_hub *hub) {
+  gv__monitor_close(hub);
+  gv__irq_close(hub);
   /* Greenlets still suspended are abandoned: drop their watchers and the
   ** stacks they hold, never resume them. */
   while (!gv_link_empty(&hub->alive)) {

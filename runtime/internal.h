@@ -72,4 +72,13 @@ void gv__io_free(gv_hub *hub);
 ** and re-sends results that were back but not dispatched. */
 void gv__work_after_fork(void);
 
+/* ---- observation and interrupts (monitor.c, interrupt.c) --------------- */
+
+/* The scheduler's side of observation, only while hub->observe != 0. */
+void gv__observe_switch(gv_hub *hub, gv_greenlet *g);
+void gv__observe_callback(gv_hub *hub);
+/* Hub closing: stops the monitor thread; forgets the hub's interrupts. */
+void gv__monitor_close(gv_hub *hub);
+void gv__irq_close(gv_hub *hub);
+
 #endif

@@ -263,9 +263,16 @@ static void resume(gv_hub *hub, gv_greenlet *g) {
 
 static void run_one(gv_hub *hub, gv_callback *cb) {
   hub->next_last = NULL; /* a new entry: its "next" chain starts empty */
-  if (cb->fn) { cb->fn(hub, cb); return; }
+  if (cb->fn) {
+    if (__builtin_expect(hub->observe != 0, 0)) gv__observe_callback(hub);
+    cb->fn(hub, cb);
+    return;
+  }
   gv_greenlet *g = gv_container_of(cb, gv_greenlet, run);
   if (g->state != GV_READY) return;
+  /* the only cost of observation (counters, events, the monitor) while
+  ** it is off: this branch */
+  if (__builtin_expect(hub->observe != 0, 0)) gv__observe_switch(hub, g);
   if (g->flags & GV_F_STACKFUL) switch_into(hub, g);
   else resume(hub, g);
 }
@@ -285,7 +292,10 @@ static int poll_io(gv_hub *hub, double max_wait) {
     ev_timer_set(&hub->timer_watcher, t, 0.);
     ev_timer_start(hub->loop, &hub->timer_watcher);
   }
+  /* waiting in the poller is idleness, not a block (the monitor reads it) */
+  if (t != 0) __atomic_store_n(&hub->polling, 1, __ATOMIC_RELAXED);
   int active = ev_run(hub->loop, flags);
+  if (t != 0) __atomic_store_n(&hub->polling, 0, __ATOMIC_RELAXED);
   if (ev_is_active(&hub->timer_watcher)) {
     ev_timer_stop(hub->loop, &hub->timer_watcher);
     active--;

@@ -17,6 +17,17 @@
 #include <valgrind/valgrind.h>
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#define GV_STACK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GV_STACK_ASAN 1
+#endif
+#endif
+#ifdef GV_STACK_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -77,6 +88,11 @@ int gv_stack_alloc(gv_stack *s, size_t size) {
 
 void gv_stack_free(gv_stack *s) {
   if (!s->map) return;
+#ifdef GV_STACK_ASAN
+  /* Frames still on it (a parked runner's) left their redzones poisoned;
+  ** a later mapping at the same address would inherit them. */
+  __asan_unpoison_memory_region(s->base, s->size);
+#endif
 #ifdef GV_HAVE_VALGRIND
   VALGRIND_STACK_DEREGISTER(s->vg_id);
 #endif

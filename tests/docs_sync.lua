@@ -78,6 +78,10 @@ local MODULES = {
   {"gevent.http", {"http.md"}},
   {"gevent.httpclient", {"httpclient.md"}},
   {"gevent.ssl", {"ssl.md"}},
+  {"gevent.config", {"config.md"}},
+  {"gevent.util", {"util.md"}},
+  {"gevent.events", {"events.md"}},
+  {"gevent.backdoor", {"backdoor.md"}},
 }
 
 ---------------------------------------------------------------------------
@@ -197,6 +201,7 @@ end
 local SPEC = {}
 
 SPEC["gevent"] = {
+  data = {config = true},
   instances = {
     Greenlet = function(m)
       local g1 = m.spawn(function() return 1 end)
@@ -428,6 +433,31 @@ SPEC["gevent.subprocess"] = {
       local f = p.stdout
       p:wait()
       return {f}
+    end,
+  },
+}
+
+SPEC["gevent.events"] = {
+  data = {kinds = true},
+  objects = {
+    Subscription = function(m)
+      local s = m.subscribe("spawned", print)
+      s:unsubscribe()
+      return {s}
+    end,
+  },
+}
+
+SPEC["gevent.backdoor"] = {
+  instances = {
+    BackdoorServer = function(m)
+      local path = os.tmpname()
+      os.remove(path)
+      local tcp = m.BackdoorServer(0, {x = 1}, "hi")
+      local unix = m.BackdoorServer("unix:" .. path)
+      unix:start()
+      unix:stop()
+      return {tcp, unix}
     end,
   },
 }

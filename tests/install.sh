@@ -4,6 +4,7 @@
 # path layout, gvlua in bin, the header and gvlua.pc for embedders.
 set -u
 cd "$(dirname "$0")/.."
+top=$PWD
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 pass=0 fail=0
@@ -39,5 +40,9 @@ lpath="$root/share/lua/5.4/?.lua;$root/share/lua/5.4/?/init.lua"
 cpath="$root/lib/lua/5.4/?.so;$root/lib/$(gcc -print-multiarch)/lua/5.4/?.so"
 check "stock lua5.4 host runs gevent" "cd /tmp && LUA_PATH='$lpath' LUA_CPATH='$cpath' lua5.4 -e 'local g = require \"gevent\"; assert(g.spawn(function() g.sleep(0.001); return 7 end):get() == 7)'"
 check "installed gvlua runs gevent, clean environment" "cd /tmp && env -i '$root/bin/gvlua' -e 'local g = require \"gevent\"; assert(g.spawn(function() return 8 end):get() == 8)'"
+# ./dev run takes FILE from the caller's directory (and its packages are
+# there already: ./dev test installed them)
+printf 'print(require("gevent").spawn(function() return "from " .. arg[1] end):get())\n' > "$stage/hi.lua"
+check "./dev run FILE from another directory" "(cd '$stage' && '$top/dev' run hi.lua there) | grep -qx 'from there'"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -12,7 +12,10 @@ gevent.Greenlet = core.Greenlet
 gevent.Timeout = core.Timeout
 gevent.GreenletExit = core.GreenletExit
 gevent.LoopExit = core.LoopExit
+gevent.SliceExceeded = core.monitor.SliceExceeded
 gevent.version = core.version
+-- the settings (and those from the environment) apply from the start
+gevent.config = require "gevent.config"
 
 local Timeout = core.Timeout
 

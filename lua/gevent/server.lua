@@ -196,7 +196,8 @@ local function accept_loop(self)
     local c, err = lsock:accept()
     if c then
       delay = self.min_delay
-      local h, p = c:getpeername()
+      local h, p
+      if c.getpeername then h, p = c:getpeername() end -- unix: none
       local address = {h, tonumber(p)}
       if self.pool then
         self.pool:spawn(run_handler, self, c, address)

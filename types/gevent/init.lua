@@ -270,4 +270,13 @@ gevent.GreenletExit = nil
 ---@type gevent.ErrorClass
 gevent.LoopExit = nil
 
+---Raised inside a greenlet that ran Lua code longer than
+---`gevent.config.max_slice` seconds of CPU time without yielding.
+---@type gevent.ErrorClass
+gevent.SliceExceeded = nil
+
+---The settings (`require "gevent.config"`).
+---@type gevent.config
+gevent.config = nil
+
 return gevent
