@@ -151,11 +151,15 @@ void l_event_open(lua_State *L, l_hub *h);
 void l_queue_open(lua_State *L, l_hub *h);
 /* l_socket.c */
 void l_socket_open(lua_State *L, l_hub *h);
+void l_select_open(lua_State *L, l_hub *h);
+void l_dns_open(lua_State *L, l_hub *h);
 
 /* l_lock.c */
 void l_lock_open(lua_State *L, l_hub *h);
 
 /* l_subprocess.c, l_signal.c, l_threadpool.c */
+/* A signal number or name ("SIGTERM", "TERM") at idx (l_subprocess.c). */
+int l_checksignal(lua_State *L, int idx);
 void l_subprocess_open(lua_State *L, l_hub *h);
 void l_os_open(lua_State *L, l_hub *h);
 void l_signal_open(lua_State *L, l_hub *h);

@@ -131,6 +131,8 @@ static const struct {
 } submodules[] = {
   {"lock", l_lock_open},
   {"socket", l_socket_open},
+  {"select", l_select_open},
+  {"dns", l_dns_open},
   {"subprocess", l_subprocess_open},
   {"os", l_os_open},
   {"signal", l_signal_open},

@@ -1,19 +1,17 @@
 /*
 ** l_signal.c - gevent.signal_handler(signum, fn, ...): runs fn(...) in a
-** new greenlet each time the signal is delivered. An ev_signal watcher on
-** the hub's loop, unreferenced: a handler alone does not keep the loop
-** alive (as in gevent). Returns an object with cancel().
+** new greenlet each time the signal is delivered (a gv_signal of
+** runtime/signal.c: a handler alone does not keep the loop alive, as in
+** gevent). Returns an object with cancel().
 */
-#include <signal.h>
+#include <errno.h>
 #include <string.h>
 #include "bindings.h"
 
 #define SG_HANDLER "gevent.SignalHandler"
 
-int l_checksignal(lua_State *L, int idx); /* l_subprocess.c */
-
 typedef struct sg_handler {
-  ev_signal w;
+  gv_signal s;
   l_hub *h;
   int ref;          /* anchor while active */
   int signum;
@@ -35,17 +33,14 @@ static int fire_p(lua_State *L) {
   return 0;
 }
 
-static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents) {
-  (void)loop; (void)revents;
-  sg_handler *s = gv_container_of(w, sg_handler, w);
+static void signal_cb(gv_hub *hub, gv_signal *gs) {
+  (void)hub;
+  sg_handler *s = gv_container_of(gs, sg_handler, s);
   l_hub_protected(s->h, fire_p, s);
 }
 
 static void stop(lua_State *L, sg_handler *s) {
-  if (ev_is_active(&s->w) && s->h->hub.loop) {
-    ev_ref(s->h->hub.loop);
-    ev_signal_stop(s->h->hub.loop, &s->w);
-  }
+  gv_signal_stop(&s->s);
   if (s->ref != LUA_NOREF) {
     luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
     s->ref = LUA_NOREF;
@@ -57,11 +52,6 @@ static int l_signal_handler(lua_State *L) {
   l_hub *h = l_hubup(L);
   int signum = l_checksignal(L, 1);
   luaL_checkany(L, 2);
-  if (signum == SIGKILL || signum == SIGSTOP)
-    return luaL_argerror(L, 1, "SIGKILL and SIGSTOP cannot be handled");
-  if (signum == SIGCHLD)
-    return luaL_argerror(L, 1, "SIGCHLD is used by gevent.subprocess to "
-                               "reap children");
   int n = lua_gettop(L) - 1; /* fn and its arguments */
   sg_handler *s = lua_newuserdatauv(L, sizeof *s, 1);
   memset(s, 0, sizeof *s);
@@ -79,9 +69,14 @@ static int l_signal_handler(lua_State *L) {
   luaL_setmetatable(L, SG_HANDLER);
   lua_pushvalue(L, -1);
   s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  ev_signal_init(&s->w, signal_cb, signum);
-  ev_signal_start(h->hub.loop, &s->w);
-  ev_unref(h->hub.loop);
+  int e = gv_signal_start(&h->hub, &s->s, signum, signal_cb);
+  if (e) {
+    luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
+    s->ref = LUA_NOREF;
+    return luaL_argerror(L, 1, e == -EBUSY
+        ? "SIGCHLD is used by gevent.subprocess to reap children"
+        : "SIGKILL and SIGSTOP cannot be handled");
+  }
   return 1;
 }
 
@@ -93,10 +88,7 @@ static int m_cancel(lua_State *L) {
 
 static int m_gc(lua_State *L) {
   sg_handler *s = lua_touserdata(L, 1);
-  if (ev_is_active(&s->w) && s->h->hub.loop) {
-    ev_ref(s->h->hub.loop);
-    ev_signal_stop(s->h->hub.loop, &s->w);
-  }
+  gv_signal_stop(&s->s);
   return 0;
 }
 
@@ -106,7 +98,7 @@ static int m_index(lua_State *L) {
   if (strcmp(k, "signum") == 0) {
     lua_pushinteger(L, s->signum);
   } else if (strcmp(k, "active") == 0) {
-    lua_pushboolean(L, ev_is_active(&s->w));
+    lua_pushboolean(L, gv_signal_active(&s->s));
   } else if (strcmp(k, "handler") == 0) {
     lua_getiuservalue(L, 1, 1);
     lua_rawgeti(L, -1, 1);
@@ -121,7 +113,7 @@ static int m_index(lua_State *L) {
 static int m_tostring(lua_State *L) {
   sg_handler *s = luaL_checkudata(L, 1, SG_HANDLER);
   lua_pushfstring(L, "<signal_handler %d%s>", s->signum,
-                  ev_is_active(&s->w) ? "" : " (cancelled)");
+                  gv_signal_active(&s->s) ? "" : " (cancelled)");
   return 1;
 }
 

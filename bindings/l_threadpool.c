@@ -13,28 +13,25 @@
 ** "cannot copy userdata at argument 2.conn to a worker thread".
 ** Upvalues shared between two functions are copied separately.
 **
-** Workers keep the signal mask of the hub's thread (a blocked mask would
-** be inherited by os.execute/io.popen children run from a job); the
-** handlers involved (libev's, gevent.subprocess's SIGCHLD) are safe to run
-** on any thread and use SA_RESTART.
-**
-** Completion: workers queue finished jobs and poke an ev_async in the
-** hub, referenced only while jobs are pending; the hub copies results
-** back and sets the job's result object (set / set_exception).
+** Threads: jobs run on the runtime's one work pool (runtime/work.c),
+** which keeps a Lua state per pool thread for them (a gv_work_key) and
+** reserves 'maxsize' threads while the ThreadPool exists. A ThreadPool
+** only limits how many of its jobs run at once and queues the rest here,
+** in hub context. Finished jobs come back in hub context, where their
+** results are copied back and set on the job's AsyncResult.
 */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <lualib.h>
 #include "bindings.h"
 
 #define TP_POOL "gevent.threadpool.ThreadPool"
-#define TP_RESULT "gevent.threadpool.Result"
 #define TP_BOX "gvlua.threadpool.buffer"
 #define TP_LIBS "gvlua.threadpool.libs"
 
@@ -480,34 +477,32 @@ static int decode_values(lua_State *L, const char *p, size_t len) {
 
 /* ---- the pool ---------------------------------------------------------- */
 
+typedef struct tp_pool tp_pool;
+
 typedef struct tp_job {
-  struct tp_job *next;
+  gv_work w;                  /* first: the work pool's record */
+  struct tp_job *next;        /* queued in the pool for a free slot */
+  tp_pool *p;
+  int gen;                    /* the pool's generation when queued */
   char *in;  size_t inlen;    /* fn, args */
   char *out; size_t outlen;   /* results or the error */
   int ok;
   int ref;                    /* result object (hub state registry) */
 } tp_job;
 
-typedef struct tp_pool {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  atomic_int refs;            /* the Lua object + each worker */
-  atomic_int gen;             /* bumped by kill(): old workers exit */
-  int maxsize;
-  int nthreads, idle, nqueued;
-  tp_job *qhead, *qtail;      /* waiting for a worker */
-  tp_job *dhead, *dtail;      /* finished, for the hub */
-  struct ev_loop *loop;       /* NULL once the Lua side is gone */
-  ev_async async;
-  /* hub side only */
+/* Hub side only, but for 'gen', which running jobs read. Freed when the
+** Lua object is gone and no job of it is in flight. */
+struct tp_pool {
   l_hub *h;
+  atomic_int gen;             /* bumped by kill(): older jobs stop */
+  int maxsize;
+  int running;                /* jobs handed to the work pool */
+  int size;                   /* most of them at once (its "threads") */
   int pending;                /* submitted, not yet delivered */
-  int reffed;
+  int closed;                 /* the Lua object was collected */
+  tp_job *qhead, *qtail;      /* waiting for a slot */
   gv_waitq joiners;
-  pid_t pid;
-} tp_pool;
-
-typedef struct tp_worker { tp_pool *p; int gen; } tp_worker;
+};
 
 static void job_free(tp_job *j) {
   free(j->in);
@@ -515,28 +510,37 @@ static void job_free(tp_job *j) {
   free(j);
 }
 
-static void pool_unref(tp_pool *p) {
-  if (atomic_fetch_sub(&p->refs, 1) != 1) return;
-  tp_job *j;
-  while ((j = p->qhead)) { p->qhead = j->next; job_free(j); }
-  while ((j = p->dhead)) { p->dhead = j->next; job_free(j); }
-  pthread_mutex_destroy(&p->mu);
-  pthread_cond_destroy(&p->cv);
-  free(p);
-}
+/* The job a pool thread runs now, for the kill hook. */
+static __thread tp_job *current_job;
 
 static void kill_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
-  tp_worker *w = *(tp_worker **)lua_getextraspace(L);
-  if (atomic_load(&w->p->gen) != w->gen)
+  tp_job *j = current_job;
+  if (j && atomic_load(&j->p->gen) != j->gen)
     luaL_error(L, "the thread pool was killed");
 }
+
+/* gv_work_key: a pool thread's Lua state, made on its first job. */
+static void *state_init(gv_work_key *key) {
+  (void)key;
+  lua_State *L = luaL_newstate();
+  if (L) {
+    luaL_openlibs(L);
+    lua_sethook(L, kill_hook, LUA_MASKCOUNT, 1000);
+  }
+  return L;
+}
+static void state_fini(gv_work_key *key, void *L) {
+  (void)key;
+  lua_close(L);
+}
+static gv_work_key state_key = {state_init, state_fini, 0};
 
 static int worker_msgh(lua_State *L) {
   return 1; /* keep the error value as it is */
 }
 
-/* In the worker: runs j, leaves its outcome encoded in j->out. */
+/* On a pool thread: runs j, leaves its outcome encoded in j->out. */
 static int run_job_p(lua_State *L) {
   tp_job *j = lua_touserdata(L, 1);
   lua_settop(L, 0);
@@ -561,92 +565,54 @@ static int run_job_p(lua_State *L) {
   return 0;
 }
 
-static void run_job(lua_State *L, tp_job *j) {
+/* Encodes a string as the job's one error value. */
+static void fail_with(tp_job *j, const char *msg) {
+  free(j->out);
+  j->out = NULL;
+  j->ok = 0;
+  size_t len = strlen(msg);
+  lua_Integer one = 1, l = (lua_Integer)len;
+  size_t total = 2 * sizeof(lua_Integer) + 1 + len;
+  char *out = malloc(total);
+  if (out) {
+    memcpy(out, &one, sizeof one);
+    out[sizeof one] = (char)T_STR;
+    memcpy(out + sizeof one + 1, &l, sizeof l);
+    memcpy(out + 2 * sizeof l + 1, msg, len);
+    j->out = out;
+    j->outlen = total;
+  }
+}
+
+/* gv_work.run, on a pool thread. */
+static void job_run(gv_work *w) {
+  tp_job *j = (tp_job *)w;
+  free(j->out); /* run again after a fork: start over */
+  j->out = NULL;
+  if (atomic_load(&j->p->gen) != j->gen) {
+    fail_with(j, "the thread pool was killed");
+    return;
+  }
+  lua_State *L = gv_work_state(&state_key);
+  if (!L) {
+    fail_with(j, "error in a worker thread (out of memory)");
+    return;
+  }
+  current_job = j;
   lua_pushcfunction(L, run_job_p);
   lua_pushlightuserdata(L, j);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
     /* copying failed (arguments, results or the error): send a string */
-    free(j->out);
-    j->out = NULL;
-    j->ok = 0;
-    size_t len;
-    const char *msg = lua_tolstring(L, -1, &len);
-    if (!msg) { msg = "error in a worker thread"; len = strlen(msg); }
-    lua_Integer one = 1, l = (lua_Integer)len;
-    size_t total = 2 * sizeof(lua_Integer) + 1 + len;
-    char *out = malloc(total);
-    if (out) {
-      memcpy(out, &one, sizeof one);
-      out[sizeof one] = (char)T_STR;
-      memcpy(out + sizeof one + 1, &l, sizeof l);
-      memcpy(out + 2 * sizeof l + 1, msg, len);
-      j->out = out;
-      j->outlen = total;
-    }
+    const char *msg = lua_tostring(L, -1);
+    fail_with(j, msg ? msg : "error in a worker thread");
   }
   lua_settop(L, 0);
-}
-
-static void *worker_main(void *arg) {
-  tp_worker w = *(tp_worker *)arg;
-  free(arg);
-  tp_pool *p = w.p;
-  lua_State *L = luaL_newstate();
-  if (L) {
-    luaL_openlibs(L);
-    *(tp_worker **)lua_getextraspace(L) = &w;
-    lua_sethook(L, kill_hook, LUA_MASKCOUNT, 1000);
+  current_job = NULL;
+  if (atomic_load(&j->p->gen) != j->gen) {
+    gv_work_state_drop(&state_key); /* killed midway: a fresh state next */
+  } else {
+    lua_gc(L, LUA_GCCOLLECT);
   }
-  pthread_mutex_lock(&p->mu);
-  for (;;) {
-    while (!p->qhead && atomic_load(&p->gen) == w.gen) {
-      p->idle++;
-      pthread_cond_wait(&p->cv, &p->mu);
-      if (atomic_load(&p->gen) == w.gen) p->idle--;
-    }
-    if (atomic_load(&p->gen) != w.gen) break;
-    tp_job *j = p->qhead;
-    p->qhead = j->next;
-    if (!p->qhead) p->qtail = NULL;
-    p->nqueued--;
-    pthread_mutex_unlock(&p->mu);
-    if (L) {
-      run_job(L, j);
-      lua_gc(L, LUA_GCCOLLECT);
-    }
-    pthread_mutex_lock(&p->mu);
-    j->next = NULL;
-    if (p->dtail) p->dtail->next = j;
-    else p->dhead = j;
-    p->dtail = j;
-    if (p->loop) ev_async_send(p->loop, &p->async);
-  }
-  pthread_mutex_unlock(&p->mu);
-  if (L) lua_close(L);
-  pool_unref(p);
-  return NULL;
-}
-
-/* Starts one more worker (mutex held). */
-static int start_worker(tp_pool *p) {
-  tp_worker *w = malloc(sizeof *w);
-  if (!w) return ENOMEM;
-  w->p = p;
-  w->gen = atomic_load(&p->gen);
-  pthread_attr_t at;
-  pthread_attr_init(&at);
-  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-  atomic_fetch_add(&p->refs, 1);
-  pthread_t t;
-  int e = pthread_create(&t, &at, worker_main, w);
-  pthread_attr_destroy(&at);
-  if (e) {
-    atomic_fetch_sub(&p->refs, 1);
-    free(w);
-    return e;
-  }
-  p->nthreads++;
-  return 0;
 }
 
 /* Hub side: a job's result object gets set / set_exception. */
@@ -672,90 +638,63 @@ static int deliver_p(lua_State *L) {
   return 0;
 }
 
-static void job_done(tp_pool *p) {
-  if (--p->pending == 0) {
-    if (p->reffed && p->loop) { ev_unref(p->loop); p->reffed = 0; }
-    gv_waitq_wake_all(&p->joiners);
-  }
+static void pool_free(tp_pool *p) {
+  gv_work_reserve(-p->maxsize);
+  free(p);
 }
 
-static void async_cb(struct ev_loop *loop, ev_async *w, int revents) {
-  (void)loop; (void)revents;
-  tp_pool *p = gv_container_of(w, tp_pool, async);
-  pthread_mutex_lock(&p->mu);
-  tp_job *list = p->dhead;
-  p->dhead = p->dtail = NULL;
-  pthread_mutex_unlock(&p->mu);
-  while (list) {
-    tp_job *j = list;
-    list = j->next;
-    l_hub_protected(p->h, deliver_p, j);
-    if (j->ref != LUA_NOREF) luaL_unref(p->h->hub.L, LUA_REGISTRYINDEX, j->ref);
-    job_free(j);
-    job_done(p);
-  }
+static void job_delivered(tp_pool *p) {
+  if (--p->pending == 0) gv_waitq_wake_all(&p->joiners);
 }
 
-/* The Lua object: a pointer (the pool outlives it while workers run). */
-typedef struct tp_handle { tp_pool *p; } tp_handle;
+static void job_done(gv_hub *hub, gv_work *w);
 
-static tp_pool *pool_new(l_hub *h, int maxsize) {
-  tp_pool *p = calloc(1, sizeof *p);
-  if (!p) return NULL;
-  pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->cv, NULL);
-  atomic_init(&p->refs, 1);
-  atomic_init(&p->gen, 0);
-  p->maxsize = maxsize;
-  p->h = h;
-  p->loop = h->hub.loop;
-  p->pid = getpid();
-  gv_waitq_init(&p->joiners);
-  ev_async_init(&p->async, async_cb);
-  ev_async_start(p->loop, &p->async);
-  ev_unref(p->loop);
-  return p;
-}
-
-/* Detaches the Lua side: workers exit, queued jobs are dropped. */
-static void pool_close(lua_State *L, tp_pool *p) {
-  pthread_mutex_lock(&p->mu);
-  atomic_fetch_add(&p->gen, 1);
-  struct ev_loop *loop = p->loop;
-  p->loop = NULL;
-  tp_job *q = p->qhead, *d = p->dhead;
-  p->qhead = p->qtail = p->dhead = p->dtail = NULL;
-  pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
-  if (loop && p->h->hub.loop) {
-    if (!p->reffed) ev_ref(loop);
-    ev_async_stop(loop, &p->async);
-  }
-  for (int pass = 0; pass < 2; pass++) {
-    tp_job *list = pass ? d : q;
-    while (list) {
-      tp_job *j = list;
-      list = j->next;
-      if (L) luaL_unref(L, LUA_REGISTRYINDEX, j->ref);
-      job_free(j);
+/* Hands queued jobs to the work pool while slots are free. A job the work
+** pool refuses (no thread at all) fails at once. */
+static void pool_dispatch(tp_pool *p) {
+  while (p->qhead && p->running < p->maxsize) {
+    tp_job *j = p->qhead;
+    p->qhead = j->next;
+    if (!p->qhead) p->qtail = NULL;
+    j->next = NULL;
+    j->w.run = job_run;
+    j->w.done = job_done;
+    p->running++;
+    if (p->running > p->size) p->size = p->running;
+    int e = gv_work_submit(&p->h->hub, &j->w);
+    if (e) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "cannot start a worker thread: %s",
+               strerror(-e));
+      fail_with(j, msg);
+      job_done(&p->h->hub, &j->w);
     }
   }
-  pool_unref(p);
 }
 
-/* After fork(), the child has none of the parent's threads: start over. */
+/* gv_work.done, in hub context. */
+static void job_done(gv_hub *hub, gv_work *w) {
+  (void)hub;
+  tp_job *j = (tp_job *)w;
+  tp_pool *p = j->p;
+  p->running--;
+  if (!p->closed) l_hub_protected(p->h, deliver_p, j);
+  if (j->ref != LUA_NOREF) luaL_unref(p->h->hub.L, LUA_REGISTRYINDEX, j->ref);
+  job_free(j);
+  job_delivered(p);
+  if (p->closed) {
+    if (p->running == 0) pool_free(p);
+  } else {
+    pool_dispatch(p);
+  }
+}
+
+/* The Lua object: a pointer (the pool outlives it while jobs run). */
+typedef struct tp_handle { tp_pool *p; } tp_handle;
+
 static tp_pool *pool_get(lua_State *L, int idx) {
   tp_handle *hd = luaL_checkudata(L, idx, TP_POOL);
   if (!hd->p) luaL_error(L, "the thread pool is closed");
-  if (hd->p->pid != getpid()) {
-    tp_pool *old = hd->p;
-    if (old->loop) { /* the old pool is leaked: its threads are gone */
-      if (!old->reffed) ev_ref(old->loop);
-      ev_async_stop(old->loop, &old->async);
-    }
-    hd->p = pool_new(old->h, old->maxsize);
-    if (!hd->p) luaL_error(L, "not enough memory");
-  }
   return hd->p;
 }
 
@@ -768,8 +707,14 @@ static int l_pool_new(lua_State *L) {
   tp_handle *hd = lua_newuserdatauv(L, sizeof *hd, 0);
   hd->p = NULL;
   luaL_setmetatable(L, TP_POOL);
-  hd->p = pool_new(h, (int)n);
-  if (!hd->p) return luaL_error(L, "not enough memory");
+  tp_pool *p = calloc(1, sizeof *p);
+  if (!p) return luaL_error(L, "not enough memory");
+  p->h = h;
+  p->maxsize = (int)n;
+  atomic_init(&p->gen, 0);
+  gv_waitq_init(&p->joiners);
+  gv_work_reserve(p->maxsize);
+  hd->p = p;
   return 1;
 }
 
@@ -787,27 +732,15 @@ static int m_submit(lua_State *L) {
   if (!j) { free(in); return luaL_error(L, "not enough memory"); }
   j->in = in;
   j->inlen = len;
+  j->p = p;
+  j->gen = atomic_load(&p->gen);
   lua_pushvalue(L, 2);
   j->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  pthread_mutex_lock(&p->mu);
   if (p->qtail) p->qtail->next = j;
   else p->qhead = j;
   p->qtail = j;
-  p->nqueued++;
-  int e = 0;
-  if (p->nqueued > p->idle && p->nthreads < p->maxsize) e = start_worker(p);
-  if (e && p->nthreads == 0) {
-    p->qhead = j->next; /* it was the only job: take it back */
-    if (!p->qhead) p->qtail = NULL;
-    p->nqueued--;
-    pthread_mutex_unlock(&p->mu);
-    luaL_unref(L, LUA_REGISTRYINDEX, j->ref);
-    job_free(j);
-    return luaL_error(L, "cannot start a worker thread: %s", strerror(e));
-  }
-  pthread_cond_signal(&p->cv);
-  pthread_mutex_unlock(&p->mu);
-  if (p->pending++ == 0 && !p->reffed) { ev_ref(p->loop); p->reffed = 1; }
+  p->pending++;
+  pool_dispatch(p);
   lua_settop(L, 2);
   return 1;
 }
@@ -832,20 +765,20 @@ static int m_join(lua_State *L) {
                        0, join_k);
 }
 
-/* pool:kill(): queued jobs fail, running ones are interrupted at their
-** next Lua instruction batch; the workers exit. The pool can be used
-** again (new workers are started). */
-static int m_kill(lua_State *L) {
-  tp_pool *p = pool_get(L, 1);
-  pthread_mutex_lock(&p->mu);
-  atomic_fetch_add(&p->gen, 1);
-  p->nthreads = 0;
-  p->idle = 0;
-  p->nqueued = 0;
+/* Takes the queued jobs out; kill() fails them, the collector drops them. */
+static tp_job *take_queue(tp_pool *p) {
   tp_job *q = p->qhead;
   p->qhead = p->qtail = NULL;
-  pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
+  return q;
+}
+
+/* pool:kill(): queued jobs fail, running ones are interrupted at their
+** next Lua instruction batch. The pool can be used again. */
+static int m_kill(lua_State *L) {
+  tp_pool *p = pool_get(L, 1);
+  atomic_fetch_add(&p->gen, 1);
+  p->size = p->running;
+  tp_job *q = take_queue(p);
   while (q) {
     tp_job *j = q;
     q = j->next;
@@ -855,7 +788,7 @@ static int m_kill(lua_State *L) {
     lua_insert(L, -2);
     lua_pushliteral(L, "the thread pool was killed");
     job_free(j);
-    job_done(p);
+    job_delivered(p);
     lua_call(L, 2, 0);
   }
   return 0;
@@ -863,11 +796,19 @@ static int m_kill(lua_State *L) {
 
 static int m_gc(lua_State *L) {
   tp_handle *hd = lua_touserdata(L, 1);
-  if (hd->p) {
-    tp_pool *p = hd->p;
-    hd->p = NULL;
-    if (p->pid == getpid()) pool_close(L, p);
+  tp_pool *p = hd->p;
+  if (!p) return 0;
+  hd->p = NULL;
+  p->closed = 1;
+  atomic_fetch_add(&p->gen, 1); /* running jobs stop early */
+  tp_job *q = take_queue(p);
+  while (q) {
+    tp_job *j = q;
+    q = j->next;
+    luaL_unref(L, LUA_REGISTRYINDEX, j->ref);
+    job_free(j);
   }
+  if (p->running == 0) pool_free(p);
   return 0;
 }
 
@@ -877,10 +818,7 @@ static int m_index(lua_State *L) {
   if (k && hd->p) {
     tp_pool *p = hd->p;
     if (strcmp(k, "maxsize") == 0 || strcmp(k, "size") == 0) {
-      pthread_mutex_lock(&p->mu);
-      int v = k[0] == 'm' ? p->maxsize : p->nthreads;
-      pthread_mutex_unlock(&p->mu);
-      lua_pushinteger(L, v);
+      lua_pushinteger(L, k[0] == 'm' ? p->maxsize : p->size);
       return 1;
     }
     if (strcmp(k, "pending") == 0) {
@@ -899,216 +837,55 @@ static int m_tostring(lua_State *L) {
   tp_handle *hd = luaL_checkudata(L, 1, TP_POOL);
   if (!hd->p) lua_pushliteral(L, "<ThreadPool (closed)>");
   else lua_pushfstring(L, "<ThreadPool at %p: %d/%d threads, %d pending>",
-                       (void *)hd->p, hd->p->nthreads, hd->p->maxsize,
+                       (void *)hd->p, hd->p->size, hd->p->maxsize,
                        hd->p->pending);
   return 1;
 }
 
-/* ---- Result: what spawn() returns when gevent.event has no AsyncResult */
+/* ---- a diagnostic: the work pool without Lua ----------------------------- */
 
-typedef struct tp_result {
-  gv_waitq waiters;
-  int state;      /* 0 pending, 1 value, 2 exception */
-  int n;          /* values */
-} tp_result;
-/* user values: 1 values table / the error; 2 links */
-
-static tp_result *res_check(lua_State *L) {
-  return luaL_checkudata(L, 1, TP_RESULT);
+/* _sleep_job(seconds, timeout): a work-pool job that sleeps on its thread
+** while the calling greenlet waits for it (gv_work_wait): the specs check
+** with it that the hub keeps running, that a pending job keeps the loop
+** alive and that a timeout, a kill or a Timeout abandon the job. true, or
+** nil, "timeout". */
+typedef struct sleep_job { gv_work w; double s; } sleep_job;
+static void sleep_run(gv_work *w) {
+  double s = ((sleep_job *)w)->s;
+  struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
-
-static int r_new(lua_State *L) {
-  tp_result *r = lua_newuserdatauv(L, sizeof *r, 2);
-  memset(r, 0, sizeof *r);
-  gv_waitq_init(&r->waiters);
-  luaL_setmetatable(L, TP_RESULT);
-  return 1;
-}
-
-static void r_notify(lua_State *L, tp_result *r) {
-  gv_waitq_wake_all(&r->waiters);
-  if (lua_getiuservalue(L, 1, 2) != LUA_TTABLE) { lua_pop(L, 1); return; }
-  int links = lua_gettop(L);
-  lua_pushnil(L);
-  lua_setiuservalue(L, 1, 2);
-  lua_Integer n = luaL_len(L, links);
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, links, i);
-    lua_pushvalue(L, 1);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-      fprintf(stderr, "gvlua: error in a link callback: %s\n",
-              luaL_tolstring(L, -1, NULL));
-      lua_pop(L, 2);
-    }
-  }
-  lua_settop(L, links - 1);
-}
-
-/* r:set(value): like AsyncResult, it keeps one value. */
-static int r_set(lua_State *L) {
-  tp_result *r = res_check(L);
-  int n = lua_gettop(L) - 1 > 0 ? 1 : 0;
-  lua_createtable(L, n, 0);
-  for (int i = 1; i <= n; i++) {
-    lua_pushvalue(L, i + 1);
-    lua_rawseti(L, -2, i);
-  }
-  lua_setiuservalue(L, 1, 1);
-  r->n = n;
-  r->state = 1;
-  lua_settop(L, 1);
-  r_notify(L, r);
-  return 0;
-}
-
-static int r_set_exception(lua_State *L) {
-  tp_result *r = res_check(L);
-  lua_settop(L, 2);
-  lua_pushvalue(L, 2);
-  lua_setiuservalue(L, 1, 1);
-  r->state = 2;
-  lua_settop(L, 1);
-  r_notify(L, r);
-  return 0;
-}
-
-static int r_push_values(lua_State *L, tp_result *r) {
-  lua_getiuservalue(L, 1, 1);
-  if (r->state == 2) return lua_error(L);
-  int t = lua_gettop(L);
-  luaL_checkstack(L, r->n, "too many results");
-  for (int i = 1; i <= r->n; i++) lua_rawgeti(L, t, i);
-  return r->n;
-}
-
-static int r_get_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  tp_result *r = lua_touserdata(L, 1);
-  if (r->state) return r_push_values(L, r);
-  l_timeout_push_new(L, lua_isnumber(L, 3) ? lua_tonumber(L, 3) : -1);
-  return lua_error(L);
-}
-
-/* r:get(block, timeout) */
-static int r_get(lua_State *L) {
+static void sleep_done(gv_hub *hub, gv_work *w) { (void)hub; free(w); }
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
   l_hub *h = l_hubup(L);
-  tp_result *r = res_check(L);
-  l_optargs(L, 2, "block", "timeout", NULL);
-  if (r->state) return r_push_values(L, r);
-  if (!lua_isnil(L, 2) && !lua_toboolean(L, 2)) {
-    l_timeout_push_new(L, -1);
-    return lua_error(L);
+  int taken = gv_work_taken((gv_work *)ctx);
+  if (taken) free((void *)ctx);
+  if (gv_current(&h->hub)->wake == GV_WAKE_THROW) return lua_error(L);
+  if (!taken) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
   }
-  void *tmo;
-  double timeout = l_opttimeout(L, 3, &tmo);
-  return gv_waitq_wait(&h->hub, &r->waiters, L, timeout, "a thread result",
-                       0, r_get_k);
-}
-
-static int r_get_nowait(lua_State *L) {
-  lua_settop(L, 1);
-  lua_pushboolean(L, 0);
-  return r_get(L);
-}
-
-static int r_wait_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  tp_result *r = lua_touserdata(L, 1);
-  if (r->state == 1 && r->n > 0) {
-    lua_getiuservalue(L, 1, 1);
-    lua_rawgeti(L, -1, 1);
-    return 1;
-  }
-  lua_pushnil(L);
+  lua_pushboolean(L, 1);
   return 1;
 }
-
-/* r:wait(timeout): waits; returns the value (nil on timeout or error) */
-static int r_wait(lua_State *L) {
+static int l_sleep_job(lua_State *L) {
   l_hub *h = l_hubup(L);
-  tp_result *r = res_check(L);
-  l_optargs(L, 2, "timeout", NULL);
-  if (r->state) return r_wait_k(L, 0, 0);
-  void *tmo;
-  double timeout = l_opttimeout(L, 2, &tmo);
-  return gv_waitq_wait(&h->hub, &r->waiters, L, timeout, "a thread result",
-                       0, r_wait_k);
-}
-
-static int r_ready(lua_State *L) {
-  lua_pushboolean(L, res_check(L)->state != 0);
-  return 1;
-}
-
-static int r_successful(lua_State *L) {
-  lua_pushboolean(L, res_check(L)->state == 1);
-  return 1;
-}
-
-static int r_rawlink(lua_State *L) {
-  tp_result *r = res_check(L);
-  luaL_checkany(L, 2);
-  if (r->state) {
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, 1);
-    lua_call(L, 1, 0);
-    return 0;
+  double s = luaL_checknumber(L, 1);
+  double t = luaL_optnumber(L, 2, -1);
+  gv_check_block(&h->hub, L);
+  sleep_job *j = calloc(1, sizeof *j);
+  if (!j) return luaL_error(L, "not enough memory");
+  j->s = s;
+  j->w.run = sleep_run;
+  j->w.done = sleep_done;
+  int rc = gv_work_wait(&h->hub, L, &j->w, t, (lua_KContext)j, sleep_k);
+  if (rc < 0) {
+    free(j);
+    return luaL_error(L, "cannot submit: %s", strerror(-rc));
   }
-  if (lua_getiuservalue(L, 1, 2) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, 2);
-  }
-  lua_pushvalue(L, 2);
-  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
-  return 0;
-}
-
-static int r_unlink(lua_State *L) {
-  res_check(L);
-  if (lua_getiuservalue(L, 1, 2) != LUA_TTABLE) return 0;
-  int t = lua_gettop(L);
-  lua_Integer n = luaL_len(L, t), j = 1;
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, t, i);
-    if (lua_rawequal(L, -1, 2)) lua_pop(L, 1);
-    else lua_rawseti(L, t, j++);
-  }
-  for (; j <= n; j++) { lua_pushnil(L); lua_rawseti(L, t, j); }
-  return 0;
-}
-
-static int r_index(lua_State *L) {
-  tp_result *r = res_check(L);
-  const char *k = lua_tostring(L, 2);
-  if (k && strcmp(k, "value") == 0) {
-    if (r->state == 1 && r->n > 0) {
-      lua_getiuservalue(L, 1, 1);
-      lua_rawgeti(L, -1, 1);
-    } else {
-      lua_pushnil(L);
-    }
-    return 1;
-  }
-  if (k && strcmp(k, "exception") == 0) {
-    if (r->state == 2) lua_getiuservalue(L, 1, 1);
-    else lua_pushnil(L);
-    return 1;
-  }
-  luaL_getmetatable(L, TP_RESULT);
-  lua_getfield(L, -1, "__methods");
-  lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
-  return 1;
-}
-
-static int r_tostring(lua_State *L) {
-  tp_result *r = res_check(L);
-  lua_pushfstring(L, "<Result at %p: %s>", (void *)r,
-                  r->state == 0 ? "pending" : r->state == 1 ? "value"
-                                                            : "exception");
-  return 1;
+  return rc;
 }
 
 /* ---- registration ------------------------------------------------------ */
@@ -1120,22 +897,9 @@ static const luaL_Reg pool_methods[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg result_methods[] = {
-  {"set", r_set},
-  {"set_exception", r_set_exception},
-  {"get", r_get},
-  {"get_nowait", r_get_nowait},
-  {"wait", r_wait},
-  {"ready", r_ready},
-  {"successful", r_successful},
-  {"rawlink", r_rawlink},
-  {"unlink", r_unlink},
-  {NULL, NULL}
-};
-
 static const luaL_Reg funcs[] = {
   {"_new", l_pool_new},
-  {"_Result", r_new},
+  {"_sleep_job", l_sleep_job},
   {NULL, NULL}
 };
 
@@ -1154,16 +918,6 @@ void l_threadpool_open(lua_State *L, l_hub *h) {
   }
   lua_getfield(L, -1, "__methods");
   lua_setfield(L, -3, "_pool_methods");
-  lua_pop(L, 1);
-  if (luaL_newmetatable(L, TP_RESULT)) {
-    lua_newtable(L);
-    l_setfuncs(L, result_methods);
-    lua_setfield(L, -2, "__methods");
-    lua_pushcfunction(L, r_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, r_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
   lua_pop(L, 1);
   l_setfuncs(L, funcs);
 }

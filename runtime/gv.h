@@ -24,6 +24,8 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <poll.h>
 #include <ev.h>
 #include <lua.h>
 
@@ -288,6 +290,7 @@ struct gv_hub {
   gv_greenlet *step_waiter;  /* main in gvlua_step: woken after one poll */
   double step_timeout;
   long coarse_tick;          /* coarse clock at last time update */
+  struct gv_children *children; /* child.c's registry, made on first use */
   /* fds whose epoll registration changes at the next poll (io.c) */
   struct pollfd *fdcheck;
   size_t nfdcheck, fdcheck_cap;
@@ -330,6 +333,12 @@ static inline gv_hub_counts gv_hub_counts_of(const gv_hub *hub) {
 
 /* Initialises a hub on 'loop' (NULL: a new loop). 0 or -errno. */
 int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L);
+/* fork() for a process with a hub: stdio is flushed first; in the child
+** the loop is re-made for the new process (ev_loop_fork) and the work
+** pool starts over (jobs in flight are run again there); greenlets are
+** kept, as gevent does. Returns fork's result (-1 with errno). Never
+** switches greenlets. */
+pid_t gv_hub_fork(gv_hub *hub);
 /* Frees the hub's resources. Greenlets still suspended are abandoned. */
 void gv_hub_close(gv_hub *hub);
 
@@ -484,6 +493,34 @@ int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
 /* Disarms w (its waiters, if any, must have been woken). */
 void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w);
 
+/* ---- waiting on many fds (select.c) ---------------------------------- */
+
+/* A wait on several fds at once. 'set' is caller-owned memory of
+** gv_select_size(n) bytes, zeroed before its first use, and 'fds' (poll(2)
+** entries: POLLIN, POLLPRI, POLLOUT asked; negative fds ignored) stays the
+** caller's too; both must stay valid until the wait ends (a userdata on
+** L's stack does). The greenlet blocks until one fd is ready or 'timeout'
+** seconds (negative: none); then revents are filled by poll(2) (POLLERR,
+** POLLHUP, POLLNVAL reported too) and k(L, LUA_YIELD, ctx) is called. With
+** k NULL it takes the slow path and returns the wake reason, revents
+** filled. A set has one waiter at a time: a second raises. A caller that
+** handles a throw itself (its own Timeout) sets GV_F_CATCH first. Switches
+** greenlets; raises as gv_block. Allocates nothing. */
+size_t gv_select_size(int n);
+int gv_select_wait(gv_hub *hub, lua_State *L, void *set, struct pollfd *fds,
+                   int n, double timeout, const char *what, lua_KContext ctx,
+                   gv_kfunction k);
+/* The greenlet waiting through 'set', or NULL (the set is idle). */
+gv_greenlet *gv_select_waiter(const void *set);
+/* Disarms 'set' without waking anyone (its owner is being freed; a waiter
+** must have been woken first). */
+void gv_select_stop(void *set);
+/* poll(2) without waiting: fills revents, returns how many are set. */
+int gv_select_poll(struct pollfd *fds, int n);
+/* How many fds a select may take: RLIMIT_NOFILE as it is now (LuaSocket's
+** _SETSIZE; there is no FD_SETSIZE cap). */
+long long gv_select_setsize(void);
+
 /* ---- scheduler entry points for the main greenlet --------------------- */
 
 /* Main greenlet: run until nothing can make progress (gevent.wait()). */
@@ -494,6 +531,158 @@ int gv_step(gv_hub *hub, lua_State *L, double timeout);
 int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
             gv_kfunction k);
 
+/* ---- the resolver (dns.c) -------------------------------------------- */
+
+/* A lookup. The caller makes it (gv_dns_new), waits for it (gv_dns_wait),
+** then owns it again only if it finished (gv_dns_taken): then it reads the
+** results and frees it (gv_dns_free). A wait cut short (timeout, kill,
+** Timeout) abandons the lookup: the backend cancels or finishes it and
+** frees it; the caller must not touch it again. Results are formatted
+** already: addresses as text, errors in LuaSocket's words. Which backend
+** resolves (a work-pool job around getaddrinfo today) is not part of the
+** contract. */
+typedef struct gv_dns gv_dns;
+enum { GV_DNS_ADDRINFO, GV_DNS_HOST, GV_DNS_NAMEINFO };
+typedef struct gv_dns_query {
+  int kind;                 /* GV_DNS_* */
+  const char *host, *serv;  /* copied; either may be NULL (not both) */
+  int family, socktype, protocol, flags;  /* AF_*, SOCK_*, AI_* hints */
+} gv_dns_query;
+/* One getaddrinfo result. */
+typedef struct gv_dns_addr {
+  const char *family;       /* "inet", "inet6", "unix", "unspec" */
+  char addr[64];            /* numeric host */
+  int port, protocol;
+  const char *socktype;     /* "stream", "dgram", "raw" */
+  char *canonname;          /* or NULL */
+} gv_dns_addr;
+
+/* A new lookup (nothing runs yet): NULL when out of memory. For
+** GV_DNS_ADDRINFO without host, AI_PASSIVE is added (a bind address). */
+gv_dns *gv_dns_new(const gv_dns_query *q);
+/* Starts d and blocks the current greenlet until it finished or 'timeout'
+** seconds (negative: none) passed; then k(L, LUA_YIELD, ctx), however the
+** wait ended (GV_F_CATCH is set: on GV_WAKE_THROW the error is on top of
+** L, re-raise it). Returns -errno (nothing blocked; d still the
+** caller's) if it could not start. Raises before starting if L's
+** greenlet cannot block. Switches greenlets. */
+int gv_dns_wait(gv_hub *hub, lua_State *L, gv_dns *d, double timeout,
+                lua_KContext ctx, gv_kfunction k);
+/* In gv_dns_wait's continuation: 1 if d finished and is the caller's. */
+int gv_dns_taken(gv_dns *d);
+void gv_dns_free(gv_dns *d);
+/* Results of a finished lookup: NULL, or what failed (LuaSocket's words). */
+const char *gv_dns_error(const gv_dns *d);
+/* GV_DNS_ADDRINFO: the n results. */
+const gv_dns_addr *gv_dns_addrs(const gv_dns *d, int *n);
+/* GV_DNS_HOST: the official name; aliases and addresses (text), each
+** NULL-terminated. */
+const char *gv_dns_host(const gv_dns *d, char *const **aliases,
+                        char *const **ips);
+/* GV_DNS_NAMEINFO: the n host names (when host was given) and the service
+** name (when serv was). */
+char *const *gv_dns_names(const gv_dns *d, int *n, const char **serv);
+/* Lookups started so far in this process (tests: a literal address must
+** not need one). */
+unsigned long gv_dns_lookups(void);
+/* 4 or 6 when host is a literal IPv4 / IPv6 address, else 0: no lookup
+** needed. */
+int gv_dns_isnumeric(const char *host);
+
+/* ---- child processes (child.c) --------------------------------------- */
+
+/* A child process of this hub: memory owned by the runtime, from spawn or
+** fork until the owner releases it and it is reaped. pid, done and status
+** are readable; the rest is the runtime's. */
+typedef struct gv_child gv_child;
+struct gv_child {
+  pid_t pid;
+  int status;            /* wait status once reaped (done) */
+  unsigned char done;    /* reaped (or reaped by someone else: status 0) */
+  unsigned char forked;  /* the owner's mark (gevent.os: from fork) */
+  unsigned char released; /* the runtime's, and below */
+  gv_waitq waiters;
+  gv_child *next;
+};
+
+/* What the child's stdin, stdout, stderr are. */
+enum { GV_SPAWN_INHERIT, GV_SPAWN_PIPE, GV_SPAWN_DEVNULL, GV_SPAWN_STDOUT,
+       GV_SPAWN_FD };
+typedef struct gv_spawn_fd {
+  int how;               /* GV_SPAWN_*: STDOUT only for stderr */
+  int fd;                /* GV_SPAWN_FD: this fd of ours */
+  int reopen;            /* give a fresh open file description of fd (ours
+                         ** is non-blocking; the child's must not be) */
+} gv_spawn_fd;
+typedef struct gv_spawn {
+  char *const *argv;     /* NULL-terminated */
+  char *const *envp;     /* NULL: this process's environment */
+  const char *file;      /* the program (PATH searched); NULL: argv[0] */
+  const char *cwd;       /* NULL: ours */
+  gv_spawn_fd std[3];
+  int setsid, close_fds; /* a new session; close fds above 2 */
+  int cwd_missing;       /* out: spawn failed because cwd is missing */
+} gv_spawn;
+
+/* Starts a child: posix_spawn with signal dispositions and mask reset.
+** Pipes asked for are close-on-exec, above fd 2, and our ends are
+** non-blocking: pipes[i] is our end for std[i] (or -1). The child is
+** registered with the hub (*out), reaped when SIGCHLD says so, and freed
+** once the owner calls gv_child_release and it is reaped. 0, or -errno
+** (nothing started; no fds left open). Never switches, never raises. */
+int gv_child_spawn(gv_hub *hub, gv_spawn *o, gv_child **out, int pipes[3]);
+/* fork() through gv_hub_fork; the parent gets the child registered in
+** *out (release it when done), the child 0 (the parent's children are
+** marked done there, their waiters woken). -errno on failure. */
+pid_t gv_child_fork(gv_hub *hub, gv_child **out);
+/* Reaps c if it has exited, without blocking: 1 when c is done. */
+int gv_child_poll(gv_child *c);
+/* Blocks until c is reaped or 'timeout' seconds (negative: none); then
+** k(L, LUA_YIELD, ctx): c->done tells which. The hub's loop stays alive
+** while a greenlet waits for a child. Switches greenlets; raises as
+** gv_block. */
+int gv_child_wait(gv_hub *hub, lua_State *L, gv_child *c, double timeout,
+                  lua_KContext ctx, gv_kfunction k);
+/* The owner is done with c (freed now if reaped, else once reaped). */
+void gv_child_release(gv_hub *hub, gv_child *c);
+/* A registered child by pid, or NULL. */
+gv_child *gv_child_find(gv_hub *hub, pid_t pid);
+/* Python's returncode for a wait status: the exit code, or -signal. */
+int gv_child_code(int status);
+/* A wait status as how it ended (GV_EXITED, GV_KILLED, GV_STOPPED) and
+** the exit code or signal in *code. */
+enum { GV_EXITED, GV_KILLED, GV_STOPPED };
+int gv_status_decode(int status, int *code);
+/* kill(2): 0 or -errno. */
+int gv_kill(pid_t pid, int sig);
+/* waitpid(2) that blocks the whole process (for pids not registered
+** here): the pid, or -errno. */
+pid_t gv_waitpid(pid_t pid, int *status);
+
+/* ---- signals (signal.c) --------------------------------------------- */
+
+/* A handler for one signal: memory owned by the caller (a Lua object).
+** fn runs in hub context (it must not block) each time the signal is
+** delivered. An active handler does not keep the loop alive. */
+typedef struct gv_signal gv_signal;
+struct gv_signal {
+  ev_signal w;            /* the runtime's */
+  gv_hub *hub;
+  void (*fn)(gv_hub *hub, gv_signal *s);
+  int signum;
+};
+/* Starts s for signum: 0, -EINVAL (not a signal, or SIGKILL/SIGSTOP,
+** which cannot be handled) or -EBUSY (SIGCHLD: the runtime reaps children
+** through it). Never switches, never raises. */
+int gv_signal_start(gv_hub *hub, gv_signal *s, int signum,
+                    void (*fn)(gv_hub *hub, gv_signal *s));
+/* Stops s (no-op when stopped or the hub is closed). Call before freeing. */
+void gv_signal_stop(gv_signal *s);
+int gv_signal_active(const gv_signal *s);
+/* Writes to a pipe whose reader is gone must fail with EPIPE, not kill
+** the process (Python and LuaSocket do the same): SIGPIPE is ignored
+** unless the host set a handler of its own. */
+void gv_signal_ignore_sigpipe(void);
 /* ---- interrupts (interrupt.c) ----------------------------------------- */
 
 /* Requests to the Lua code the hub runs now. Each is taken once, by the

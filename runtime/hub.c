@@ -4,6 +4,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -54,6 +55,17 @@ int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
   return 0;
 }
 
+pid_t gv_hub_fork(gv_hub *hub) {
+  fflush(NULL); /* or buffered output would be written twice */
+  pid_t pid = fork();
+  if (pid == 0) {
+    ev_loop_fork(hub->loop);
+    gv_monitor_after_fork(hub); /* its thread stayed in the parent */
+    gv__work_after_fork();
+  }
+  return pid;
+}
+
 void gv_hub_close(gv_hub *hub) {
   gv__monitor_close(hub);
   gv__irq_close(hub);
@@ -69,6 +81,8 @@ void gv_hub_close(gv_hub *hub) {
     g->state = GV_DEAD;
   }
   hub->nalive = 0;
+  gv__children_free(hub);
+  gv_work_shutdown(hub); /* before the loop goes: results are dropped */
   if (ev_is_active(&hub->timer_watcher))
     ev_timer_stop(hub->loop, &hub->timer_watcher);
   gv__timers_free(hub);

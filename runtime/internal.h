@@ -66,6 +66,11 @@ int gv__fd_dead(int fd);
 void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
 void gv__io_free(gv_hub *hub);
 
+/* ---- children (child.c) ----------------------------------------------- */
+
+/* Frees the hub's child registry (hub closing). */
+void gv__children_free(gv_hub *hub);
+
 /* ---- the work pool after fork (work.c; the hub's fork calls it) -------- */
 
 /* In a child after fork(): starts threads for the jobs the child inherited

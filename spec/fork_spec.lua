@@ -49,6 +49,36 @@ describe("gevent.fork", function()
     assert.are.same({"exited", 0}, {how, code})
   end)
 
+  it("runs DNS and thread-pool jobs in the child: the work pool starts over", function()
+    -- Regression: the pool's threads do not survive fork(); a child that
+    -- inherited the parent's count of idle threads started none, and its
+    -- first lookup hung. The parent's pool is busy and idle at the fork.
+    local gsocket = require "gevent.socket"
+    local ThreadPool = require("gevent.threadpool").ThreadPool
+    assert(gsocket.getaddrinfo("localhost", 80))
+    local pool = ThreadPool(2)
+    assert.are.equal(4, pool:apply(function(x) return x * 2 end, {2}))
+    local busy = pool:spawn(function()
+      local t = os.clock() while os.clock() - t < 0.1 do end
+      return "parent's"
+    end)
+    gevent.sleep(0.02) -- busy is running on a pool thread now
+    local pid = gevent.fork()
+    if pid == 0 then child(function()
+      return gevent.with_timeout(10, function()
+        assert(gsocket.getaddrinfo("localhost", 80), "lookup in the child")
+        assert(pool:apply(function(x) return x + 1 end, {1}) == 2)
+        -- the job running at the fork is run again in the child
+        assert(busy:get() == "parent's")
+        return 0
+      end)
+    end) end
+    assert.are.equal("parent's", busy:get())
+    local _, how, code = gos.waitpid(pid, 20)
+    assert.are.same({"exited", 0}, {how, code})
+    pool:kill()
+  end)
+
   it("waitpid blocks only the calling greenlet; takes a timeout", function()
     local pid = gevent.fork()
     if pid == 0 then child(function()

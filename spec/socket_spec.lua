@@ -3,6 +3,8 @@
 local gevent = require "gevent"
 local socket = require "gevent.socket"
 local core = require("gvlua").socket
+local dnscore = require("gvlua").dns
+local poolcore = require("gvlua").threadpool
 
 local function listener(backlog)
   local s = assert(socket.tcp4())
@@ -407,7 +409,7 @@ describe("gevent.socket", function()
 
   it("resolves names on the thread pool while other greenlets run", function()
     local t = ticker(0.001)
-    local jobs = core._dns_jobs()
+    local jobs = dnscore._lookups()
     local ip, resolved = socket.dns.toip("localhost")
     assert.are.equal("127.0.0.1", ip)
     assert.is_table(resolved.ip)
@@ -421,19 +423,19 @@ describe("gevent.socket", function()
     local ai = assert(socket.getaddrinfo("localhost", 80, "inet", "stream"))
     assert.are.equal(80, ai[1].port)
     assert.are.equal("127.0.0.1", ai[1].addr)
-    assert.is_true(core._dns_jobs() >= jobs + 4)
+    assert.is_true(dnscore._lookups() >= jobs + 4)
     -- numeric addresses do not go to the pool
-    local j2 = core._dns_jobs()
+    local j2 = dnscore._lookups()
     assert.are.equal("127.0.0.1", socket.gethostbyname("127.0.0.1"))
     local c, s = pair()
     c:close(); s:close()
-    assert.are.equal(j2, core._dns_jobs())
+    assert.are.equal(j2, dnscore._lookups())
     -- errors as LuaSocket words them
     assert.are.same({nil, "host or service not provided, or not known"},
                     {socket.dns.getaddrinfo("no-such-host.invalid")})
     -- the pool keeps the hub running: a 0.2 s job on an OS thread
     local n0 = t.n
-    local dt = elapsed(core._work_sleep, 0.2)
+    local dt = elapsed(poolcore._sleep_job, 0.2)
     assert.is_true(dt >= 0.19)
     assert.is_true(t.n - n0 >= 10, tostring(t.n - n0))
     -- connect by name
@@ -446,17 +448,17 @@ describe("gevent.socket", function()
 
   it("a pending pool job keeps the loop alive; an idle pool does not", function()
     -- only the pool job can wake the main greenlet: no LoopExit
-    assert.is_true(core._work_sleep(0.05))
+    assert.is_true(poolcore._sleep_job(0.05))
     -- a timed-out wait abandons the job, which finishes later
-    assert.are.same({nil, "timeout"}, {core._work_sleep(0.1, 0.01)})
+    assert.are.same({nil, "timeout"}, {poolcore._sleep_job(0.1, 0.01)})
     gevent.sleep(0.15)
     -- a kill or a Timeout cuts the wait short too
-    local g = gevent.spawn(core._work_sleep, 0.1)
+    local g = gevent.spawn(poolcore._sleep_job, 0.1)
     gevent.sleep(0.01)
     g:kill()
     assert.is_true(g.dead)
     local t = gevent.Timeout(0.01):start()
-    local ok, err = pcall(core._work_sleep, 0.1)
+    local ok, err = pcall(poolcore._sleep_job, 0.1)
     assert.is_false(ok)
     assert.are.equal(t, err)
     local gd = gevent.spawn(socket.dns.toip, "localhost")
@@ -1015,5 +1017,80 @@ describe("gevent.socket fd arguments", function()
     assert.are.equal(nil, (w:get(true, 2)))
     c:close()
     assert.is_nil(gevent.sleep(0.001))
+  end)
+end)
+
+-- Happy eyeballs (RFC 8305) in create_connection: a blackholed first
+-- address (a listener whose accept queue is full drops SYNs) does not hold
+-- up the next one for the whole timeout.
+describe("create_connection with several addresses", function()
+  local mono = require("gvlua").socket.monotonic
+
+  local function blackhole6()
+    local bh = assert(socket.tcp6())
+    assert(bh:setoption("reuseaddr", true))
+    assert(bh:bind("::1", 0))
+    assert(bh:listen(0))
+    local _, port = bh:getsockname()
+    local filler = socket.tcp6()
+    filler:settimeout(2)
+    assert(filler:connect("::1", tonumber(port)))   -- fills the queue
+    return bh, filler, tonumber(port)
+  end
+
+  it("starts the next family after the delay; the first made wins",
+     function()
+    local bh, filler, port = blackhole6()
+    local good = assert(socket.bind("127.0.0.1", port))
+    local g = gevent.spawn(function()
+      local c = good:accept()
+      c:send("hi\n")
+      c:close()
+    end)
+    local t0 = mono()
+    local c, err = socket._connect_any({"::1", "127.0.0.1"}, port, 10)
+    local took = mono() - t0
+    assert.is_truthy(c, err)
+    assert.equal("127.0.0.1", (c:getpeername()))
+    assert.equal("hi", c:receive())
+    assert.is_true(took >= socket.happy_eyeballs_delay and took < 5)
+    c:close()
+    g:join(1)
+    for _, s in ipairs{good, filler, bh} do s:close() end
+  end)
+
+  it("tries the next address at once when one is refused", function()
+    local l = assert(socket.bind("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    local saved = socket.happy_eyeballs_delay
+    socket.happy_eyeballs_delay = 30   -- only a refusal can move it on
+    local c, err = socket._connect_any({"::1", "127.0.0.1"}, tonumber(port), 5)
+    socket.happy_eyeballs_delay = saved
+    assert.is_truthy(c, err)
+    c:close()
+    l:close()
+    local r, e = socket._connect_any({"::1", "127.0.0.1"}, 1, 5)
+    assert.is_nil(r)
+    assert.equal("connection refused", e)
+  end)
+
+  it("closes the attempts still running when it is killed", function()
+    local function nfds()
+      local p = io.popen("ls /proc/" .. require("gevent.os").getpid() .. "/fd")
+      local n = select(2, p:read("a"):gsub("\n", ""))
+      p:close()
+      return n
+    end
+    local bh, filler, port = blackhole6()
+    local before = nfds()
+    local g = gevent.spawn(socket._connect_any, {"::1", "::1"}, port, 10)
+    gevent.sleep(socket.happy_eyeballs_delay + 0.3)  -- both started, stuck
+    assert.equal(before + 2, nfds())
+    g:kill()
+    assert.is_true(g.dead)
+    gevent.sleep(0.01)
+    assert.equal(before, nfds())
+    filler:close()
+    bh:close()
   end)
 end)

@@ -288,7 +288,19 @@ SPEC["gevent.select"] = {
 }
 
 SPEC["gevent.server"] = {
+  aliases = {DatagramServer = {"StreamServer"}},
   instances = {
+    DatagramServer = function(m)
+      local s = m.DatagramServer({"127.0.0.1", 0}, function() end)
+      s:start()
+      local fields = {}
+      for _, k in ipairs{"address", "socket", "started", "server_host",
+                         "server_port", "handle_fn"} do
+        fields[k] = s[k]
+      end
+      s:stop()
+      return {s, setmetatable(fields, getmetatable(s))}
+    end,
     StreamServer = function(m)
       local s = m.StreamServer({"127.0.0.1", 0}, function() end, nil, 2)
       s:start()

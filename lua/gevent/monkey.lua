@@ -213,7 +213,7 @@ function M.patch_select()
   local f = gsock.select
   set("socket", lsocket, "select", f)
   if sc ~= lsocket then set("socket.core", sc, "select", f) end
-  local n = core.socket.setsize()
+  local n = core.select.setsize()
   set("socket", lsocket, "_SETSIZE", n)
   if sc ~= lsocket then set("socket.core", sc, "_SETSIZE", n) end
   flags.select = true

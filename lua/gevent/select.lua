@@ -3,7 +3,7 @@
 -- objects, files wrapped by other modules); any number of them (no
 -- FD_SETSIZE cap: the wait is libev watchers, the readiness check poll()).
 local core = require "gvlua"
-local C = core.socket
+local C = core.select
 
 local M = {}
 

@@ -24,7 +24,8 @@ if not okl then lsocket = sc end
 local oku, unix = pcall(require, "socket.unix")
 if not oku then unix = nil end
 
-local mono, isnumeric = C.monotonic, C.isnumeric
+local D = core.dns
+local mono, isnumeric = C.monotonic, D.isnumeric
 local cancel_wait, sockerror, connected = C.cancel_wait, C.sockerror,
   C.connected
 local watcher, wait_on, unwatch, readable = C.watcher, C.wait_on, C.unwatch,
@@ -81,7 +82,7 @@ end
 -- is numeric already). Returns list or nil, err.
 local function resolve(host, socktype, family)
   if host == nil or host == "*" or isnumeric(host) then return {host} end
-  local res, err = C.getaddrinfo(host, nil, family or "unspec",
+  local res, err = D.getaddrinfo(host, nil, family or "unspec",
                                  socktype or "stream")
   if not res then return nil, err end
   local out, seen = {}, {}
@@ -588,7 +589,7 @@ end
 -- How many sockets select takes: not LuaSocket's FD_SETSIZE (select waits
 -- in libev and reads readiness with poll), but as many as the process may
 -- open (RLIMIT_NOFILE when this module loaded).
-M._SETSIZE = C.setsize()
+M._SETSIZE = core.select.setsize()
 M.try = lsocket.try or sc.newtry()
 -- LTN12 sources and sinks: they call methods, so they cooperate too
 for _, k in ipairs{"choose", "sink", "source", "sinkt", "sourcet"} do
@@ -610,7 +611,7 @@ function M.connect(address, port, laddress, lport, family)
   if isnumeric(address) then addrs = {address}
   else
     local res
-    res, err = C.getaddrinfo(address, nil, fam, "stream")
+    res, err = D.getaddrinfo(address, nil, fam, "stream")
     if not res then return nil, err end
     addrs = {}
     for _, r in ipairs(res) do addrs[#addrs + 1] = r.addr end
@@ -710,7 +711,7 @@ function M.select(recvt, sendt, timeout)
     end
     return readable, writable
   end
-  local rr, ww = C.select(rfds, wfds, timeout)
+  local rr, ww = core.select.select(rfds, wfds, timeout)
   for _, fd in ipairs(rr) do
     for _, x in ipairs(robj[fd]) do
       if not readable[x] then
@@ -740,13 +741,13 @@ local dns = {}
 M.dns = dns
 
 function dns.toip(name)
-  local r, err = C.gethost(name)
+  local r, err = D.gethost(name)
   if not r then return nil, err end
   return r.ip[1], r
 end
 
 function dns.tohostname(name)
-  local r, err = C.gethost(name)
+  local r, err = D.gethost(name)
   if not r then return nil, err end
   return r.name, r
 end
@@ -755,12 +756,12 @@ function dns.getaddrinfo(host)
   if type(host) ~= "string" then
     error("bad argument #1 to 'getaddrinfo' (string expected)", 2)
   end
-  return C.getaddrinfo(host, nil, "unspec", "stream")
+  return D.getaddrinfo(host, nil, "unspec", "stream")
 end
 
 function dns.getnameinfo(host, serv)
   if serv ~= nil then serv = tostring(serv) end
-  return C.getnameinfo(host, serv)
+  return D.getnameinfo(host, serv)
 end
 
 dns.gethostname = sc.dns.gethostname
@@ -784,20 +785,20 @@ M.cancel_wait = C.cancel_wait
 -- family "inet"/"inet6"/"unspec", socktype "stream"/"dgram" (or numbers).
 function M.getaddrinfo(host, port, family, socktype, proto, flags)
   if port ~= nil then port = tostring(port) end
-  return C.getaddrinfo(host, port, family, socktype, proto, flags)
+  return D.getaddrinfo(host, port, family, socktype, proto, flags)
 end
 
 --- gethostbyname(name): its IPv4 address as a string, or nil, err.
 function M.gethostbyname(name)
   if isnumeric(name) == "inet" then return name end
-  local r, err = C.getaddrinfo(name, nil, "inet", "stream")
+  local r, err = D.getaddrinfo(name, nil, "inet", "stream")
   if not r then return nil, err end
   return r[1].addr
 end
 
 --- gethostbyname_ex(name): hostname, aliases, addresses (or nil, err).
 function M.gethostbyname_ex(name)
-  local r, err = C.gethost(name)
+  local r, err = D.gethost(name)
   if not r then return nil, err end
   return r.name, r.alias, r.ip
 end
@@ -814,30 +815,111 @@ local function split_address(address)
 end
 M._split_address = split_address
 
+-- Happy eyeballs (RFC 8305, section 5): the addresses in the order to
+-- try them: families interleaved, starting with the first one resolved.
+local function interleave(addrs)
+  local first = isnumeric(addrs[1])
+  local a, b = {}, {}
+  for _, x in ipairs(addrs) do
+    if isnumeric(x) == first then a[#a + 1] = x else b[#b + 1] = x end
+  end
+  local out = {}
+  for i = 1, math.max(#a, #b) do
+    out[#out + 1] = a[i]
+    out[#out + 1] = b[i]
+  end
+  return out
+end
+
+--- Seconds create_connection waits for an attempt before it starts the
+-- next one in parallel (RFC 8305's Connection Attempt Delay).
+M.happy_eyeballs_delay = 0.25
+
+-- One connection attempt: the connected socket, or nil, err. A kill cuts
+-- it short and closes the socket.
+local function attempt(a, port, timeout, source_address)
+  local s, e = (isnumeric(a) == "inet6" and M.tcp6 or M.tcp4)()
+  if not s then return nil, e end
+  if timeout then s:settimeout(timeout) end
+  local ok, r, err = true, true, nil
+  if source_address then
+    local sh, sp = split_address(source_address)
+    ok, r, err = pcall(s.bind, s, sh, sp or 0)
+  end
+  if ok and r then ok, r, err = pcall(s.connect, s, a, port) end
+  if ok and r then return s end
+  s:close()
+  if not ok then error(r, 0) end   -- GreenletExit, Timeout: after closing
+  return nil, err
+end
+
+-- Connects to the first of addrs that answers: one attempt at a time, the
+-- next one started when the last failed or happy_eyeballs_delay passed
+-- without an answer; the first connection made wins and the attempts
+-- still running are stopped (their sockets closed). Returns the socket or
+-- nil, the last error.
+local function connect_any(addrs, port, timeout, source_address)
+  if #addrs == 1 then return attempt(addrs[1], port, timeout, source_address) end
+  local gevent = require "gevent"
+  local Queue = require("gevent.queue").Queue
+  addrs = interleave(addrs)
+  local results, running, decided = Queue(), {}, false
+  local _ <close> = setmetatable({}, {__close = function()
+    decided = true
+    for g in pairs(running) do g:kill(nil, false) end
+  end})
+  local next_i, active, err = 1, 0, nil
+  local function launch()
+    local a = addrs[next_i]
+    next_i = next_i + 1
+    active = active + 1
+    local g
+    g = gevent.spawn(function()
+      local s, e = attempt(a, port, timeout, source_address)
+      running[g] = nil
+      if decided then
+        if s then s:close() end
+        return
+      end
+      results:put({s, e})
+    end)
+    running[g] = true
+  end
+  launch()
+  while active > 0 do
+    local r
+    if next_i <= #addrs then
+      local ok, v = pcall(results.get, results, true, M.happy_eyeballs_delay)
+      if ok then r = v
+      elseif require("gevent.queue").Empty:is(v) then launch()
+      else error(v, 0) end
+    else
+      r = results:get()
+    end
+    if r then
+      active = active - 1
+      if r[1] then return r[1] end
+      err = r[2]
+      if next_i <= #addrs then launch() end
+    end
+  end
+  return nil, err
+end
+
 --- create_connection(address, timeout, source_address): connects to
--- address ({host, port} or "host:port"), trying each resolved address;
--- timeout bounds each attempt and stays the socket's timeout. Returns the
--- connected object or nil, err.
+-- address ({host, port} or "host:port"). With several addresses (IPv6 and
+-- IPv4, say) it runs happy eyeballs (RFC 8305): families interleaved, the
+-- next attempt started when the last failed or happy_eyeballs_delay passed
+-- without an answer, the first connection made wins. timeout bounds each
+-- attempt and stays the socket's timeout. Returns the connected object or
+-- nil, err.
 function M.create_connection(address, timeout, source_address)
   local host, port = split_address(address)
   local addrs, err = resolve(host, "stream")
   if not addrs then return nil, err end
-  for _, a in ipairs(addrs) do
-    local s, e = (isnumeric(a) == "inet6" and M.tcp6 or M.tcp4)()
-    if not s then return nil, e end
-    if timeout then s:settimeout(timeout) end
-    local ok = true
-    if source_address then
-      local sh, sp = split_address(source_address)
-      ok, e = s:bind(sh, sp or 0)
-    end
-    if ok then ok, e = s:connect(a, port) end
-    if ok then return s end
-    s:close()
-    err = e
-  end
-  return nil, err
+  return connect_any(addrs, port, timeout, source_address)
 end
+M._connect_any = connect_any
 
 ---------------------------------------------------------------------------
 -- in-place patching of LuaSocket (for gevent.monkey)
@@ -892,7 +974,7 @@ function M._patch_luasocket()
         set(sc, k, f)
       end
     end
-    set(sc, "_SETSIZE", C.setsize()) -- select has no FD_SETSIZE cap
+    set(sc, "_SETSIZE", core.select.setsize()) -- select has no FD_SETSIZE cap
     if lsocket.bind then
       local f = raw(M.bind)
       originals[f] = lsocket.bind

@@ -1,23 +1,17 @@
 -- gevent.threadpool: ThreadPool(n) runs functions in OS threads, each with
 -- its own Lua state. Functions and arguments are copied into the worker
 -- (see bindings/l_threadpool.c for what can be copied); results and errors
--- are copied back. spawn() returns a gevent.event.AsyncResult (or, if that
--- module is missing, a compatible result object with get, wait, ready,
--- successful, value, exception, rawlink). Like gevent's, an AsyncResult
--- holds one value: a function's first result. kill() fails queued jobs and
--- interrupts running Lua code (a count hook); the pool can be reused.
+-- are copied back. spawn() returns a gevent.event.AsyncResult; like
+-- gevent's, it holds one value: a function's first result. kill() fails
+-- queued jobs and interrupts running Lua code (a count hook); the pool can
+-- be reused. The threads are the runtime's one work pool (shared with DNS);
+-- a ThreadPool limits how many of its jobs run at once.
 local core = require("gvlua").threadpool
+local AsyncResult = require("gevent.event").AsyncResult
 
 local M = {}
 
-local new_result = core._Result
-do
-  local ok, event = pcall(require, "gevent.event")
-  if ok and type(event) == "table" and event.AsyncResult then
-    local AsyncResult = event.AsyncResult
-    new_result = function() return AsyncResult() end
-  end
-end
+local function new_result() return AsyncResult() end
 
 local methods = core._pool_methods
 
