@@ -470,7 +470,7 @@ describe("failure reports at scale", function()
       local small = math.min(run(2000), run(2000))
       io.write(run(16000) / small)
     ]]
-    local r = child(code)
+    local r = child(code, {stderr_file = true}) -- ~20,000 reports
     local out, err, status = r.out, r.err, r.rc
     assert.are.equal(0, status, err:sub(-500))
     return tonumber(out)
