@@ -347,3 +347,49 @@ describe("StreamServer with ssl", function()
     assert.equal(0, #s)
   end)
 end)
+
+describe("DatagramServer", function()
+  local DatagramServer = require("gevent.server").DatagramServer
+
+  it("runs handle(data, address) per datagram; sendto answers", function()
+    local s
+    s = DatagramServer({"127.0.0.1", 0}, function(data, address)
+      gevent.sleep(0.01)                  -- handlers run side by side
+      s:sendto(data:upper(), address)
+    end)
+    s:start()
+    assert.matches("^<DatagramServer at 127%.0%.0%.1:%d+>$", tostring(s))
+    local u = socket.udp()
+    u:settimeout(2)
+    assert(u:setpeername("127.0.0.1", s.address[2]))
+    for i = 1, 5 do u:send("ping" .. i) end
+    gevent.sleep(0)
+    local got = {}
+    for i = 1, 5 do got[i] = u:receive() end
+    table.sort(got)
+    assert.same({"PING1", "PING2", "PING3", "PING4", "PING5"}, got)
+    assert.equal(0, #s)
+    s:stop()
+    assert.is_true(s:closed())
+    u:close()
+  end)
+
+  it("caps handlers with a pool and takes a bound socket", function()
+    local u0 = socket.udp()
+    assert(u0:setsockname("127.0.0.1", 0))
+    local running, most = 0, 0
+    local s = DatagramServer(u0, function()
+      running = running + 1
+      most = math.max(most, running)
+      gevent.sleep(0.02)
+      running = running - 1
+    end, {spawn = 2})
+    s:start()
+    local u = socket.udp()
+    for i = 1, 6 do u:sendto("x" .. i, "127.0.0.1", s.address[2]) end
+    gevent.sleep(0.2)
+    s:stop()
+    u:close()
+    assert.equal(2, most)
+  end)
+end)

@@ -1019,3 +1019,78 @@ describe("gevent.socket fd arguments", function()
     assert.is_nil(gevent.sleep(0.001))
   end)
 end)
+
+-- Happy eyeballs (RFC 8305) in create_connection: a blackholed first
+-- address (a listener whose accept queue is full drops SYNs) does not hold
+-- up the next one for the whole timeout.
+describe("create_connection with several addresses", function()
+  local mono = require("gvlua").socket.monotonic
+
+  local function blackhole6()
+    local bh = assert(socket.tcp6())
+    assert(bh:setoption("reuseaddr", true))
+    assert(bh:bind("::1", 0))
+    assert(bh:listen(0))
+    local _, port = bh:getsockname()
+    local filler = socket.tcp6()
+    filler:settimeout(2)
+    assert(filler:connect("::1", tonumber(port)))   -- fills the queue
+    return bh, filler, tonumber(port)
+  end
+
+  it("starts the next family after the delay; the first made wins",
+     function()
+    local bh, filler, port = blackhole6()
+    local good = assert(socket.bind("127.0.0.1", port))
+    local g = gevent.spawn(function()
+      local c = good:accept()
+      c:send("hi\n")
+      c:close()
+    end)
+    local t0 = mono()
+    local c, err = socket._connect_any({"::1", "127.0.0.1"}, port, 10)
+    local took = mono() - t0
+    assert.is_truthy(c, err)
+    assert.equal("127.0.0.1", (c:getpeername()))
+    assert.equal("hi", c:receive())
+    assert.is_true(took >= socket.happy_eyeballs_delay and took < 5)
+    c:close()
+    g:join(1)
+    for _, s in ipairs{good, filler, bh} do s:close() end
+  end)
+
+  it("tries the next address at once when one is refused", function()
+    local l = assert(socket.bind("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    local saved = socket.happy_eyeballs_delay
+    socket.happy_eyeballs_delay = 30   -- only a refusal can move it on
+    local c, err = socket._connect_any({"::1", "127.0.0.1"}, tonumber(port), 5)
+    socket.happy_eyeballs_delay = saved
+    assert.is_truthy(c, err)
+    c:close()
+    l:close()
+    local r, e = socket._connect_any({"::1", "127.0.0.1"}, 1, 5)
+    assert.is_nil(r)
+    assert.equal("connection refused", e)
+  end)
+
+  it("closes the attempts still running when it is killed", function()
+    local function nfds()
+      local p = io.popen("ls /proc/" .. require("gevent.os").getpid() .. "/fd")
+      local n = select(2, p:read("a"):gsub("\n", ""))
+      p:close()
+      return n
+    end
+    local bh, filler, port = blackhole6()
+    local before = nfds()
+    local g = gevent.spawn(socket._connect_any, {"::1", "::1"}, port, 10)
+    gevent.sleep(socket.happy_eyeballs_delay + 0.3)  -- both started, stuck
+    assert.equal(before + 2, nfds())
+    g:kill()
+    assert.is_true(g.dead)
+    gevent.sleep(0.01)
+    assert.equal(before, nfds())
+    filler:close()
+    bh:close()
+  end)
+end)

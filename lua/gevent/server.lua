@@ -271,4 +271,108 @@ end
 function StreamServer:__len() return self._nhandlers end
 function StreamServer:handler_count() return self._nhandlers end
 
+---------------------------------------------------------------------------
+-- DatagramServer
+---------------------------------------------------------------------------
+local DatagramServer = setmetatable({}, {__index = StreamServer, __call = new})
+DatagramServer.__index = DatagramServer
+DatagramServer.__name = "gevent.server.DatagramServer"
+DatagramServer.__len = StreamServer.__len
+--- The largest datagram read, bytes (LuaSocket reads at most 65535).
+DatagramServer.max_size = 65535
+M.DatagramServer = DatagramServer
+
+function DatagramServer:__tostring()
+  return ("<DatagramServer at %s:%s%s>"):format(tostring(self.address[1]),
+    tostring(self.address[2]), self.started and "" or " (not started)")
+end
+
+--- Subclassing, as StreamServer's.
+function DatagramServer:subclass()
+  local cls = setmetatable({}, {__index = self, __call = new})
+  cls.__index = cls
+  cls.__tostring = self.__tostring
+  cls.__len = self.__len
+  return cls
+end
+
+--- Creates and binds the UDP socket (called by start).
+function DatagramServer:init_socket()
+  if self.socket then return end
+  local host, port = self.address[1], self.address[2]
+  local addrs, err = socket._resolve(host, "dgram")
+  if not addrs then error("DatagramServer: cannot resolve " .. host .. ": " .. err, 3) end
+  for _, a in ipairs(addrs) do
+    local s, e = (isnumeric(a) == "inet6" and socket.udp6 or socket.udp4)()
+    if not s then err = e break end
+    if self.reuse_addr then s:setoption("reuseaddr", true) end
+    local ok
+    ok, err = s:setsockname(a, port)
+    if ok then
+      self.socket = s
+      local h, p = s:getsockname()
+      self.address = {h, tonumber(p)}
+      return
+    end
+    s:close()
+  end
+  error(("DatagramServer: cannot bind %s:%s: %s"):format(tostring(host),
+        tostring(port), tostring(err)), 3)
+end
+
+local function run_datagram(self, data, address)
+  local cur = gevent.getcurrent()
+  self._handlers[cur] = true
+  self._nhandlers = self._nhandlers + 1
+  local _ <close> = setmetatable({}, {__close = function()
+    if self._handlers[cur] then
+      self._handlers[cur] = nil
+      self._nhandlers = self._nhandlers - 1
+    end
+  end})
+  return self:handle(data, address)
+end
+
+local function read_loop(self)
+  local s = self.socket
+  local delay = self.min_delay
+  while not self._closed do
+    local data, ip, port = s:receivefrom(self.max_size)
+    if data then
+      delay = self.min_delay
+      local address = {ip, tonumber(port)}
+      if self.pool then
+        self.pool:spawn(run_datagram, self, data, address)
+      else
+        gevent.spawn(run_datagram, self, data, address)
+      end
+    elseif ip == "closed" or self._closed then
+      break
+    else
+      io.stderr:write(("%s: receive failed: %s\n"):format(tostring(self), ip))
+      gevent.sleep(delay)
+      delay = math.min(self.max_delay, delay * 2)
+    end
+  end
+end
+
+--- Binds if needed and starts reading in a background greenlet.
+function DatagramServer:start()
+  if self.started then return self end
+  self:init_socket()
+  self._closed = false
+  self.started = true
+  self.server_host, self.server_port = self.address[1], self.address[2]
+  self._acceptor = gevent.spawn(read_loop, self)
+  return self
+end
+
+--- sendto(data, address): sends a datagram to address ({host, port}, or
+-- host, port) from the server's socket; LuaSocket's results.
+function DatagramServer:sendto(data, address, port)
+  local host = address
+  if type(address) == "table" then host, port = address[1], address[2] end
+  return self.socket:sendto(data, host, port)
+end
+
 return M

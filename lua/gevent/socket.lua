@@ -815,30 +815,111 @@ local function split_address(address)
 end
 M._split_address = split_address
 
+-- Happy eyeballs (RFC 8305, section 5): the addresses in the order to
+-- try them: families interleaved, starting with the first one resolved.
+local function interleave(addrs)
+  local first = isnumeric(addrs[1])
+  local a, b = {}, {}
+  for _, x in ipairs(addrs) do
+    if isnumeric(x) == first then a[#a + 1] = x else b[#b + 1] = x end
+  end
+  local out = {}
+  for i = 1, math.max(#a, #b) do
+    out[#out + 1] = a[i]
+    out[#out + 1] = b[i]
+  end
+  return out
+end
+
+--- Seconds create_connection waits for an attempt before it starts the
+-- next one in parallel (RFC 8305's Connection Attempt Delay).
+M.happy_eyeballs_delay = 0.25
+
+-- One connection attempt: the connected socket, or nil, err. A kill cuts
+-- it short and closes the socket.
+local function attempt(a, port, timeout, source_address)
+  local s, e = (isnumeric(a) == "inet6" and M.tcp6 or M.tcp4)()
+  if not s then return nil, e end
+  if timeout then s:settimeout(timeout) end
+  local ok, r, err = true, true, nil
+  if source_address then
+    local sh, sp = split_address(source_address)
+    ok, r, err = pcall(s.bind, s, sh, sp or 0)
+  end
+  if ok and r then ok, r, err = pcall(s.connect, s, a, port) end
+  if ok and r then return s end
+  s:close()
+  if not ok then error(r, 0) end   -- GreenletExit, Timeout: after closing
+  return nil, err
+end
+
+-- Connects to the first of addrs that answers: one attempt at a time, the
+-- next one started when the last failed or happy_eyeballs_delay passed
+-- without an answer; the first connection made wins and the attempts
+-- still running are stopped (their sockets closed). Returns the socket or
+-- nil, the last error.
+local function connect_any(addrs, port, timeout, source_address)
+  if #addrs == 1 then return attempt(addrs[1], port, timeout, source_address) end
+  local gevent = require "gevent"
+  local Queue = require("gevent.queue").Queue
+  addrs = interleave(addrs)
+  local results, running, decided = Queue(), {}, false
+  local _ <close> = setmetatable({}, {__close = function()
+    decided = true
+    for g in pairs(running) do g:kill(nil, false) end
+  end})
+  local next_i, active, err = 1, 0, nil
+  local function launch()
+    local a = addrs[next_i]
+    next_i = next_i + 1
+    active = active + 1
+    local g
+    g = gevent.spawn(function()
+      local s, e = attempt(a, port, timeout, source_address)
+      running[g] = nil
+      if decided then
+        if s then s:close() end
+        return
+      end
+      results:put({s, e})
+    end)
+    running[g] = true
+  end
+  launch()
+  while active > 0 do
+    local r
+    if next_i <= #addrs then
+      local ok, v = pcall(results.get, results, true, M.happy_eyeballs_delay)
+      if ok then r = v
+      elseif require("gevent.queue").Empty:is(v) then launch()
+      else error(v, 0) end
+    else
+      r = results:get()
+    end
+    if r then
+      active = active - 1
+      if r[1] then return r[1] end
+      err = r[2]
+      if next_i <= #addrs then launch() end
+    end
+  end
+  return nil, err
+end
+
 --- create_connection(address, timeout, source_address): connects to
--- address ({host, port} or "host:port"), trying each resolved address;
--- timeout bounds each attempt and stays the socket's timeout. Returns the
--- connected object or nil, err.
+-- address ({host, port} or "host:port"). With several addresses (IPv6 and
+-- IPv4, say) it runs happy eyeballs (RFC 8305): families interleaved, the
+-- next attempt started when the last failed or happy_eyeballs_delay passed
+-- without an answer, the first connection made wins. timeout bounds each
+-- attempt and stays the socket's timeout. Returns the connected object or
+-- nil, err.
 function M.create_connection(address, timeout, source_address)
   local host, port = split_address(address)
   local addrs, err = resolve(host, "stream")
   if not addrs then return nil, err end
-  for _, a in ipairs(addrs) do
-    local s, e = (isnumeric(a) == "inet6" and M.tcp6 or M.tcp4)()
-    if not s then return nil, e end
-    if timeout then s:settimeout(timeout) end
-    local ok = true
-    if source_address then
-      local sh, sp = split_address(source_address)
-      ok, e = s:bind(sh, sp or 0)
-    end
-    if ok then ok, e = s:connect(a, port) end
-    if ok then return s end
-    s:close()
-    err = e
-  end
-  return nil, err
+  return connect_any(addrs, port, timeout, source_address)
 end
+M._connect_any = connect_any
 
 ---------------------------------------------------------------------------
 -- in-place patching of LuaSocket (for gevent.monkey)

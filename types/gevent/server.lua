@@ -72,4 +72,20 @@ function StreamServer:subclass() end
 
 M.StreamServer = StreamServer
 
+---gevent's UDP server: `handle(data, address)` per datagram.
+---@class gevent.server.DatagramServer: gevent.server.StreamServer
+---@field max_size integer The largest datagram read, bytes (65535).
+---@overload fun(listener: gevent.server.listener|gevent.socket.udp, handle?: fun(data: string, address: {[1]: string, [2]: integer})|gevent.server.options, options?: gevent.server.options): gevent.server.DatagramServer
+local DatagramServer = {}
+
+---Sends a datagram to `address` from the server's socket.
+---@param data string
+---@param address {[1]: string, [2]: integer}|string
+---@param port? integer
+---@return 1|nil
+---@return string? err
+function DatagramServer:sendto(data, address, port) end
+
+M.DatagramServer = DatagramServer
+
 return M

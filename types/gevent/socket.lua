@@ -314,6 +314,11 @@ function socket.bind(host, port, backlog) end
 ---@return string? err
 function socket.create_connection(address, timeout, source_address) end
 
+---Seconds `create_connection` waits for an attempt before it starts the
+---next one beside it (RFC 8305; default 0.25).
+---@type number
+socket.happy_eyeballs_delay = 0.25
+
 ---LuaSocket's `select`, cooperative and without an `FD_SETSIZE` limit:
 ---the readable and the writable arrays, and `"timeout"` when none is
 ---ready.
