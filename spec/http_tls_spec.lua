@@ -64,6 +64,47 @@ describe("gevent.http over TLS", function()
     assert.is_nil(r)
   end)
 
+  it("reaches an HTTPS server through a CONNECT proxy", function()
+    local StreamServer = require("gevent.server").StreamServer
+    local socket = require "gevent.socket"
+    local seen
+    local proxy = StreamServer({"127.0.0.1", 0}, function(sock)
+      local line = sock:receive("*l")
+      seen = line
+      repeat local l = sock:receive("*l") until not l or l == ""
+      local hostport = line:match("^CONNECT (%S+) HTTP/1%.1$")
+      local up = hostport and socket.create_connection(hostport, 5)
+      if not up then sock:send("HTTP/1.1 502 Bad Gateway\r\n\r\n") return end
+      sock:send("HTTP/1.1 200 Connection Established\r\n\r\n")
+      sock:settimeout(0.05)
+      up:settimeout(0.05)
+      local g = gevent.spawn(function()
+        while not sock:getfd() or sock:getfd() >= 0 do
+          local data, err, partial = up:receive(4096)
+          data = data or partial
+          if data and #data > 0 then sock:send(data) end
+          if err == "closed" then break end
+        end
+        sock:close()
+      end)
+      while true do
+        local data, err, partial = sock:receive(4096)
+        data = data or partial
+        if data and #data > 0 then up:send(data) end
+        if err == "closed" then break end
+      end
+      up:close()
+      g:join(2)
+    end)
+    proxy:start()
+    local r = assert(client.request(base .. "/", nil,
+      {ca_certs = ca, proxy = "http://127.0.0.1:" .. proxy.address[2]}))
+    assert.equal("hello\n", r.body)
+    assert.equal("CONNECT 127.0.0.1:" .. port .. " HTTP/1.1", seen)
+    client.close_all()
+    proxy:stop(1)
+  end)
+
   it("works with curl: keep-alive, 100-continue, chunked upload", function()
     if not have("curl") then pending("curl not installed") return end
     local out, rc, err = run({"curl", "-sS", "-v", "--cacert", ca, base .. "/", base .. "/"})
