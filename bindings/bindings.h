@@ -168,6 +168,10 @@ void l_signal_open(lua_State *L, l_hub *h);
 void l_threadpool_open(lua_State *L, l_hub *h);
 /* l_ssl.c */
 void l_ssl_open(lua_State *L, l_hub *h);
+/* The TLS connection of the gevent.ssl.Connection at idx, for gevent.http
+** to serve HTTPS over (raises if it is not one, is closed, or holds input
+** its receive buffered). The object keeps owning the fd and the TLS state. */
+gv_tls *l_ssl_conn_tls(lua_State *L, int idx);
 /* l_http.c */
 void l_http_open(lua_State *L, l_hub *h);
 

@@ -1190,6 +1190,8 @@ enum { GV_BODY_NONE, GV_BODY_LENGTH, GV_BODY_CHUNKED, GV_BODY_DONE };
 typedef struct gv_http_conn {
   int fd;
   gv_fdwatch w;
+  gv_tls *tls;              /* HTTPS: reads and writes go through it */
+  int tls_want;             /* its last step's GV_TLS_WANT_READ/WRITE */
   gv_http_limits lim;
   uint64_t max_body;        /* body bytes accepted (0: no limit): 413 */
   char *buf;                /* input */
@@ -1212,7 +1214,10 @@ typedef struct gv_http_conn {
   size_t wlen, wsent;
 } gv_http_conn;
 
-/* Sets up c for fd (owned by the caller) with the limits. 0 or -ENOMEM. */
+/* Sets up c for fd (owned by the caller) with the limits. 0 or -ENOMEM.
+** For HTTPS set c->tls afterwards (a handshaken connection on fd, the
+** caller's): fill and flush then read and write through it and leave in
+** c->tls_want which readiness to wait for (gv_tls_wait). */
 int gv_http_conn_init(gv_http_conn *c, int fd,
                const gv_http_limits *lim, uint64_t max_body);
 /* Frees the buffers (the caller stops c->w and closes the fd). */
