@@ -328,13 +328,14 @@ static int materialize_p(lua_State *L) {
 ** Lua's "not enough memory" while it lasts, and all goes on once memory
 ** is free again. */
 static void out_of_memory(l_hub *h) {
-  h->nomem_iter = 1 + ev_iteration(h->hub.loop);
+  h->nomem_iter = 1 + (unsigned)gv_loop_info_of(&h->hub).iterations;
 }
 
 static void on_materialize(gv_hub *hub, gv_greenlet *g) {
   l_hub *h = hub->ud;
   lua_State *L = hub->L;
-  if (h->nomem_iter == 1 + ev_iteration(hub->loop)) return; /* dies */
+  if (h->nomem_iter && h->nomem_iter ==
+      1 + (unsigned)gv_loop_info_of(hub).iterations) return; /* dies */
   lua_pushcfunction(L, materialize_p);
   lua_pushlightuserdata(L, g);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
@@ -455,7 +456,8 @@ static int report_p(lua_State *L) {
 ** cost emergency collections), a plainer one from C data. */
 static void print_report(lua_State *L, int self, int err, int tb) {
   l_hub *h = ((l_greenlet *)lua_touserdata(L, self))->g.hub->ud;
-  if (h->nomem_iter == 1 + ev_iteration(h->hub.loop)) {
+  if (h->nomem_iter && h->nomem_iter ==
+      1 + (unsigned)gv_loop_info_of(&h->hub).iterations) {
     l_greenlet *g = lua_touserdata(L, self);
     fprintf(stderr, "gvlua: a greenlet spawned at %s failed: %s\n",
             g->where ? g->where : "?", lua_type(L, err) == LUA_TSTRING ?
