@@ -71,6 +71,8 @@ enum {
 
 /* l_hub.c */
 l_hub *l_hub_get(lua_State *L);             /* creates it on first use */
+/* Makes the hub of L's state on loop (NULL: its own); raises on failure. */
+l_hub *l_hub_new(lua_State *L, struct ev_loop *loop);
 /* Registers 'fns' into the table on top, each with the hub as upvalue. */
 void l_setfuncs(lua_State *L, const luaL_Reg *fns);
 /* Runs f(L) in protected mode on the hub's thread from hub context;

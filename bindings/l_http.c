@@ -113,7 +113,7 @@ static int conn_gc(lua_State *L) {
 }
 
 static double now_of(l_http_conn *k) {
-  return ev_now(k->srv->h->hub.loop);
+  return gv_now(&k->srv->h->hub);
 }
 
 /* Message handler for the handler call: keeps GreenletExit as it is,
@@ -148,7 +148,7 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx);
 static void head_timer_fired(gv_hub *hub, gv_timer *t) {
   l_http_conn *k = gv_container_of(t, l_http_conn, timer);
   if (k->state != S_HEAD || !k->waiting) return; /* run() re-arms it */
-  double now = ev_now(hub->loop);
+  double now = gv_now(hub);
   if (now >= k->deadline) gv_wake(k->g, GV_WAKE_TIMEOUT);
   else gv_timer_start(hub, t, k->deadline - now, head_timer_fired);
 }
@@ -157,7 +157,7 @@ static void head_timer_fired(gv_hub *hub, gv_timer *t) {
 static int wait_head(lua_State *L, l_http_conn *k) {
   gv_hub *hub = &k->srv->h->hub;
   if (!gv_timer_active(&k->timer) || k->timer.at > k->deadline)
-    gv_timer_start(hub, &k->timer, k->deadline - ev_now(hub->loop),
+    gv_timer_start(hub, &k->timer, k->deadline - gv_now(hub),
                    head_timer_fired);
   k->waiting = 1;
   return l_http_wait(L, k, EV_READ, -1, 0, serve_k);
