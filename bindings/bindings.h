@@ -99,6 +99,12 @@ void l_optfield(lua_State *L, int idx, const char *name);
 ** as positional arguments from idx on. Either way the stack is then cut
 ** to exactly those arguments (idx + count - 1). */
 void l_optargs(lua_State *L, int idx, ...);
+/* Raises "bad argument #arg to 'fname' (expected, got <type>)" naming the
+** public function: for constructors reached through a class's __call,
+** which Lua cannot name when they are called from C (pcall(Class, x)
+** says '?'). */
+int l_typeerror(lua_State *L, int arg, int idx, const char *fname,
+                const char *expected);
 
 /* l_class.c: error classes. */
 /* Pushes a new class named 'name' whose parent is at parent_idx (0: none),
