@@ -192,7 +192,7 @@ void l_queue_open(lua_State *L, l_hub *h);
 /* l_socket.c */
 void l_socket_open(lua_State *L, l_hub *h);
 void l_select_open(lua_State *L, l_hub *h);
-/* l_callback.c: run_callback, into the root table. */
+/* l_callback.c: run_callback (require("gvlua").callback). */
 void l_callback_open(lua_State *L, l_hub *h);
 void l_waiter_open(lua_State *L, l_hub *h);
 void l_dns_open(lua_State *L, l_hub *h);

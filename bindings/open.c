@@ -16,6 +16,7 @@ static const struct {
   {"socket", l_socket_open},
   {"select", l_select_open},
   {"waiter", l_waiter_open},
+  {"callback", l_callback_open},
   {"dns", l_dns_open},
   {"subprocess", l_subprocess_open},
   {"os", l_os_open},
@@ -43,7 +44,6 @@ GVLUA_API int luaopen_gvlua(lua_State *L) {
   int root = lua_gettop(L);
   l_greenlet_open(L, h);
   l_timeout_open(L, h);
-  l_callback_open(L, h);
   for (int i = 0; submodules[i].name; i++) {
     lua_newtable(L);
     submodules[i].open(L, h);
