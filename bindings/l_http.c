@@ -16,69 +16,12 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "bindings.h"
+#include "l_http.h"
 
 #define L_HTTP_SERVER "gevent.http.Server#state"
 #define L_HTTP_CONN "gevent.http.Connection"
 #define L_HTTP_REQ "gevent.http.Request"
 #define L_HTTP_RES "gevent.http.Response"
-
-/* What the connections of one server share: limits, timeouts, the list of
-** connections (graceful stop wakes the idle ones). */
-typedef struct l_http_server {
-  gv_http_limits lim;
-  uint64_t max_body;
-  double idle_timeout, header_timeout, body_timeout, write_timeout;
-  gv_link conns;
-  int stopping;
-  l_hub *h;
-} l_http_server;
-
-/* Where a connection's loop is. */
-enum {
-  S_HEAD,      /* waiting for (the rest of) a request head */
-  S_CALL,      /* in the handler */
-  S_WRITE,     /* writing the response */
-  S_LINGER,    /* output shut down, reading what the client still sends */
-  S_CLOSED
-};
-
-typedef struct l_http_conn {
-  gv_http_conn c;
-  l_http_server *srv;
-  gv_link link;
-  gv_greenlet *g;
-  int state;
-  double deadline;          /* of the wait in S_HEAD or S_LINGER (hub time) */
-  int body_status;          /* 400/413 met while the handler read the body */
-  unsigned char try_read;   /* read before waiting: input may be there */
-  unsigned char keep;       /* the connection carries another request */
-  unsigned char started;    /* the response head is out (or queued) */
-  unsigned char finished;   /* the response is complete */
-  unsigned char out_chunked, out_close, out_nobody, continued, broken;
-  unsigned char headers_built;
-  unsigned char wrote;      /* part of the response reached the socket */
-  unsigned chunks;          /* chunks written (chunked responses) */
-  uint64_t out_left;        /* fixed-length streaming: bytes still due */
-  int out_fixed;
-  int status;               /* of the response started */
-  /* The deadline of waits for a head (idle or header timeout), checked
-  ** lazily: a timer armed once and re-armed when it fires early costs
-  ** less than a timer started and stopped around every wait. */
-  gv_timer timer;
-  double head_deadline;     /* the head that has begun must be in by then */
-  unsigned char waiting;    /* blocked in S_HEAD under that deadline */
-} l_http_conn;
-
-/* Stack slots of serve(). */
-enum { SRV = 1, HANDLER, FD, PEER, CONN, MSGH, REQ, RES, NFIXED = RES };
-
-/* Request and response objects: a pointer to their connection. They are
-** checked by size and a magic number (per call, cheaper than
-** luaL_checkudata's registry lookup). */
-typedef struct l_http_ref { l_http_conn *k; unsigned magic; } l_http_ref;
-#define REQ_MAGIC 0x68747271u
-#define RES_MAGIC 0x68747273u
 
 /* ---- the server state ---------------------------------------------------- */
 
@@ -199,8 +142,6 @@ static int is_greenlet_exit(lua_State *L, int idx) {
 }
 
 static int serve_k(lua_State *L, int status, lua_KContext ctx);
-static int wait_io(lua_State *L, l_http_conn *k, int events, double timeout,
-                   lua_KContext ctx, gv_kfunction kf);
 
 static void head_timer_fired(gv_hub *hub, gv_timer *t) {
   l_http_conn *k = gv_container_of(t, l_http_conn, timer);
@@ -217,11 +158,11 @@ static int wait_head(lua_State *L, l_http_conn *k) {
     gv_timer_start(hub, &k->timer, k->deadline - ev_now(hub->loop),
                    head_timer_fired);
   k->waiting = 1;
-  return wait_io(L, k, EV_READ, -1, 0, serve_k);
+  return l_http_wait(L, k, EV_READ, -1, 0, serve_k);
 }
 
-static int wait_io(lua_State *L, l_http_conn *k, int events, double timeout,
-                   lua_KContext ctx, gv_kfunction kf) {
+int l_http_wait(lua_State *L, l_http_conn *k, int events, double timeout,
+                lua_KContext ctx, gv_kfunction kf) {
   l_hub *h = k->srv->h;
   gv_greenlet *cur = gv_check_block(&h->hub, L);
   cur->flags |= GV_F_CATCH; /* a kill closes the connection first */
@@ -231,7 +172,7 @@ static int wait_io(lua_State *L, l_http_conn *k, int events, double timeout,
 
 /* Continuation after a wait: 1 woken normally, 0 timed out; a thrown
 ** error (kill, Timeout) closes the connection and is raised again. */
-static int woken(lua_State *L, l_http_conn *k) {
+int l_http_woken(lua_State *L, l_http_conn *k) {
   gv_greenlet *cur = k->srv->h->hub.current;
   cur->flags &= (unsigned char)~GV_F_CATCH;
   if (cur->wake == GV_WAKE_THROW) {
@@ -540,7 +481,7 @@ static int run(lua_State *L, l_http_conn *k) {
     }
     case S_WRITE: {
       int r = gv_http_conn_flush(c);
-      if (r == 0) return wait_io(L, k, EV_WRITE, s->write_timeout, 0, serve_k);
+      if (r == 0) return l_http_wait(L, k, EV_WRITE, s->write_timeout, 0, serve_k);
       if (r < 0) { conn_close(k); return 0; }
       next_request(L, k);
       continue;
@@ -552,7 +493,7 @@ static int run(lua_State *L, l_http_conn *k) {
         if ((c->len += (size_t)n) > (1 << 20)) break;
       double t = k->deadline - now_of(k);
       if (n < 0 && errno == EAGAIN && t > 0 && !s->stopping)
-        return wait_io(L, k, EV_READ, t, 0, serve_k);
+        return l_http_wait(L, k, EV_READ, t, 0, serve_k);
       conn_close(k);
       return 0;
     }
@@ -587,7 +528,7 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx) {
     break;
   case S_HEAD:
     k->waiting = 0;
-    if (!woken(L, k)) { /* idle or head timeout */
+    if (!l_http_woken(L, k)) { /* idle or head timeout */
       if (gv_http_conn_pending(&k->c)) {
         simple_response(k, 408);
         k->state = S_WRITE;
@@ -599,10 +540,10 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx) {
     k->try_read = 1;
     break;
   case S_WRITE:
-    if (!woken(L, k)) { conn_close(k); return 0; }
+    if (!l_http_woken(L, k)) { conn_close(k); return 0; }
     break;
   case S_LINGER:
-    woken(L, k);
+    l_http_woken(L, k);
     break;
   default:
     return 0;
@@ -784,14 +725,14 @@ static int read_loop(lua_State *L, l_http_conn *k) {
     long n = gv_http_conn_fill(c);
     if (n > 0) continue;
     if (n != -EAGAIN) return body_fail(L, k, 0, "closed");
-    return wait_io(L, k, EV_READ, k->srv->body_timeout, 0, read_k);
+    return l_http_wait(L, k, EV_READ, k->srv->body_timeout, 0, read_k);
   }
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   l_http_conn *k = ((l_http_ref *)lua_touserdata(L, 1))->k;
-  if (!woken(L, k)) return body_fail(L, k, 0, "timeout");
+  if (!l_http_woken(L, k)) return body_fail(L, k, 0, "timeout");
   return read_loop(L, k);
 }
 
@@ -828,7 +769,7 @@ static int res_start(lua_State *L) {
 
 static int write_k(lua_State *L, int status, lua_KContext ctx);
 
-static int write_flush(lua_State *L, l_http_conn *k) {
+int l_http_write_flush(lua_State *L, l_http_conn *k) {
   int r = gv_http_conn_flush(&k->c);
   if (r > 0) {
     k->wrote = 1;
@@ -842,19 +783,19 @@ static int write_flush(lua_State *L, l_http_conn *k) {
     return 2;
   }
   k->wrote = 1; /* may be partial: the head is out */
-  return wait_io(L, k, EV_WRITE, k->srv->write_timeout, 0, write_k);
+  return l_http_wait(L, k, EV_WRITE, k->srv->write_timeout, 0, write_k);
 }
 
 static int write_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   l_http_conn *k = ((l_http_ref *)lua_touserdata(L, 1))->k;
-  if (!woken(L, k)) {
+  if (!l_http_woken(L, k)) {
     k->broken = 1;
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  return write_flush(L, k);
+  return l_http_write_flush(L, k);
 }
 
 /* Queues data (at idx, kept on the stack) as the next piece of the body;
@@ -893,7 +834,7 @@ static int res_write(lua_State *L) {
   }
   if (!k->started && out_head(L, k, 200, 3, -1)) return lua_error(L);
   queue_piece(L, k, 2, 0);
-  return write_flush(L, k);
+  return l_http_write_flush(L, k);
 }
 
 /* res:finish([data]) -> true, or nil and an error: the last piece. */
@@ -920,7 +861,7 @@ static int res_finish(lua_State *L) {
     if (k->out_fixed && k->out_left) k->keep = 0;
   }
   k->finished = 1;
-  return write_flush(L, k);
+  return l_http_write_flush(L, k);
 }
 
 static int res_index(lua_State *L) {
@@ -1089,9 +1030,18 @@ static void ref_type(lua_State *L, l_hub *h, const char *tname,
   lua_pop(L, 1);
 }
 
+/* req:websocket(opts) -> WebSocket | nil, err (l_websocket.c) */
+static int req_websocket(lua_State *L) {
+  l_http_conn *k = current_conn(L, 1, REQ_MAGIC, "websocket");
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  return l_websocket_upgrade(L, k);
+}
+
 static const luaL_Reg req_methods[] = {
   {"header", req_header},
   {"read", req_read},
+  {"websocket", req_websocket},
   {NULL, NULL}
 };
 
@@ -1112,6 +1062,7 @@ void l_http_open(lua_State *L, l_hub *h) {
   lua_pop(L, 1);
   ref_type(L, h, L_HTTP_REQ, req_index, req_methods);
   ref_type(L, h, L_HTTP_RES, res_index, res_methods);
+  l_websocket_register(L);
   luaL_newmetatable(L, L_HTTP_CHUNKED);
   lua_newtable(L);
   lua_pushcfunction(L, chunked_decode);

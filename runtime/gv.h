@@ -1209,6 +1209,9 @@ int gv_http_conn_parse(gv_http_conn *c);
 long gv_http_conn_body(gv_http_conn *c);
 /* Drops the first n ready body bytes (the caller has taken them). */
 void gv_http_conn_take(gv_http_conn *c, size_t n);
+/* Drops n bytes of raw input at c->bstart: a connection another protocol
+** (WebSocket) took over reads its own frames there. */
+void gv_http_conn_take_raw(gv_http_conn *c, size_t n);
 /* Ends the current request: drops its head and what is framed of its body,
 ** keeping what the client sent after it. Returns 1 if the connection can
 ** carry the next request (the body was all read), else 0. */
@@ -1238,5 +1241,33 @@ static inline void gv_http_out_body(gv_http_conn *c, const char *b, size_t n) {
 /* Writes what is queued with one writev: 1 all written (out emptied),
 ** 0 when the socket is full (wait for EV_WRITE and call again), -errno. */
 int gv_http_conn_flush(gv_http_conn *c);
+
+
+/* ---- WebSocket frames (websocket.c) --------------------------------------
+** RFC 6455 without I/O: the handshake's accept key, frame headers, masks,
+** UTF-8 checks. No allocation. */
+typedef struct gv_ws_frame {
+  uint64_t len;             /* payload length */
+  unsigned char fin, opcode, masked;
+  unsigned char mask[4];
+} gv_ws_frame;
+
+/* Sec-WebSocket-Accept for the client's Sec-WebSocket-Key (24 base64
+** characters): 0 and 28 characters plus NUL in out, or -1 for a bad key. */
+int gv_ws_accept(const char *key, size_t n, char out[29]);
+/* Parses a frame header at p[0, n): its length (2 to 14), 0 when more
+** bytes are needed, -1 for a protocol error (RSV bits, unknown opcode,
+** a control frame fragmented or over 125 bytes, a length not in its
+** shortest form). */
+int gv_ws_parse(const unsigned char *p, size_t n, gv_ws_frame *f);
+/* XORs p[0, n) with mask, starting at byte 'offset' of the payload. */
+void gv_ws_unmask(unsigned char *p, size_t n,
+                  const unsigned char mask[4], uint64_t offset);
+/* Writes a frame header (at most 14 bytes) to out; mask NULL: unmasked
+** (server to client). Returns its length. */
+size_t gv_ws_header(unsigned char *out, int fin, int opcode,
+                           uint64_t len, const unsigned char *mask);
+/* Whether s[0, n) is valid UTF-8 (text messages must be). */
+int gv_ws_utf8_ok(const unsigned char *s, size_t n);
 
 #endif

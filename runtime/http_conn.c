@@ -130,6 +130,13 @@ void gv_http_conn_take(gv_http_conn *c, size_t n) {
   c->bavail -= n;
 }
 
+void gv_http_conn_take_raw(gv_http_conn *c, size_t n) {
+  size_t from = c->bstart + n;
+  if (from > c->len) from = c->len;
+  memmove(c->buf + c->bstart, c->buf + from, c->len - from);
+  c->len -= from - c->bstart;
+}
+
 int gv_http_conn_next(gv_http_conn *c) {
   /* framing what is buffered may finish the body */
   if (c->body_state != GV_BODY_DONE && !c->body_error) gv_http_conn_body(c);

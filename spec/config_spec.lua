@@ -143,7 +143,7 @@ describe("the monitor thread", function()
       local gevent = require "gevent"
       local lsocket = require "socket" -- LuaSocket's blocking sleep
       gevent.config.monitor_thread = true
-      local g = gevent.spawn(function() lsocket.sleep(0.6) end)
+      local g = gevent.spawn(function() lsocket.sleep(1) end)
       g.name = "napper"
       g:join()
       gevent.config.monitor_thread = false
@@ -160,8 +160,9 @@ describe("the monitor thread", function()
     local r = child.run([[
       local gevent = require "gevent"
       gevent.config.monitor_thread = true
-      gevent.config.max_blocking_time = 0.05
-      gevent.sleep(0.3)
+      -- (0.2 s: a loaded machine may hold the process that long anyway)
+      gevent.config.max_blocking_time = 0.2
+      gevent.sleep(0.5)
       local g = gevent.spawn(function() for _ = 1, 30 do gevent.sleep(0.01) end end)
       g:join()
     ]])

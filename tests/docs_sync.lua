@@ -331,6 +331,10 @@ local function http_objects(m, what)
         t[k] = req[k]
       end
       snap = setmetatable(t, getmetatable(req))
+    elseif what == "WebSocket" then
+      local ws = assert(req:websocket())
+      snap = setmetatable(t, getmetatable(ws))
+      return
     else
       res:start(200)
       t.started, t.status = res.started, res.status
@@ -341,7 +345,9 @@ local function http_objects(m, what)
   s:start()
   local c = assert(socket.connect("127.0.0.1", s.address[2]))
   c:settimeout(5)
-  c:send("GET /p?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+  c:send("GET /p?q=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    .. "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    .. "Sec-WebSocket-Version: 13\r\n\r\n")
   c:receive("*l")
   c:close()
   s:stop()
@@ -387,12 +393,14 @@ SPEC["gevent.http"] = {
         fields[k] = s[k]
       end
       s:stop()
-      return {s, setmetatable(fields, getmetatable(s))}
+      local w = m.HTTPServer({"127.0.0.1", 0}, function() end, {workers = 2})
+      return {s, setmetatable(fields, getmetatable(s)), w}
     end,
   },
   objects = {
     Request = function(m) return http_objects(m, "Request") end,
     Response = function(m) return http_objects(m, "Response") end,
+    WebSocket = function(m) return http_objects(m, "WebSocket") end,
   },
 }
 

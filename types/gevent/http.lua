@@ -14,12 +14,26 @@ local http = {}
 
 ---`HTTPServer`'s options (and StreamServer's `backlog`, `spawn`,
 ---`reuse_addr`, `reuse_port`, `stop_timeout`).
----@alias gevent.http.options {handler?: gevent.http.handler, max_header_size?: integer, max_headers?: integer, max_uri_size?: integer, max_body_size?: integer|false, idle_timeout?: number, header_timeout?: number, body_timeout?: number, write_timeout?: number, access_log?: file*|fun(line: string), backlog?: integer, spawn?: gevent.pool.Pool|integer, reuse_addr?: boolean, reuse_port?: boolean, stop_timeout?: number}
+---@alias gevent.http.options {handler?: gevent.http.handler, max_header_size?: integer, max_headers?: integer, max_uri_size?: integer, max_body_size?: integer|false, idle_timeout?: number, header_timeout?: number, body_timeout?: number, write_timeout?: number, access_log?: file*|fun(line: string), workers?: integer, on_ready?: fun(server: gevent.http.HTTPServer), on_reload?: fun(server: gevent.http.HTTPServer), ssl?: table|userdata, handshake_timeout?: number, backlog?: integer, spawn?: gevent.pool.Pool|integer, reuse_addr?: boolean, reuse_port?: boolean, stop_timeout?: number}
 
 ---A `StreamServer` serving HTTP/1.1 with `handler(req, res)`.
 ---@class gevent.http.HTTPServer: gevent.server.StreamServer
 ---@field application gevent.http.handler The handler the server calls (wrapped when there is an access log).
+---@field workers integer? The number of worker processes (nil: this process serves).
 local HTTPServer = {}
+
+---Starts if needed and waits until stopped; with `workers`, supervises
+---the worker processes until SIGTERM/SIGINT.
+---@param stop_timeout? number
+function HTTPServer:serve_forever(stop_timeout) end
+
+---Starts accepting (a server with `workers` raises: use serve_forever).
+---@return gevent.http.HTTPServer self
+function HTTPServer:start() end
+
+---With `workers`, in the supervisor: the current workers' pids, sorted.
+---@return integer[]
+function HTTPServer:worker_pids() end
 
 ---Graceful stop: stops accepting, closes idle keep-alive connections,
 ---lets requests in progress finish for `timeout` seconds, then kills what
@@ -60,6 +74,45 @@ function Request:header(name) end
 ---@return string|nil
 ---@return string? err
 function Request:read(n) end
+
+---Answers a WebSocket handshake with 101: the WebSocket, or `nil, err`
+---when the request is not one.
+---@param opts? {protocols?: string[], max_message?: integer, timeout?: number}
+---@return gevent.http.WebSocket|nil
+---@return string? err
+function Request:websocket(opts) end
+
+---A WebSocket (RFC 6455) over the request's connection, valid during the
+---handler's call only.
+---@class gevent.http.WebSocket
+local WebSocket = {}
+
+---The next message: `data, "text"|"binary"`; `nil, "closed", code`;
+---`nil, "timeout"`; `nil, reason` after a protocol error.
+---@return string|nil
+---@return string kind_or_err
+---@return integer? code
+function WebSocket:receive() end
+
+---Sends one message (text unless `binary`).
+---@param data string
+---@param binary? boolean
+---@return true|nil
+---@return string? err
+function WebSocket:send(data, binary) end
+
+---Sends a ping (at most 125 bytes).
+---@param data? string
+---@return true|nil
+---@return string? err
+function WebSocket:ping(data) end
+
+---Sends a close frame (1000 by default).
+---@param code? integer
+---@param reason? string
+---@return true|nil
+---@return string? err
+function WebSocket:close(code, reason) end
 
 ---A streamed response, valid during the handler's call only.
 ---@class gevent.http.Response
