@@ -120,10 +120,11 @@ describe("the resolver", function()
     it("cancels and frees a lookup whose greenlet is killed or times out",
        function()
       assert.equal("true", out["kill.dead"])
-      assert.equal("1,0", out["kill.fds"])   -- its socket, then none
+      -- nameserver sockets before, during, after: its socket, then none
+      assert.equal("0,1,0", out["kill.sockets"])
       assert.equal("true", out.timeout)
       assert.equal("true", out["timeout.took"])
-      assert.equal("0", out["timeout.fds"])
+      assert.equal("0", out["timeout.sockets"])
       assert.equal("10.0.0.4", out.late)
     end)
   end)
