@@ -71,6 +71,8 @@ enum {
 
 /* l_hub.c */
 l_hub *l_hub_get(lua_State *L);             /* creates it on first use */
+/* Makes the hub of L's state on loop (NULL: its own); raises on failure. */
+l_hub *l_hub_new(lua_State *L, struct ev_loop *loop);
 /* Registers 'fns' into the table on top, each with the hub as upvalue. */
 void l_setfuncs(lua_State *L, const luaL_Reg *fns);
 /* Runs f(L) in protected mode on the hub's thread from hub context;
@@ -166,6 +168,10 @@ void l_signal_open(lua_State *L, l_hub *h);
 void l_threadpool_open(lua_State *L, l_hub *h);
 /* l_ssl.c */
 void l_ssl_open(lua_State *L, l_hub *h);
+/* The TLS connection of the gevent.ssl.Connection at idx, for gevent.http
+** to serve HTTPS over (raises if it is not one, is closed, or holds input
+** its receive buffered). The object keeps owning the fd and the TLS state. */
+gv_tls *l_ssl_conn_tls(lua_State *L, int idx);
 /* l_http.c */
 void l_http_open(lua_State *L, l_hub *h);
 

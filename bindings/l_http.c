@@ -99,7 +99,9 @@ static void conn_close(l_http_conn *k) {
   if (k->srv) gv_timer_stop(&k->srv->h->hub, &k->timer);
   if (k->srv && k->srv->h->hub.loop) gv_fdwatch_stop(&k->srv->h->hub,
                                                      &k->c.w);
-  if (k->c.fd >= 0) close(k->c.fd);
+  /* over TLS the gevent.ssl connection owns the fd and closes it */
+  if (k->c.fd >= 0 && !k->c.tls) close(k->c.fd);
+  k->c.tls = NULL;
   k->c.fd = -1;
   gv_http_conn_free(&k->c);
   gv_link_remove(&k->link);
@@ -111,7 +113,7 @@ static int conn_gc(lua_State *L) {
 }
 
 static double now_of(l_http_conn *k) {
-  return ev_now(k->srv->h->hub.loop);
+  return gv_now(&k->srv->h->hub);
 }
 
 /* Message handler for the handler call: keeps GreenletExit as it is,
@@ -146,7 +148,7 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx);
 static void head_timer_fired(gv_hub *hub, gv_timer *t) {
   l_http_conn *k = gv_container_of(t, l_http_conn, timer);
   if (k->state != S_HEAD || !k->waiting) return; /* run() re-arms it */
-  double now = ev_now(hub->loop);
+  double now = gv_now(hub);
   if (now >= k->deadline) gv_wake(k->g, GV_WAKE_TIMEOUT);
   else gv_timer_start(hub, t, k->deadline - now, head_timer_fired);
 }
@@ -155,7 +157,7 @@ static void head_timer_fired(gv_hub *hub, gv_timer *t) {
 static int wait_head(lua_State *L, l_http_conn *k) {
   gv_hub *hub = &k->srv->h->hub;
   if (!gv_timer_active(&k->timer) || k->timer.at > k->deadline)
-    gv_timer_start(hub, &k->timer, k->deadline - ev_now(hub->loop),
+    gv_timer_start(hub, &k->timer, k->deadline - gv_now(hub),
                    head_timer_fired);
   k->waiting = 1;
   return l_http_wait(L, k, EV_READ, -1, 0, serve_k);
@@ -166,6 +168,14 @@ int l_http_wait(lua_State *L, l_http_conn *k, int events, double timeout,
   l_hub *h = k->srv->h;
   gv_greenlet *cur = gv_check_block(&h->hub, L);
   cur->flags |= GV_F_CATCH; /* a kill closes the connection first */
+  if (k->c.tls) {
+    int want = k->c.tls_want ? k->c.tls_want
+               : events == EV_READ ? GV_TLS_WANT_READ : GV_TLS_WANT_WRITE;
+    k->c.tls_want = 0;
+    return gv_tls_wait(&h->hub, L, k->c.tls, events == EV_READ ? 0 : 1, want,
+                       timeout, kf);
+  }
+  (void)ctx;
   return gv_fdwatch_wait(&h->hub, L, &k->c.w, k->c.fd, events, timeout, ctx,
                          kf);
 }
@@ -189,18 +199,21 @@ int l_http_woken(lua_State *L, l_http_conn *k) {
 
 /* ---- building responses ----------------------------------------------------- */
 
-static int out_fail(l_http_conn *k) { k->broken = 1; return -1; }
-
 static char *fmt_u64(char *end, uint64_t v) {
   do { *--end = (char)('0' + v % 10); v /= 10; } while (v);
   return end;
 }
 
-static int out_uint_field(gv_http_conn *c, const char *name, size_t nlen,
-                          uint64_t v) {
+/* "Content-Length: v\r\n" (the server's own field: no checks needed). */
+static int out_length(gv_http_conn *c, uint64_t v) {
+  char buf[48] = "Content-Length: ";
   char num[24];
   char *p = fmt_u64(num + sizeof num, v);
-  return gv_http_out_field(c, name, nlen, p, (size_t)(num + sizeof num - p));
+  size_t n = (size_t)(num + sizeof num - p);
+  memcpy(buf + 16, p, n);
+  buf[16 + n] = '\r';
+  buf[17 + n] = '\n';
+  return gv_http_out_raw(c, buf, 18 + n);
 }
 
 /* Appends the handler's header table at idx; returns 0, or an error
@@ -306,7 +319,7 @@ static int out_head(lua_State *L, l_http_conn *k, int status, int hidx,
     /* no framing fields */
   } else if (blen >= 0 || clen >= 0) {
     uint64_t n = blen >= 0 ? (uint64_t)blen : (uint64_t)clen;
-    if (out_uint_field(c, "Content-Length", 14, n) < 0) return out_fail(k), 0;
+    if (out_length(c, n) < 0) return luaL_error(L, "out of memory");
     if (blen < 0) {
       k->out_fixed = 1;
       k->out_left = n;
@@ -336,7 +349,7 @@ static void simple_response(l_http_conn *k, int status) {
   gv_http_out_begin(c, status, now_of(k));
   size_t rl;
   const char *reason = gv_http_reason(status, &rl);
-  out_uint_field(c, "Content-Length", 14, rl + 1);
+  out_length(c, rl + 1);
   OUT_LIT(c, "Content-Type: text/plain\r\nConnection: close\r\n\r\n");
   gv_http_out_raw(c, reason, rl);
   gv_http_out_raw(c, "\n", 1);
@@ -348,6 +361,7 @@ static void simple_response(l_http_conn *k, int status) {
 ** sends is read and dropped for a moment so that closing with unread input
 ** does not reset the connection before the client reads our response. */
 static int start_linger(lua_State *L, l_http_conn *k) {
+  if (k->c.tls) gv_tls_shutdown_step(k->c.tls); /* close_notify, best effort */
   shutdown(k->c.fd, SHUT_WR);
   k->state = S_LINGER;
   k->deadline = now_of(k) + 2;
@@ -464,7 +478,7 @@ static int run(lua_State *L, l_http_conn *k) {
         conn_close(k);
         return 0;
       }
-      if (k->try_read) {
+      if (k->try_read || (c->tls && gv_tls_pending(c->tls) > 0)) {
         long n = gv_http_conn_fill(c);
         if (n > 0) {
           if (c->len == (size_t)n)
@@ -718,9 +732,10 @@ static int read_loop(lua_State *L, l_http_conn *k) {
     if ((c->head.flags & GV_HTTP_CONTINUE) && !k->continued && !k->wrote) {
       k->continued = 1;
       static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) !=
-          (ssize_t)sizeof cont - 1)
-        return body_fail(L, k, 0, "closed");
+      long sent = c->tls ? gv_tls_write_step(c->tls, cont, sizeof cont - 1)
+                         : (long)send(c->fd, cont, sizeof cont - 1,
+                                      MSG_NOSIGNAL);
+      if (sent != (long)sizeof cont - 1) return body_fail(L, k, 0, "closed");
     }
     long n = gv_http_conn_fill(c);
     if (n > 0) continue;
@@ -898,7 +913,14 @@ static int l_serve(lua_State *L) {
   l_http_server *s = check_state(L, 1);
   if (!lua_isfunction(L, 2) && !luaL_getmetafield(L, 2, "__call"))
     luaL_typeerror(L, 2, "function");
-  int fd = (int)luaL_checkinteger(L, 3);
+  gv_tls *tls = NULL;
+  int fd;
+  if (lua_type(L, 3) == LUA_TUSERDATA) { /* HTTPS: a gevent.ssl connection */
+    tls = l_ssl_conn_tls(L, 3);
+    fd = tls->fd;
+  } else {
+    fd = (int)luaL_checkinteger(L, 3);
+  }
   lua_settop(L, 4);
   l_http_conn *k = lua_newuserdatauv(L, sizeof *k, 0);
   memset(k, 0, sizeof *k);
@@ -907,9 +929,10 @@ static int l_serve(lua_State *L) {
   k->c.fd = -1;
   luaL_setmetatable(L, L_HTTP_CONN);
   if (gv_http_conn_init(&k->c, fd, &s->lim, s->max_body) < 0) {
-    close(fd);
+    if (!tls) close(fd);
     return luaL_error(L, "out of memory");
   }
+  k->c.tls = tls;
   k->srv = s;
   gv_link_append(&s->conns, &k->link);
   k->g = gv_current(&s->h->hub);

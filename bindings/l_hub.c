@@ -1,7 +1,7 @@
 /*
 ** l_hub.c - the hub as Lua sees it: one per Lua state, created on first
-** use and closed with the state; luaopen_gvlua; the embedding API of
-** include/gvlua.h; helpers shared by every binding.
+** use and closed with the state; luaopen_gvlua; helpers shared by every
+** binding. The embedding API of include/gvlua.h is in embed.c.
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +29,7 @@ static void describe_current(void *arg, int fd) {
   (void)r;
 }
 
-static l_hub *hub_create(lua_State *L, struct ev_loop *loop) {
+l_hub *l_hub_new(lua_State *L, struct ev_loop *loop) {
   l_hub *h = lua_newuserdatauv(L, sizeof *h, 3); /* thread, pool, site */
   memset(h, 0, sizeof *h);
   lua_State *HL = lua_newthread(L);
@@ -64,7 +64,7 @@ l_hub *l_hub_get(lua_State *L) {
     return h;
   }
   lua_pop(L, 1);
-  return hub_create(L, NULL);
+  return l_hub_new(L, NULL);
 }
 
 void l_setfuncs(lua_State *L, const luaL_Reg *fns) {
@@ -158,72 +158,4 @@ GVLUA_API int luaopen_gvlua(lua_State *L) {
   lua_pushliteral(L, GVLUA_VERSION);
   lua_setfield(L, -2, "version");
   return 1;
-}
-
-/* ---- the embedding API (include/gvlua.h) ------------------------------ */
-
-GVLUA_API int gvlua_open(lua_State *L, struct ev_loop *loop) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, L_HUB) == LUA_TUSERDATA) {
-    l_hub *h = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return (!loop || h->hub.loop == loop) ? 0 : -1;
-  }
-  lua_pop(L, 1);
-  hub_create(L, loop);
-  return 0;
-}
-
-GVLUA_API lua_State *gvlua_newstate(void) {
-  lua_State *L = luaL_newstate();
-  gv_alloc *a = gv_alloc_new();
-  if (!L || !a) {
-    if (L) lua_close(L);
-    free(a);
-    return NULL;
-  }
-  lua_setallocf(L, gv_alloc_f, a); /* earlier blocks stay with malloc */
-  return L;
-}
-
-GVLUA_API void gvlua_close(lua_State *L) {
-  void *ud;
-  lua_Alloc f = lua_getallocf(L, &ud);
-  lua_close(L);
-  if (f == gv_alloc_f) gv_alloc_free(ud);
-}
-
-GVLUA_API struct ev_loop *gvlua_loop(lua_State *L) {
-  return l_hub_get(L)->hub.loop;
-}
-
-GVLUA_API int gvlua_run(lua_State *L) {
-  return gv_run(&l_hub_get(L)->hub, L);
-}
-
-GVLUA_API int gvlua_step(lua_State *L, double timeout) {
-  return gv_step(&l_hub_get(L)->hub, L, timeout);
-}
-
-GVLUA_API void gvlua_catch_sigint(lua_State *L, int on) {
-  gv_interrupt_sigint(&l_hub_get(L)->hub, on);
-}
-
-GVLUA_API void gvlua_sleep(lua_State *L, double seconds) {
-  gv_sleep(&l_hub_get(L)->hub, L, seconds, 0, NULL);
-}
-
-GVLUA_API int gvlua_wait_fd(lua_State *L, int fd, int events,
-                            double timeout) {
-  gv_hub *hub = &l_hub_get(L)->hub;
-  if (gv_fd_check(hub, fd) != 0)
-    return luaL_error(L, "gvlua_wait_fd: file descriptor %d is not open", fd);
-  if (!(events & (GVLUA_READ | GVLUA_WRITE)))
-    return luaL_error(L, "gvlua_wait_fd: no events to wait for");
-  int why = gv_wait_fd(hub, L, fd, events, timeout, 0, NULL);
-  if (why != GV_WAKE_NORMAL) return 0;
-  int ready = gv_fd_events(gv_current(hub));
-  if (ready & EV_ERROR)
-    return luaL_error(L, "gvlua_wait_fd: file descriptor %d was closed "
-                         "while waiting", fd);
-  return ready & (GVLUA_READ | GVLUA_WRITE);
 }

@@ -279,7 +279,8 @@ static int l_counters(lua_State *L) {
   setint(L, "switches", (lua_Integer)s.switches);
   setint(L, "callbacks", (lua_Integer)s.callbacks);
   setint(L, "greenlets", (lua_Integer)gv_hub_counts_of(hub).alive);
-  setint(L, "loop_iterations", (lua_Integer)ev_iteration(hub->loop));
+  setint(L, "loop_iterations",
+         (lua_Integer)gv_loop_info_of(hub).iterations);
   setint(L, "blocked_reports", (lua_Integer)s.blocked_reports);
   setnum(L, "blocked_time", s.blocked_time);
   lua_pushboolean(L, gv_observing(hub, ~0u) != 0);
@@ -434,12 +435,13 @@ static int l_hubinfo(lua_State *L) {
   setint(L, "timers", (lua_Integer)n.timers);
   double next = gv_next_timer(hub);
   if (next >= 0) setnum(L, "next_timer", next);
-  setint(L, "loop_iterations", (lua_Integer)ev_iteration(hub->loop));
-  setint(L, "pending_watchers", (lua_Integer)ev_pending_count(hub->loop));
+  setint(L, "loop_iterations",
+         (lua_Integer)gv_loop_info_of(hub).iterations);
+  setint(L, "pending_watchers", (lua_Integer)gv_loop_info_of(hub).pending);
   setint(L, "runners", (lua_Integer)n.runners);
   lua_pushboolean(L, gv_monitor_running(hub));
   lua_setfield(L, -2, "monitor_thread");
-  setnum(L, "now", ev_now(hub->loop));
+  setnum(L, "now", gv_loop_info_of(hub).now);
   return 1;
 }
 

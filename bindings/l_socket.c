@@ -19,7 +19,6 @@
 #include <unistd.h>
 #include "bindings.h"
 
-#define EV_CLOSED_MARK 0x10000  /* in io.data: woken by cancel_wait */
 
 /* ---- LuaSocket's error strings ------------------------------------------ */
 
@@ -35,31 +34,6 @@ static const char *sock_strerror(int err) {
   case ETIMEDOUT: return "timeout";
   default: return strerror(err);
   }
-}
-
-/* ---- waiters per fd (for close) ----------------------------------------- */
-
-/* How many greenlets of this OS thread's hub wait on each fd in wait():
-** close() only walks the greenlets when someone waits on its fd. */
-static __thread int *fdw;
-static __thread size_t fdw_cap;
-
-static void fdw_add(int fd, int d) {
-  if ((size_t)fd >= fdw_cap) {
-    size_t cap = fdw_cap ? fdw_cap : 256;
-    while (cap <= (size_t)fd) cap *= 2;
-    int *n = realloc(fdw, cap * sizeof *n);
-    if (!n) return;
-    memset(n + fdw_cap, 0, (cap - fdw_cap) * sizeof *n);
-    fdw = n;
-    fdw_cap = cap;
-  }
-  fdw[fd] += d;
-}
-
-static void fdw_cancel(gv_greenlet *g) {
-  int fd = g->waiting_fd;
-  if (fd >= 0 && (size_t)fd < fdw_cap && fdw[fd] > 0) fdw[fd]--;
 }
 
 static int wait_k(lua_State *L, int status, lua_KContext ctx) {
@@ -78,7 +52,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  if ((intptr_t)cur->io.data & (EV_CLOSED_MARK | EV_ERROR)) {
+  if (gv_fd_events(cur) & (GV_FD_CLOSED | EV_ERROR)) {
     lua_pushnil(L); /* cancel_wait, or the fd was closed behind its back */
     lua_pushliteral(L, "closed");
     return 2;
@@ -94,12 +68,11 @@ static gv_greenlet *begin_wait(lua_State *L, l_hub *h, int fd, int tidx,
   *timeout = l_opttimeout(L, tidx, tmo);
   gv_greenlet *cur = gv_check_block(&h->hub, L);
   if (*tmo) cur->flags |= GV_F_CATCH;
-  fdw_add(fd, 1);
-  cur->cancel = fdw_cancel;
+  gv_fd_cancelable(&h->hub, cur, fd);
   return cur;
 }
 
-static int ev_mask(int events) {
+static int events_mask(int events) {
   return ((events & 1) ? EV_READ : 0) | ((events & 2) ? EV_WRITE : 0);
 }
 
@@ -128,7 +101,7 @@ static int do_wait(lua_State *L, int fd, int events, int tidx) {
   if (fd < 0) return push_closed(L); /* a closed socket's getfd() */
   check_open(L, h, 1, fd);
   begin_wait(L, h, fd, tidx, &tmo, &timeout);
-  return gv_wait_fd(&h->hub, L, fd, ev_mask(events), timeout,
+  return gv_wait_fd(&h->hub, L, fd, events_mask(events), timeout,
                     (lua_KContext)tmo, wait_k);
 }
 
@@ -189,31 +162,12 @@ static int l_wait_readwrite(lua_State *L) {
   return do_wait(L, fd, 3, 2);
 }
 
-static int wake_closed(gv_greenlet *g, int fd) {
-  if (g->state != GV_BLOCKED || g->cancel != fdw_cancel ||
-      g->waiting_fd != fd)
-    return 0;
-  gv_wake(g, GV_WAKE_NORMAL);
-  g->io.data = (void *)(intptr_t)EV_CLOSED_MARK;
-  return 1;
-}
-
 /* cancel_wait(fd): wakes the greenlets waiting on fd in wait(); they
 ** return nil, "closed". Returns how many. Call before closing fd. */
 static int l_cancel_wait(lua_State *L) {
   l_hub *h = l_hubup(L);
   int fd = getfd_arg(L, 1);
-  int n = 0;
-  if (fd >= 0 && (size_t)fd < fdw_cap && fdw[fd] > 0) {
-    gv_link *l = h->hub.alive.next;
-    while (l != &h->hub.alive && fdw[fd] > 0) {
-      gv_greenlet *g = gv_container_of(l, gv_greenlet, all);
-      l = l->next;
-      n += wake_closed(g, fd);
-    }
-    if (h->hub.main && fdw[fd] > 0) n += wake_closed(h->hub.main, fd);
-  }
-  lua_pushinteger(L, n);
+  lua_pushinteger(L, gv_fd_cancel(&h->hub, fd));
   return 1;
 }
 
@@ -320,10 +274,10 @@ static int l_watcher(lua_State *L) {
 static int watch_wait(lua_State *L, l_fdwatch *fw, int fd, int ev, int tidx) {
   void *tmo;
   double timeout;
-  if (!ev_is_active(&fw->w.io) || fw->w.io.fd != fd)
+  if (!gv_fdwatch_armed(&fw->w, fd))
     check_open(L, fw->h, 2, fd); /* a new registration */
   begin_wait(L, fw->h, fd, tidx, &tmo, &timeout);
-  return gv_fdwatch_wait(&fw->h->hub, L, &fw->w, fd, ev_mask(ev), timeout,
+  return gv_fdwatch_wait(&fw->h->hub, L, &fw->w, fd, events_mask(ev), timeout,
                          (lua_KContext)tmo, wait_k);
 }
 
@@ -444,7 +398,7 @@ static int receive_direct(lua_State *L, ls_stream *s) {
 static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   l_fdwatch *fw = lua_touserdata(L, lua_upvalueindex(1));
-  if ((intptr_t)fw->h->hub.current->io.data & EV_CLOSED_MARK) {
+  if (gv_fd_events(gv_current(&fw->h->hub)) & GV_FD_CLOSED) {
     lua_pushnil(L);
     lua_pushliteral(L, "closed");
     if (lua_isnil(L, 3)) lua_pushliteral(L, "");

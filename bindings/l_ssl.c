@@ -314,6 +314,13 @@ static l_conn *check_conn(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, L_CONN);
 }
 
+gv_tls *l_ssl_conn_tls(lua_State *L, int idx) {
+  l_conn *c = check_conn(L, idx);
+  if (c->fd < 0) luaL_argerror(L, idx, "closed connection");
+  if (c->first < c->last) luaL_argerror(L, idx, "input already buffered");
+  return &c->t;
+}
+
 static l_conn *check_open(lua_State *L, int idx) {
   l_conn *s = check_conn(L, idx);
   if (s->fd < 0) luaL_error(L, "attempt to use a closed TLS connection");

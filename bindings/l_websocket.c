@@ -399,7 +399,7 @@ int l_websocket_upgrade(lua_State *L, l_http_conn *k) {
     }
     lua_pop(L, 1);
   }
-  gv_http_out_begin(c, 101, ev_now(k->srv->h->hub.loop));
+  gv_http_out_begin(c, 101, gv_now(&k->srv->h->hub));
   static const char up101[] = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                               "Sec-WebSocket-Accept: ";
   gv_http_out_raw(c, up101, sizeof up101 - 1);

@@ -24,6 +24,7 @@ extern "C" {
 #endif
 
 struct ev_loop;
+struct pollfd;
 
 /* Events for gvlua_wait_fd, same values as libev's EV_READ / EV_WRITE. */
 #define GVLUA_READ 0x01
@@ -47,7 +48,7 @@ GVLUA_API void gvlua_close(lua_State *L);
 GVLUA_API int gvlua_open(lua_State *L, struct ev_loop *loop);
 
 /* The libev loop the hub of L runs on (creating the hub if needed). */
-struct ev_loop *gvlua_loop(lua_State *L);
+GVLUA_API struct ev_loop *gvlua_loop(lua_State *L);
 
 /* From the main greenlet: runs greenlets until none can make progress
 ** (gevent.wait()). Returns 0, or raises a Lua error on misuse. */
@@ -70,6 +71,50 @@ GVLUA_API void gvlua_sleep(lua_State *L, double seconds);
 ** and raises a Lua error (the hub is unharmed) when fd is not open, is the
 ** hub's own, or is closed while the greenlet waits. */
 GVLUA_API int gvlua_wait_fd(lua_State *L, int fd, int events, double timeout);
+
+/* Runs fn(arg) on a thread of gvlua's work pool (the one gevent.threadpool
+** and the resolver use) and blocks the current greenlet until fn has
+** returned; other greenlets keep running. fn must not touch Lua or the
+** hub. Returns 0 when fn returned. When the wait is cut short first -
+** 'timeout' seconds passed (negative: no limit; returns 1), or an error
+** is thrown into the greenlet (kill, a Timeout: raised as a Lua error
+** after the wait is given up) - fn still runs to its end on its thread,
+** and then abandoned(arg) (if not NULL) is called on the hub's thread, so
+** that whoever owns arg can free it: arg must stay valid until fn has
+** returned. Returns -errno (nothing ran) if no thread could be started.
+** Slow path: the C stack is kept while blocked. */
+GVLUA_API int gvlua_run_work(lua_State *L, void (*fn)(void *arg), void *arg,
+                             void (*abandoned)(void *arg), double timeout);
+
+/* Blocks the current greenlet until one of the n poll(2) entries is ready
+** (events POLLIN, POLLPRI, POLLOUT; negative fds ignored) or 'timeout'
+** seconds pass (negative: no limit). Fills revents as poll(2) does
+** (POLLERR, POLLHUP, POLLNVAL too) and returns how many entries have
+** some, 0 on timeout. fds stays the caller's; waiting allocates one Lua
+** userdata (collected). Raises like gvlua_sleep, and a Lua error when an
+** fd is not open. No FD_SETSIZE cap. */
+GVLUA_API int gvlua_wait_fds(lua_State *L, struct pollfd *fds, int n,
+                             double timeout);
+
+/* Starts argv[0] (PATH searched) with argv, this process's environment,
+** signal dispositions and mask reset and every fd above 2 closed; the
+** child's stdin, stdout, stderr are fds[0..2] where those are >= 0 (the
+** caller keeps its fds; NULL or -1: inherited). Returns the pid, or
+** -errno (nothing started). The child is registered with the hub of L,
+** which reaps it (its SIGCHLD handling never takes the status of children
+** started by others, such as system() or io.popen()); its status is kept
+** until gvlua_wait_child returns it, or the hub closes. Never blocks. */
+GVLUA_API long gvlua_spawn(lua_State *L, char *const argv[],
+                           const int fds[3]);
+
+/* Blocks the current greenlet until the child 'pid' of gvlua_spawn exits
+** or 'timeout' seconds pass (negative: no limit). Returns 1 with its wait
+** status in *status (WIFEXITED, WEXITSTATUS, ... of <sys/wait.h>; status
+** may be NULL), after which the pid is forgotten; 0 on timeout (wait
+** again later). Raises like gvlua_sleep, and a Lua error for a pid that
+** is not a waitable child of gvlua_spawn. */
+GVLUA_API int gvlua_wait_child(lua_State *L, long pid, double timeout,
+                               int *status);
 
 /* With 'on', Ctrl-C (SIGINT) interrupts whatever Lua code the hub of L
 ** runs, in any greenlet, with the error "interrupted!" (lua.c does this

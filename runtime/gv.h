@@ -291,6 +291,8 @@ struct gv_hub {
   double step_timeout;
   long coarse_tick;          /* coarse clock at last time update */
   struct gv_children *children; /* child.c's registry, made on first use */
+  int *fdw;                  /* io.c: cancelable waiters per fd */
+  size_t fdw_cap;
   /* fds whose epoll registration changes at the next poll (io.c) */
   struct pollfd *fdcheck;
   size_t nfdcheck, fdcheck_cap;
@@ -318,6 +320,15 @@ static inline gv_greenlet *gv_current(gv_hub *hub) { return hub->current; }
 /* The loop's time in seconds, refreshed first if the coarse clock moved
 ** (timers count from it: read it for deadlines). */
 double gv_now(gv_hub *hub);
+
+/* The loop's own counts for run-info reports: iterations so far, watchers
+** with events pending now, and its time without refreshing it. */
+typedef struct gv_loop_info {
+  unsigned long iterations;
+  int pending;
+  double now;
+} gv_loop_info;
+gv_loop_info gv_loop_info_of(gv_hub *hub);
 
 /* Counts for run-info reports: greenlets started and not dead, entries in
 ** the run queue, active timers. */
@@ -463,11 +474,22 @@ void gv_io_stop(gv_hub *hub, ev_io *w);
 int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events,
                double timeout, lua_KContext ctx, gv_kfunction k);
 
-/* The events that ended g's last gv_wait_fd (EV_READ, EV_WRITE, EV_ERROR
-** for a closed fd; 0 when a gv_fdwatch or a timeout ended it). */
+/* The events that ended g's last fd wait: EV_READ, EV_WRITE; EV_ERROR when
+** the fd was closed behind the wait's back; GV_FD_CLOSED when gv_fd_cancel
+** ended it; 0 when a gv_fdwatch wake-up or a timeout did. */
+#define GV_FD_CLOSED 0x10000
 static inline int gv_fd_events(const gv_greenlet *g) {
-  return (int)(intptr_t)g->io.data & (EV_READ | EV_WRITE | EV_ERROR);
+  return (int)(intptr_t)g->io.data &
+         (EV_READ | EV_WRITE | EV_ERROR | GV_FD_CLOSED);
 }
+
+/* Makes the current greenlet's coming wait on fd (gv_wait_fd or
+** gv_fdwatch_wait, called next) one that gv_fd_cancel can end: a socket
+** about to be closed wakes its waiters first. Uses g->cancel. */
+void gv_fd_cancelable(gv_hub *hub, gv_greenlet *g, int fd);
+/* Wakes the greenlets in a cancelable wait on fd (they see GV_FD_CLOSED);
+** returns how many. Call before closing fd. Only schedules. */
+int gv_fd_cancel(gv_hub *hub, int fd);
 
 /* A watcher owned by one file (a socket object) rather than by a
 ** greenlet. It stays armed between waits, so request/response traffic
@@ -490,6 +512,8 @@ void gv_fdwatch_init(gv_fdwatch *w);
 int gv_fdwatch_wait(gv_hub *hub, lua_State *L, gv_fdwatch *w, int fd,
                     int events, double timeout, lua_KContext ctx,
                     gv_kfunction k);
+/* Whether w is armed for fd now (a wait on another fd re-registers). */
+int gv_fdwatch_armed(const gv_fdwatch *w, int fd);
 /* Disarms w (its waiters, if any, must have been woken). */
 void gv_fdwatch_stop(gv_hub *hub, gv_fdwatch *w);
 
@@ -1170,6 +1194,8 @@ enum { GV_BODY_NONE, GV_BODY_LENGTH, GV_BODY_CHUNKED, GV_BODY_DONE };
 typedef struct gv_http_conn {
   int fd;
   gv_fdwatch w;
+  gv_tls *tls;              /* HTTPS: reads and writes go through it */
+  int tls_want;             /* its last step's GV_TLS_WANT_READ/WRITE */
   gv_http_limits lim;
   uint64_t max_body;        /* body bytes accepted (0: no limit): 413 */
   char *buf;                /* input */
@@ -1192,7 +1218,10 @@ typedef struct gv_http_conn {
   size_t wlen, wsent;
 } gv_http_conn;
 
-/* Sets up c for fd (owned by the caller) with the limits. 0 or -ENOMEM. */
+/* Sets up c for fd (owned by the caller) with the limits. 0 or -ENOMEM.
+** For HTTPS set c->tls afterwards (a handshaken connection on fd, the
+** caller's): fill and flush then read and write through it and leave in
+** c->tls_want which readiness to wait for (gv_tls_wait). */
 int gv_http_conn_init(gv_http_conn *c, int fd,
                const gv_http_limits *lim, uint64_t max_body);
 /* Frees the buffers (the caller stops c->w and closes the fd). */

@@ -52,6 +52,18 @@ long gv_http_conn_fill(gv_http_conn *c) {
     c->buf = nb;
     c->cap = ncap;
   }
+  if (c->tls) {
+    long n = gv_tls_read_step(c->tls, c->buf + c->len, c->cap - c->len);
+    if (n > 0) {
+      c->len += (size_t)n;
+      return n;
+    }
+    if (n == GV_TLS_WANT_READ || n == GV_TLS_WANT_WRITE) {
+      c->tls_want = (int)n;
+      return -EAGAIN;
+    }
+    return n == GV_TLS_EOF ? 0 : -EIO;
+  }
   for (;;) {
     ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
     if (n >= 0) {
@@ -216,14 +228,23 @@ int gv_http_conn_flush(gv_http_conn *c) {
       return 1;
     }
     ssize_t w;
-    if (n == 1) w = send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    if (c->tls) { /* one record per piece: TLS has no writev */
+      long r = gv_tls_write_step(c->tls, iov[0].iov_base, iov[0].iov_len);
+      if (r == GV_TLS_WANT_READ || r == GV_TLS_WANT_WRITE) {
+        c->tls_want = (int)r;
+        return 0;
+      }
+      if (r <= 0) return -EIO;
+      w = r;
+    } else if (n == 1)
+      w = send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
     else {
       struct msghdr m = {0};
       m.msg_iov = iov;
       m.msg_iovlen = (size_t)n;
       w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
     }
-    if (w < 0) {
+    if (w < 0) { /* plain sockets only */
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       return -errno;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -55,6 +56,12 @@ int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
   return 0;
 }
 
+gv_loop_info gv_loop_info_of(gv_hub *hub) {
+  gv_loop_info i = {ev_iteration(hub->loop), ev_pending_count(hub->loop),
+                    ev_now(hub->loop)};
+  return i;
+}
+
 pid_t gv_hub_fork(gv_hub *hub) {
   fflush(NULL); /* or buffered output would be written twice */
   pid_t pid = fork();
@@ -82,6 +89,9 @@ void gv_hub_close(gv_hub *hub) {
   }
   hub->nalive = 0;
   gv__children_free(hub);
+  free(hub->fdw);
+  hub->fdw = NULL;
+  hub->fdw_cap = 0;
   gv_work_shutdown(hub); /* before the loop goes: results are dropped */
   if (ev_is_active(&hub->timer_watcher))
     ev_timer_stop(hub->loop, &hub->timer_watcher);

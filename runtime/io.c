@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include "internal.h"
 
 /* ---- fds libev may be given ------------------------------------------- */
@@ -106,6 +107,62 @@ int gv_wait_fd(gv_hub *hub, lua_State *L, int fd, int events, double timeout,
   ev_io_set(&g->io, fd, events & (EV_READ | EV_WRITE));
   gv_io_start(hub, &g->io);
   return gv_block_timeout(hub, L, timeout, ctx, k);
+}
+
+/* ---- waits a close can end ----------------------------------------------- */
+
+/* How many greenlets wait on each fd in a cancelable wait: gv_fd_cancel
+** only walks the greenlets when someone waits on its fd. */
+static void fdw_add(gv_hub *hub, int fd, int d) {
+  if ((size_t)fd >= hub->fdw_cap) {
+    size_t cap = hub->fdw_cap ? hub->fdw_cap : 256;
+    while (cap <= (size_t)fd) cap *= 2;
+    int *n = realloc(hub->fdw, cap * sizeof *n);
+    if (!n) return;
+    memset(n + hub->fdw_cap, 0, (cap - hub->fdw_cap) * sizeof *n);
+    hub->fdw = n;
+    hub->fdw_cap = cap;
+  }
+  hub->fdw[fd] += d;
+}
+
+static void fdw_cancel(gv_greenlet *g) {
+  gv_hub *hub = g->hub;
+  int fd = g->waiting_fd;
+  if (fd >= 0 && (size_t)fd < hub->fdw_cap && hub->fdw[fd] > 0)
+    hub->fdw[fd]--;
+}
+
+void gv_fd_cancelable(gv_hub *hub, gv_greenlet *g, int fd) {
+  if (fd < 0) return;
+  fdw_add(hub, fd, 1);
+  g->cancel = fdw_cancel;
+}
+
+static int wake_closed(gv_greenlet *g, int fd) {
+  if (g->state != GV_BLOCKED || g->cancel != fdw_cancel ||
+      g->waiting_fd != fd)
+    return 0;
+  gv_wake(g, GV_WAKE_NORMAL);
+  g->io.data = (void *)(intptr_t)GV_FD_CLOSED;
+  return 1;
+}
+
+int gv_fd_cancel(gv_hub *hub, int fd) {
+  int n = 0;
+  if (fd < 0 || (size_t)fd >= hub->fdw_cap || hub->fdw[fd] <= 0) return 0;
+  gv_link *l = hub->alive.next;
+  while (l != &hub->alive && hub->fdw[fd] > 0) {
+    gv_greenlet *g = gv_container_of(l, gv_greenlet, all);
+    l = l->next;
+    n += wake_closed(g, fd);
+  }
+  if (hub->main && hub->fdw[fd] > 0) n += wake_closed(hub->main, fd);
+  return n;
+}
+
+int gv_fdwatch_armed(const gv_fdwatch *w, int fd) {
+  return ev_is_active(&w->io) && w->io.fd == fd;
 }
 
 /* ---- watchers kept armed by their file's owner ------------------------ */

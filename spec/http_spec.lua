@@ -214,6 +214,28 @@ describe("gevent.http", function()
     assert.equal(500, (H.exchange(port, H.get("/hdr"))).status)
   end)
 
+  it("closes the connection when its greenlet is killed in the handler", function()
+    local Event = require("gevent.event").Event
+    local inside, g = Event(), nil
+    local port
+    srv, port = H.serve(function(req)
+      if req.path == "/hang" then
+        g = gevent.getcurrent()
+        inside:set()
+        gevent.sleep(10)
+      end
+      return 200, nil, "ok"
+    end)
+    local s = H.connect(port)
+    assert(s:send(H.get("/hang")))
+    inside:wait(2)
+    g:kill()
+    assert.is_true(H.closed(s))
+    assert.is_true(g.dead)
+    assert.equal(0, srv:connection_count())
+    assert.equal("ok", (H.exchange(port, H.get("/"))).body)
+  end)
+
   it("limits header size and count, URI length and body size", function()
     local port
     srv, port = H.serve(function(req) return 200, nil, req:read() end,

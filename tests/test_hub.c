@@ -5,10 +5,12 @@
 ** leaks nothing. */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "gvlua.h"
 #include "unit.h"
@@ -285,7 +287,62 @@ static void test_wait_fd_closed(void) {
   lua_close(L);
 }
 
+/* gvlua_run_work: a job that outlives its wait is abandoned, and the
+** caller's clean-up runs once it has finished. */
+static int abandoned_calls;
+static void slow_job(void *arg) {
+  struct timespec ts = {0, 50 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  *(int *)arg = 42;
+}
+static void on_abandoned(void *arg) {
+  CHECK(*(int *)arg == 42); /* fn has returned */
+  abandoned_calls++;
+  free(arg);
+}
+static int c_work(lua_State *L) {
+  int *box = malloc(sizeof *box);
+  *box = 0;
+  int r = gvlua_run_work(L, slow_job, box, on_abandoned, luaL_checknumber(L, 1));
+  if (r == 0) { lua_pushinteger(L, *box); free(box); }
+  else lua_pushnil(L);
+  return 1;
+}
+/* gvlua_spawn + gvlua_wait_child with a timeout, then the exit */
+static int c_child(lua_State *L) {
+  char *argv[] = {"sleep", "0.1", NULL};
+  long pid = gvlua_spawn(L, argv, NULL);
+  CHECK(pid > 0);
+  int st = -1;
+  CHECK(gvlua_wait_child(L, pid, 0.01, &st) == 0 && st == -1);
+  CHECK(gvlua_wait_child(L, pid, -1, &st) == 1);
+  lua_pushboolean(L, WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  return 1;
+}
+
+static void test_work_and_children(void) {
+  lua_State *L = new_state();
+  lua_register(L, "c_work", c_work);
+  lua_register(L, "c_child", c_child);
+  CHECK(run(L, "core = require 'gvlua'; ticks = 0;"
+               "local t = core.spawn(function() for i = 1, 3 do "
+               "  ticks = ticks + 1; core.sleep(0.01) end end);"
+               "done = c_work(-1); late = c_work(0.005);"
+               "child_ok = c_child(); core.sleep(0.1)"));
+  CHECK(geti(L, "done") == 42);
+  lua_getglobal(L, "late");
+  CHECK(lua_isnil(L, -1)); /* timed out: abandoned */
+  lua_pop(L, 1);
+  CHECK(abandoned_calls == 1);
+  CHECK(geti(L, "ticks") == 3);
+  lua_getglobal(L, "child_ok");
+  CHECK(lua_toboolean(L, -1));
+  lua_pop(L, 1);
+  lua_close(L);
+}
+
 int main(void) {
+  RUN(test_work_and_children);
   RUN(test_wait_fd_closed);
   RUN(test_run_and_step);
   RUN(test_c_blocking);

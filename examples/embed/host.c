@@ -1,19 +1,31 @@
 /*
 ** host.c - embedding gvlua in a C application that owns its libev loop.
 **
-** The application creates its loop, gives it to gvlua, exposes a C function
-** that blocks cooperatively (fetch: waits on a pipe the application fills
-** from a timer), runs a Lua script whose greenlets call it, and drives
-** everything with gvlua_run. Prints what the script prints.
+** The application creates its loop, gives it to gvlua, exposes C functions
+** that block only the calling greenlet, runs a Lua script whose greenlets
+** call them, and drives everything with gvlua_run:
+**   fetch()       waits on a pipe the application fills from its own timer
+**                 (gvlua_wait_fd);
+**   crunch(n)     runs a blocking C computation on gvlua's work pool
+**                 (gvlua_run_work);
+**   either()      waits on two pipes at once (gvlua_wait_fds);
+**   run(cmd...)   spawns a child and waits for its exit (gvlua_spawn,
+**                 gvlua_wait_child).
+** Prints what the script prints; exits non-zero if an assertion fails.
 */
 #include <ev.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "gvlua.h"
 
-static int pipefd[2];
+static int pipefd[2];     /* fed by the application's timer */
+static int left[2], right[2];
 
 /* fetch(): blocks the calling greenlet until the application writes a
 ** byte to the pipe, then returns it as a string. Other greenlets run. */
@@ -26,13 +38,59 @@ static int l_fetch(lua_State *L) {
   return 1;
 }
 
-/* The application's own timer feeds the pipe: one letter per tick. */
+/* The application's own timer feeds the pipe: one letter per tick; the
+** last tick also writes to the right-hand pipe of either(). */
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents) {
   static const char letters[] = "abc";
   static int i;
   (void)revents;
   if (write(pipefd[1], &letters[i], 1) != 1) return;
-  if (letters[++i] == '\0') ev_timer_stop(loop, w);
+  if (letters[++i] == '\0') {
+    ev_timer_stop(loop, w);
+    if (write(right[1], "R", 1) != 1) return;
+  }
+}
+
+/* crunch(n): a blocking computation (and a nap) on a pool thread. */
+typedef struct crunch { long n; unsigned long sum; } crunch;
+static void do_crunch(void *arg) {
+  crunch *c = arg;
+  struct timespec ts = {0, 20 * 1000 * 1000};
+  nanosleep(&ts, NULL); /* would stall every greenlet on the hub's thread */
+  for (long i = 1; i <= c->n; i++) c->sum += (unsigned long)i;
+}
+static int l_crunch(lua_State *L) {
+  crunch c = {(long)luaL_checkinteger(L, 1), 0};
+  /* no timeout: c lives on this C stack until do_crunch has returned */
+  if (gvlua_run_work(L, do_crunch, &c, NULL, -1) != 0)
+    return luaL_error(L, "crunch could not run");
+  lua_pushinteger(L, (lua_Integer)c.sum);
+  return 1;
+}
+
+/* either(): waits for whichever of two pipes is readable first. */
+static int l_either(lua_State *L) {
+  struct pollfd fds[2] = {{left[0], POLLIN, 0}, {right[0], POLLIN, 0}};
+  if (gvlua_wait_fds(L, fds, 2, 5.0) == 0) return luaL_error(L, "timeout");
+  char c;
+  int fd = (fds[0].revents & POLLIN) ? left[0] : right[0];
+  if (read(fd, &c, 1) != 1) return luaL_error(L, "read failed");
+  lua_pushlstring(L, &c, 1);
+  return 1;
+}
+
+/* run(cmd, args...): the command's exit code (-signal if killed). */
+static int l_run(lua_State *L) {
+  int n = lua_gettop(L);
+  char **argv = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + 1), 0);
+  for (int i = 0; i < n; i++) argv[i] = (char *)luaL_checkstring(L, i + 1);
+  argv[n] = NULL;
+  long pid = gvlua_spawn(L, argv, NULL);
+  if (pid < 0) return luaL_error(L, "cannot run %s", argv[0]);
+  int st;
+  if (!gvlua_wait_child(L, pid, 10, &st)) return luaL_error(L, "timeout");
+  lua_pushinteger(L, WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
+  return 1;
 }
 
 static const char script[] =
@@ -44,14 +102,24 @@ static const char script[] =
   "local ticker = gevent.spawn(function()\n"
   "  for i = 1, 3 do print('tick', i); gevent.sleep(0.01) end\n"
   "end)\n"
-  "gevent.joinall({reader, ticker})\n"
+  "local sum\n"
+  "local cruncher = gevent.spawn(function() sum = crunch(1000) end)\n"
+  "local first\n"
+  "local waiter = gevent.spawn(function() first = either() end)\n"
+  "local code\n"
+  "local runner = gevent.spawn(function() code = run('sh', '-c', 'exit 3') end)\n"
+  "gevent.joinall({reader, ticker, cruncher, waiter, runner})\n"
   "print('fetched', table.concat(got))\n"
-  "assert(table.concat(got) == 'abc', 'fetch lost data')\n";
+  "print('crunched', sum)\n"
+  "print('either', first)\n"
+  "print('exit code', code)\n"
+  "assert(table.concat(got) == 'abc', 'fetch lost data')\n"
+  "assert(sum == 500500 and first == 'R' and code == 3)\n";
 
 int main(int argc, char **argv) {
   struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
   ev_timer tick;
-  if (pipe(pipefd) != 0) return 1;
+  if (pipe(pipefd) != 0 || pipe(left) != 0 || pipe(right) != 0) return 1;
   ev_timer_init(&tick, on_tick, 0.005, 0.005);
   ev_timer_start(loop, &tick);
 
@@ -63,6 +131,9 @@ int main(int argc, char **argv) {
   lua_pop(L, 1);
   gvlua_open(L, loop); /* the hub runs on the application's loop */
   lua_register(L, "fetch", l_fetch);
+  lua_register(L, "crunch", l_crunch);
+  lua_register(L, "either", l_either);
+  lua_register(L, "run", l_run);
   if (argc > 1) { /* the gevent Lua modules' directory, to run from the tree */
     lua_getglobal(L, "package");
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", argv[1], argv[1]);

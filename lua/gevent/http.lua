@@ -100,6 +100,9 @@ end
 --- Serves one accepted connection (called by StreamServer per client):
 -- the C loop takes over the socket's descriptor.
 function HTTPServer:handle(sock, address)
+  if rawget(self, "ssl_context") then -- a handshaken gevent.ssl connection
+    return C.serve(self._state, self.application, sock, address)
+  end
   local raw = rawget(sock, "_sock") or sock
   local fd = raw:getfd()
   raw:setfd(-1)
