@@ -15,6 +15,9 @@ typedef struct l_hub {
   gv_hub hub;
   int threads_ref;        /* registry ref: pool of finished threads */
   int nthreads;           /* threads in the pool */
+  unsigned nomem_iter;    /* 1 + the loop iteration (ev_iteration) in which
+                          ** memory last ran out for a greenlet; 0: none
+                          ** since a spawn found memory (l_greenlet.c) */
   unsigned next_ident;       /* minimal_ident never handed out yet */
   unsigned deaths;           /* greenlets that died so far */
   unsigned *free_idents;     /* min-heap of idents of collected greenlets */
@@ -25,6 +28,11 @@ typedef struct l_hub {
   gv_callback events_cb;     /* delivers queued events (l_monitor.c) */
   gv_greenlet *int_victim;   /* greenlet Ctrl-C's error was raised in */
 } l_hub;
+
+/* Finished threads kept for new greenlets. The pool's table is made this
+** size up front, so that putting a thread back never allocates (it may
+** happen when memory has run out). */
+#define L_THREAD_POOL_MAX 1024
 
 /* A Greenlet object. User values hold its Lua-side state (UV_*). */
 typedef struct l_greenlet {
@@ -53,13 +61,14 @@ enum {
                   ** instance; nil for a plain Greenlet */
   UV_LINKS,       /* link callbacks while alive; the error when dead */
   UV_SPAWNED,     /* "file:line" where it was spawned */
-  UV_COUNT = UV_SPAWNED
+  UV_IDENT,       /* the token that frees its minimal_ident when collected */
+  UV_COUNT = UV_IDENT
 };
 
 /* Registry keys. */
 #define L_HUB "gvlua.hub"
 #define L_GREENLET "gevent.Greenlet"        /* instance metatable */
-#define L_GREENLET_GC "gevent.Greenlet#gc"  /* same, once it has an ident */
+#define L_GREENLET_IDENT "gvlua.ident"      /* minimal_ident tokens */
 #define L_GREENLET_CLASS "gvlua.GreenletClass"
 #define L_TIMEOUT "gevent.Timeout"          /* Timeout class = metatable */
 #define L_GREENLETEXIT "gevent.GreenletExit"

@@ -9,15 +9,14 @@
 #include <time.h>
 #include "bindings.h"
 
-#define THREAD_POOL_MAX 1024
 
 static const char ERRBOX[] = "gvlua.errbox";
+static const char NOMEM_START[] = "cannot start the greenlet: not enough memory";
 
 /* ---- access ------------------------------------------------------------ */
 
 l_greenlet *l_greenlet_test(lua_State *L, int idx) {
-  l_greenlet *g = luaL_testudata(L, idx, L_GREENLET);
-  return g ? g : luaL_testudata(L, idx, L_GREENLET_GC);
+  return luaL_testudata(L, idx, L_GREENLET);
 }
 
 l_greenlet *l_greenlet_check(lua_State *L, int idx) {
@@ -68,23 +67,30 @@ static unsigned idents_pop(l_hub *h) {
 
 /* Like gevent, idents are handed out when first asked for, and a
 ** collected greenlet's ident is reused. Only greenlets that have one pay
-** for a finalizer: their metatable becomes the one with __gc. */
+** for a finalizer, and not the greenlet itself: a small token with __gc,
+** made then and kept in its UV_IDENT, is collected with it. (Giving the
+** greenlet a __gc metatable late cost O(objects made since it): Lua looks
+** for it in its list of all objects. The token is the newest object.) */
+typedef struct ident_token { l_hub *h; unsigned ident; } ident_token;
+
 unsigned l_greenlet_ident(lua_State *L, int idx) {
   l_greenlet *g = lua_touserdata(L, idx);
   if (!g->ident) {
     l_hub *h = g->g.hub->ud;
-    g->ident = 1 + (h->nfree_idents ? idents_pop(h) : h->next_ident++);
     idx = lua_absindex(L, idx);
-    luaL_getmetatable(L, L_GREENLET_GC);
-    lua_setmetatable(L, idx);
+    ident_token *t = lua_newuserdatauv(L, sizeof *t, 0); /* may raise */
+    g->ident = 1 + (h->nfree_idents ? idents_pop(h) : h->next_ident++);
+    t->h = h;
+    t->ident = g->ident;
+    luaL_setmetatable(L, L_GREENLET_IDENT);
+    lua_setiuservalue(L, idx, UV_IDENT);
   }
   return g->ident - 1;
 }
 
-static int m_gc(lua_State *L) {
-  l_greenlet *g = lua_touserdata(L, 1);
-  l_hub *h = g->g.hub->ud;
-  if (g->ident && h->hub.loop) idents_push(h, g->ident - 1);
+static int ident_gc(lua_State *L) {
+  ident_token *t = lua_touserdata(L, 1);
+  if (t->h->hub.loop) idents_push(t->h, t->ident - 1);
   return 0;
 }
 
@@ -92,6 +98,36 @@ void l_greenlet_idents_free(l_hub *h) {
   free(h->free_idents);
   h->free_idents = NULL;
   h->nfree_idents = h->free_idents_cap = 0;
+}
+
+/* ---- describing errors without raising -------------------------------- */
+
+static int tostring_p(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/* Pushes the text of the error at idx, never raising (but for memory): its
+** __tostring's result, or a description when it has none or it fails. */
+static const char *push_error_text(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  int t = lua_type(L, idx);
+  if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+    lua_pushvalue(L, idx);
+    return lua_tostring(L, -1);
+  }
+  if (luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushcfunction(L, tostring_p);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+      return lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return lua_pushfstring(L, "(error object is a %s value; its __tostring "
+                              "failed)", luaL_typename(L, idx));
+  }
+  return lua_pushfstring(L, "(error object is a %s value)",
+                         luaL_typename(L, idx));
 }
 
 /* ---- the body: runs on the greenlet's own thread ----------------------- */
@@ -103,14 +139,7 @@ static int body_msgh(lua_State *L) {
   int is_exit = l_class_is(L, 1, -1);
   lua_pop(L, 1);
   if (is_exit) return 1;
-  const char *msg;
-  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-    msg = lua_tostring(L, -1);
-  else if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
-    msg = lua_tostring(L, 1);
-  else
-    msg = lua_pushfstring(L, "(error object is a %s value)",
-                          luaL_typename(L, 1));
+  const char *msg = push_error_text(L, 1); /* the object stays as it is */
   luaL_traceback(L, L, msg, 1);
   lua_createtable(L, 2, 0);
   lua_pushvalue(L, 1);
@@ -288,8 +317,47 @@ static int materialize_p(lua_State *L) {
   return 0;
 }
 
+/* Out of memory. Near the limit every allocation that fails first costs
+** Lua an emergency full collection, which on a big heap takes long: a
+** hub starting thousands of greenlets that each run out would take
+** minutes, and the code that spawned them would wait all along. So once
+** memory ran out for a greenlet (it could not start, or died of it), the
+** greenlets due to start in the same loop iteration die at once with
+** "cannot start the greenlet: not enough memory", and the next spawn or
+** start allocates a thread itself first (check_memory): the caller gets
+** Lua's "not enough memory" while it lasts, and all goes on once memory
+** is free again. */
+static void out_of_memory(l_hub *h) {
+  h->nomem_iter = 1 + (unsigned)gv_loop_info_of(&h->hub).iterations;
+}
+
 static void on_materialize(gv_hub *hub, gv_greenlet *g) {
-  l_hub_protected(hub->ud, materialize_p, g);
+  l_hub *h = hub->ud;
+  lua_State *L = hub->L;
+  if (h->nomem_iter && h->nomem_iter ==
+      1 + (unsigned)gv_loop_info_of(hub).iterations) return; /* dies */
+  lua_pushcfunction(L, materialize_p);
+  lua_pushlightuserdata(L, g);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    g->L = NULL;
+    out_of_memory(h);
+  }
+}
+
+/* Before a greenlet is scheduled to start after memory ran out: a thread
+** for the pool, allocated here so that no memory raises in the caller. */
+static void check_memory(lua_State *L, l_hub *h) {
+  lua_newthread(L); /* raises "not enough memory" */
+  if (h->nthreads < L_THREAD_POOL_MAX) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->threads_ref);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, h->nthreads + 1);
+    h->nthreads++;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  h->nomem_iter = 0;
 }
 
 /* Records where the greenlet was spawned ("file:line" of the nearest Lua
@@ -331,6 +399,8 @@ static int prepare_start(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   l_greenlet *g = lua_touserdata(L, idx);
   if (g->g.state != GV_NEW || g->started) return 0;
+  l_hub *h = g->g.hub->ud;
+  if (h->nomem_iter) check_memory(L, h);
   if (g->use_run || g->nbody == 0) { /* body is self:_run() */
     lua_getfield(L, idx, "_run");
     if (!lua_isfunction(L, -1) && !luaL_getmetafield(L, -1, "__call"))
@@ -369,14 +439,45 @@ l_greenlet *l_greenlet_spawn(lua_State *L, l_hub *h, int nargs) {
 
 /* ---- death ------------------------------------------------------------- */
 
-static void print_report(lua_State *L, int self, int err, const char *tb) {
-  const char *s = tb;
-  if (!s) s = luaL_tolstring(L, err, NULL);
-  const char *name = luaL_tolstring(L, self, NULL);
-  fprintf(stderr, "%s\n%s failed with %s\n", s, name,
-          luaL_typename(L, err));
+/* The failure report: the traceback (which starts with the error), then
+** a line naming the greenlet that ends with the error itself. Arguments:
+** self, error, traceback or nil. */
+static int report_p(lua_State *L) {
+  const char *msg = push_error_text(L, 2);
+  const char *tb = lua_isstring(L, 3) ? lua_tostring(L, 3) : msg;
+  const char *name = luaL_tolstring(L, 1, NULL);
+  fprintf(stderr, "%s\n%s failed: %s\n", tb, name, msg);
   fflush(stderr);
-  lua_pop(L, tb ? 1 : 2);
+  return 0;
+}
+
+/* Prints the report; if that fails (a subclass's __index raising, no
+** memory), or memory ran out in this loop iteration (formatting would
+** cost emergency collections), a plainer one from C data. */
+static void print_report(lua_State *L, int self, int err, int tb) {
+  l_hub *h = ((l_greenlet *)lua_touserdata(L, self))->g.hub->ud;
+  if (h->nomem_iter && h->nomem_iter ==
+      1 + (unsigned)gv_loop_info_of(&h->hub).iterations) {
+    l_greenlet *g = lua_touserdata(L, self);
+    fprintf(stderr, "gvlua: a greenlet spawned at %s failed: %s\n",
+            g->where ? g->where : "?", lua_type(L, err) == LUA_TSTRING ?
+            lua_tostring(L, err) : luaL_typename(L, err));
+    fflush(stderr);
+    return;
+  }
+  lua_pushcfunction(L, report_p);
+  lua_pushvalue(L, self);
+  lua_pushvalue(L, err);
+  if (tb) lua_pushvalue(L, tb);
+  else lua_pushnil(L);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+    l_greenlet *g = lua_touserdata(L, self);
+    fprintf(stderr, "gvlua: a greenlet spawned at %s failed: %s\n",
+            g->where ? g->where : "?", lua_type(L, err) == LUA_TSTRING ?
+            lua_tostring(L, err) : luaL_typename(L, err));
+    fflush(stderr);
+    lua_pop(L, 1);
+  }
 }
 
 /* Runs the links of dead g (self at idx) in registration order: rawlinks
@@ -496,10 +597,11 @@ static int finish_p(lua_State *L) {
   int status = f->status, nres = f->nres;
   l_greenlet_push(L, g);
   int self = lua_gettop(L);
-  const char *tb = NULL;
+  int tb = 0;
   int vals = 0, err = 0;
-  if (!T) { /* it never got a thread: out of memory */
-    lua_pushliteral(L, "cannot start the greenlet: not enough memory");
+  if (!T) { /* it never got a thread: out of memory (a string kept in the
+            ** registry: pushing it allocates nothing) */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, NOMEM_START);
     err = lua_gettop(L);
   } else if (status == LUA_OK) {
     luaL_checkstack(L, nres + 8, "too many results");
@@ -514,7 +616,7 @@ static int finish_p(lua_State *L) {
         lua_rawgeti(L, err, 2);
         lua_rawgeti(L, err, 1);
         lua_replace(L, err);
-        tb = lua_tostring(L, -1);
+        tb = lua_gettop(L);
       }
       if (is_greenlet_exit(L, err)) { /* gevent counts it as success */
         vals = err;
@@ -523,7 +625,7 @@ static int finish_p(lua_State *L) {
       }
     }
     lua_settop(T, 0); /* finished cleanly: the thread can be reused */
-    if (h->nthreads < THREAD_POOL_MAX) {
+    if (h->nthreads < L_THREAD_POOL_MAX) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, h->threads_ref);
       lua_getiuservalue(L, self, UV_THREAD);
       lua_rawseti(L, -2, ++h->nthreads);
@@ -533,8 +635,12 @@ static int finish_p(lua_State *L) {
     lua_xmove(T, L, 1);
     err = lua_gettop(L);
   }
+  if (err && !tb && lua_type(L, err) == LUA_TSTRING &&
+      strcmp(lua_tostring(L, err), "not enough memory") == 0)
+    out_of_memory(h); /* Lua's memory error (no handler ran for it) */
   g->g.L = NULL;
-  if (err && !l_monitor_interrupted(L, h, g, self, err, tb))
+  if (err && !l_monitor_interrupted(L, h, g, self, err,
+                                    tb ? lua_tostring(L, tb) : NULL))
     print_report(L, self, err, tb);
   else if (!err && h->int_victim == &g->g)
     h->int_victim = NULL; /* it caught the interrupt and ended well */
@@ -543,9 +649,35 @@ static int finish_p(lua_State *L) {
   return 0;
 }
 
+/* finish_p failed (no memory): the greenlet dies with that error, its
+** joiners are woken; its links, which need memory to run, are dropped.
+** Allocates nothing: the error on top of L is Lua's own message. */
+static void finish_fallback(lua_State *L, l_greenlet *g) {
+  l_hub *h = g->g.hub->ud;
+  int err = lua_gettop(L);
+  l_greenlet_push(L, g);
+  lua_pushnil(L);
+  lua_setiuservalue(L, -2, UV_THREAD);
+  lua_pushvalue(L, err);
+  lua_setiuservalue(L, -2, UV_LINKS);
+  lua_pop(L, 2);
+  g->g.L = NULL;
+  g->failed = 1;
+  g->has_links = 0;
+  if (!g->death) g->death = ++h->deaths;
+  out_of_memory(h);
+  fprintf(stderr, "gvlua: a greenlet spawned at %s failed: not enough "
+                  "memory\n", g->where ? g->where : "?");
+  g->g.run.fn = notify;
+  gv_schedule(g->g.hub, &g->g.run);
+}
+
 static void on_finished(gv_hub *hub, gv_greenlet *gg, int status, int nres) {
   finished f = {(l_greenlet *)gg, status, nres};
-  l_hub_protected(hub->ud, finish_p, &f);
+  lua_State *L = hub->L;
+  lua_pushcfunction(L, finish_p);
+  lua_pushlightuserdata(L, &f);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) finish_fallback(L, f.g);
 }
 
 /* ---- LoopExit ---------------------------------------------------------- */
@@ -597,18 +729,20 @@ static void on_stray_yield(gv_hub *hub, gv_greenlet *g) {
 /* Names g without calling Lua (the monitor thread, signal handlers). */
 void l_greenlet_describe(gv_hub *hub, gv_greenlet *gg, char *buf,
                          size_t size) {
-  (void)hub;
   l_greenlet *g = (l_greenlet *)gg;
   const char *where = g->where ? g->where : "?";
   if (gg->flags & GV_F_MAIN)
     snprintf(buf, size, "the main greenlet");
   else if (g->cname)
     snprintf(buf, size, "greenlet \"%s\" (spawned at %s)", g->cname, where);
-  else if (g->ident)
+  else { /* the name it has, or would get if asked now (read only: this
+         ** runs in a signal handler too) */
+    l_hub *h = hub->ud;
     snprintf(buf, size, "greenlet \"Greenlet-%u\" (spawned at %s)",
-             g->ident - 1, where);
-  else
-    snprintf(buf, size, "a greenlet spawned at %s", where);
+             g->ident ? g->ident - 1 : h->nfree_idents ? h->free_idents[0]
+                                                       : h->next_ident,
+             where);
+  }
 }
 
 void l_hub_hooks(l_hub *h) {
@@ -1071,7 +1205,8 @@ static int m_index(lua_State *L) {
   return 1;
 }
 
-/* __newindex: instance fields (subclasses keep state there). */
+/* __newindex: instance fields (subclasses keep state there). A string
+** 'name' is also kept for the C side (the stack overflow report). */
 static int m_newindex(lua_State *L) {
   if (lua_getiuservalue(L, 1, UV_EXTRA) != LUA_TTABLE) {
     lua_pop(L, 1);
@@ -1135,9 +1270,29 @@ static int c_spawn(lua_State *L) {
   return 1;
 }
 
-/* Class:subclass(): a class deriving from Class. */
+/* Whether the value at idx is Greenlet or a class made by subclass():
+** its metatables' __index chain reaches Greenlet. */
+static int is_greenlet_class(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  int top = lua_gettop(L), found = 0;
+  lua_pushvalue(L, idx);
+  for (int depth = 0; depth < 64 && lua_istable(L, -1); depth++) {
+    if (is_base_class(L, lua_gettop(L))) { found = 1; break; }
+    if (!lua_getmetatable(L, -1)) break;  /* t, mt */
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);                     /* t, mt, parent */
+    lua_replace(L, -3);
+    lua_pop(L, 1);                         /* parent */
+  }
+  lua_settop(L, top);
+  return found;
+}
+
+/* Class:subclass(methods): a class deriving from Class. */
 static int c_subclass(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!is_greenlet_class(L, 1)) luaL_typeerror(L, 1, "Greenlet class");
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
   lua_newtable(L);
   lua_getmetatable(L, 1); /* share __call/__tostring, chain __index */
   lua_createtable(L, 0, 3);
@@ -1277,6 +1432,8 @@ void l_greenlet_register(lua_State *L) {
   lua_pop(L, 2);
   luaL_newmetatable(L, ERRBOX);
   lua_pop(L, 1);
+  lua_pushstring(L, NOMEM_START); /* kept: the message when memory is out */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, NOMEM_START);
   {
     lua_newtable(L);
     l_setfuncs(L, greenlet_methods);
@@ -1295,12 +1452,9 @@ void l_greenlet_register(lua_State *L) {
     luaL_newmetatable(L, L_GREENLET);
     l_setfuncs(L, greenlet_meta);
     lua_pop(L, 1);
-    luaL_newmetatable(L, L_GREENLET_GC);
-    l_setfuncs(L, greenlet_meta);
-    lua_pushcfunction(L, m_gc);
+    luaL_newmetatable(L, L_GREENLET_IDENT);
+    lua_pushcfunction(L, ident_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, L_GREENLET);
-    lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
     luaL_newmetatable(L, "gvlua.Waiter");
     l_setfuncs(L, waiter_methods);

@@ -38,7 +38,7 @@ l_hub *l_hub_new(lua_State *L, struct ev_loop *loop) {
     memset(h, 0, sizeof *h);
     luaL_error(L, "cannot create the gvlua hub (libev loop)");
   }
-  lua_newtable(L);
+  lua_createtable(L, L_THREAD_POOL_MAX, 0);
   lua_pushvalue(L, -1);
   h->threads_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_setiuservalue(L, -2, 2);

@@ -2,6 +2,7 @@
 -- subclassing.
 local gevent = require "gevent"
 local Greenlet = gevent.Greenlet
+local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "spec"
 
 describe("gevent.spawn", function()
   it("only schedules; greenlets start in FIFO order when the caller blocks", function()
@@ -298,6 +299,22 @@ describe("subclassing", function()
     assert.are.equal("BA", B:spawn():get())
     assert.are.equal("A", A:spawn():get())
   end)
+
+  -- issue 9, item 2: misuse raises and leaves every metatable alone
+  it("refuses a self that is not a Greenlet class, touching nothing", function()
+    local string_mt = getmetatable("")
+    for _, self in ipairs{{}, "x", 1, setmetatable({}, {__index = {}}),
+                          gevent.spawn(function() end)} do
+      local ok, err = pcall(Greenlet.subclass, self, "x")
+      assert.is_false(ok)
+      assert.matches("bad argument #1 .*Greenlet class expected", err)
+    end
+    assert.has_error(function() Greenlet:subclass("name") end)
+    assert.are.equal(string_mt, getmetatable(""))
+    assert.are.equal("x1", ("x%d"):format(1))
+    local C = Greenlet:subclass({who = function() return "C" end})
+    assert.are.equal("C", C:who())
+  end)
 end)
 
 describe("joinall", function()
@@ -392,5 +409,164 @@ describe("wait and iwait", function()
     gevent.spawn(function() gevent.sleep(0.01); done = true end)
     gevent.wait()
     assert.is_true(done)
+  end)
+end)
+
+-- Issue 9, item 3: a runner stack holds Lua's whole C-call limit, so deep C
+-- recursion in a greenlet is the same catchable error as in the main one.
+describe("C stack overflow in a greenlet", function()
+  local function gs(n)
+    if n == 0 then return "" end
+    return (("x"):gsub("x", function() return gs(n - 1) end))
+  end
+  local function fmt(n)
+    if n == 0 then return "" end
+    return string.format("%s", setmetatable({}, {
+      __tostring = function() return fmt(n - 1) end}))
+  end
+
+  it("is Lua's catchable 'C stack overflow', on both paths", function()
+    local main = {pcall(gs, 1000)}
+    assert.is_false(main[1])
+    assert.matches("C stack overflow", main[2])
+    for _, f in ipairs{gs, fmt} do
+      local g = gevent.spawn(function() return pcall(f, 1000) end)
+      local ok, err = g:get(true, 5)
+      assert.is_false(ok)
+      assert.matches("C stack overflow", err)
+      -- a greenlet that keeps its runner (blocked where it cannot yield)
+      g = gevent.spawn(function()
+        local r
+        table.sort({2, 1}, function(a, b)
+          gevent.sleep(0)
+          r = r or {pcall(f, 1000)}
+          return a < b
+        end)
+        return table.unpack(r)
+      end)
+      ok, err = g:get(true, 5)
+      assert.is_false(ok)
+      assert.matches("C stack overflow", err)
+    end
+  end)
+end)
+
+-- Issue 9, item 5: the failure report (and naming, which it does) costs
+-- O(1) per greenlet. CPU time of 8x the greenlets must stay near 8x (it
+-- was 64x: naming a greenlet searched Lua's list of all objects).
+describe("failure reports at scale", function()
+  local child = dofile(here .. "/support/child.lua").run
+
+  local function ratio(body)
+    local code = [[
+      local gevent = require "gevent"
+      local function run(n)
+        local gs = {}
+        local t0 = os.clock()
+        ]] .. body .. [[
+        return os.clock() - t0
+      end
+      run(500)
+      local small = math.min(run(2000), run(2000))
+      io.write(run(16000) / small)
+    ]]
+    local r = child(code, {stderr_file = true}) -- ~20,000 reports
+    local out, err, status = r.out, r.err, r.rc
+    assert.are.equal(0, status, err:sub(-500))
+    return tonumber(out)
+  end
+
+  it("failing greenlets: linear", function()
+    local r = ratio([[
+        for i = 1, n do gs[i] = gevent.spawn(error, "boom") end
+        gevent.joinall(gs) ]])
+    assert.is_true(r < 24, "16000 cost " .. r .. " x 2000")
+  end)
+
+  it("killed with a custom exception: linear", function()
+    local r = ratio([[
+        for i = 1, n do gs[i] = gevent.spawn(gevent.sleep, 10) end
+        gevent.sleep(0)
+        for i = 1, n do gs[i]:kill("custom", false) end
+        gevent.joinall(gs) ]])
+    assert.is_true(r < 24, "16000 cost " .. r .. " x 2000")
+  end)
+end)
+
+-- Issue 9, item 4: running out of memory while spawning raises "not enough
+-- memory" in the spawning code promptly, the hub keeps running, and all is
+-- usable again once memory is free.
+describe("out of memory while spawning", function()
+  local child = dofile(here .. "/support/child.lua").run
+
+  it("raises in the caller, and recovers", function()
+    local r = child([[
+      local gevent = require "gevent"
+      local ev = require("gevent.event").Event()
+      local gs = {}
+      local t0 = os.clock()
+      local ok, e = pcall(function()
+        for i = 1, 1e7 do
+          gs[i] = gevent.spawn(function() ev:wait() end)
+          if i % 10000 == 0 then gevent.sleep(0) end
+        end
+      end)
+      print(ok, e, #gs > 10000, os.clock() - t0 < 10)
+      ev:set()
+      gevent.sleep(0.01)
+      local alive = 0
+      for _, g in ipairs(gs) do if not g.dead then alive = alive + 1 end end
+      gs = nil
+      collectgarbage()
+      print(alive, gevent.spawn(function() return "usable" end):get())
+    ]], {limit_kb = 150000, timeout = 60})
+    local out, err, status = r.out, r.err, r.rc
+    if err:find("AddressSanitizer", 1, true) then
+      pending("ulimit -v does not go with AddressSanitizer")
+      return
+    end
+    assert.are.equal(0, status, err:sub(-300))
+    assert.are.equal("false\tnot enough memory\ttrue\ttrue\n0\tusable\n", out)
+    assert.is_nil(err:find("error in the hub", 1, true))
+  end)
+end)
+
+-- Issue 9, item 6 and the report's last line: an error object is stored
+-- as it is, even when its __tostring raises, and the report ends with the
+-- error itself.
+describe("a greenlet's error", function()
+  local child = dofile(here .. "/support/child.lua").run
+
+  it("is kept intact when its __tostring raises", function()
+    local obj = setmetatable({}, {__tostring = function() error("nope") end})
+    local g = gevent.spawn(function() error(obj) end)
+    assert.is_true(g:join(2))
+    assert.are.equal(obj, g.exception)
+    assert.is_false(g:successful())
+    local ok, e = pcall(g.get, g)
+    assert.is_false(ok)
+    assert.are.equal(obj, e)
+  end)
+
+  it("is reported with a fallback text, on a last line that ends with it", function()
+    local r = child([[
+      local gevent = require "gevent"
+      local obj = setmetatable({}, {__tostring = function() error("nope") end})
+      gevent.spawn(function() error(obj) end):join()
+      gevent.spawn(function() error("plain boom", 0) end):join()
+      gevent.spawn(function() error(setmetatable({}, {
+        __tostring = function() return "custom text" end})) end):join()
+    ]])
+    local err, status = r.err, r.rc
+    assert.are.equal(0, status, err)
+    local lines = {}
+    for l in err:gmatch("[^\n]+") do
+      if l:find("^<Greenlet") then lines[#lines + 1] = l end
+    end
+    assert.are.equal(3, #lines, err)
+    assert.matches("> failed: %(error object is a table value; its "
+                   .. "__tostring failed%)$", lines[1])
+    assert.matches("> failed: plain boom$", lines[2])
+    assert.matches("> failed: custom text$", lines[3])
   end)
 end)

@@ -237,7 +237,7 @@ static void test_stack_overflow_report(void) {
     lua_State *L = new_state();
     lua_register(L, "recurse", c_recurse);
     run(L, "local core = require 'gvlua'\n"
-           "core.spawn(function() recurse() end)\n"
+           "core.spawn(function() recurse() end).name = 'deep'\n"
            "core.sleep(0)\n");
     _exit(0); /* not reached */
   }
@@ -251,7 +251,8 @@ static void test_stack_overflow_report(void) {
   int status;
   waitpid(pid, &status, 0);
   CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
-  CHECK(strstr(out, "C stack overflow in a greenlet spawned at") != NULL);
+  /* named by its name (issue 9, item 3), and where it was spawned */
+  CHECK(strstr(out, "C stack overflow in greenlet \"deep\"") != NULL);
   CHECK(strstr(out, "spawned at [string") != NULL);
 }
 

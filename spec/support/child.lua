@@ -8,6 +8,7 @@
 -- With `signal`, the signal is sent once the child has printed the line
 -- `after` on stdout (`delay` seconds later if given; with `again =
 -- seconds`, once more after that long).
+-- With `limit_kb`, the child runs under `ulimit -v` of that many KiB.
 -- With `stderr_file`, the child's stderr goes to a file
 -- whose name is the child's arg[1] (so it can read its own reports).
 -- The child always runs under the gvlua executable: the one running the
@@ -46,6 +47,10 @@ function M.run(src, opts)
   f:close()
   local errfile = opts.stderr_file and os.tmpname()
   local argv = {"/usr/bin/env"}
+  if opts.limit_kb then
+    argv = {"/bin/sh", "-c", ("ulimit -v %d && exec \"$0\" \"$@\"")
+            :format(opts.limit_kb), "/usr/bin/env"}
+  end
   for _, e in ipairs(opts.env or {}) do argv[#argv + 1] = e end
   argv[#argv + 1] = M.gvlua
   for _, a in ipairs(opts.flags or {}) do argv[#argv + 1] = a end
