@@ -187,6 +187,11 @@ static void dns_done(gv_hub *hub, gv_work *w) {
   gv_dns_free((gv_dns *)w);
 }
 
+/* The hub closed first (the state closing, the process exiting). */
+static void dns_drop(gv_work *w) {
+  gv_dns_free((gv_dns *)w);
+}
+
 /* ---- the hub side -------------------------------------------------------- */
 
 gv_dns *gv_dns_new(const gv_dns_query *q) {
@@ -203,6 +208,7 @@ gv_dns *gv_dns_new(const gv_dns_query *q) {
   if (q->kind == GV_DNS_NAMEINFO) d->q.socktype = SOCK_STREAM;
   d->w.run = dns_run;
   d->w.done = dns_done;
+  d->w.drop = dns_drop;
   return d;
 }
 

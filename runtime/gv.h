@@ -823,6 +823,11 @@ typedef struct gv_work gv_work;
 struct gv_work {
   void (*run)(gv_work *w);               /* on a pool thread: no Lua, no hub */
   void (*done)(gv_hub *hub, gv_work *w); /* hub context, after run; may free */
+  /* The hub went away before w was handed back (gv_work_shutdown: its
+  ** state closed, the process exiting): release w. Called on a pool thread
+  ** or in gv_work_shutdown, with no hub and no Lua; w's run has finished
+  ** or never started. NULL: w is left as it is. */
+  void (*drop)(gv_work *w);
   /* the runtime's */
   gv_work *next;
   struct gv_workhub *wh;
