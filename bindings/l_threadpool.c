@@ -880,6 +880,7 @@ static int l_sleep_job(lua_State *L) {
   j->s = s;
   j->w.run = sleep_run;
   j->w.done = sleep_done;
+  j->w.drop = (void (*)(gv_work *))free;
   int rc = gv_work_wait(&h->hub, L, &j->w, t, (lua_KContext)j, sleep_k);
   if (rc < 0) {
     free(j);

@@ -69,6 +69,11 @@ static void *worker(void *arg) {
     if (wh->dead) {
       /* the hub is gone: nobody can take the result */
       if (--wh->pending == 0) free(wh);
+      if (w->drop) {
+        pthread_mutex_unlock(&mu);
+        w->drop(w);
+        pthread_mutex_lock(&mu);
+      }
       continue;
     }
     if (wh->done_tail) wh->done_tail->next = w;
@@ -261,17 +266,37 @@ void gv_work_shutdown(gv_hub *hub) {
     return;
   }
   *p = wh->next;
-  /* results already back but not dispatched: drop them */
-  for (gv_work *w = wh->done_head; w; w = w->next) wh->pending--;
+  int unrefd = wh->pending == 0; /* the async watcher does not hold the loop */
+  /* results already back but not dispatched, and jobs still queued
+  ** (cancelled: they will not run): dropped; running ones are dropped by
+  ** their thread when they finish */
+  gv_work *dropped = wh->done_head;
+  for (gv_work *w = dropped; w; w = w->next) wh->pending--;
   wh->done_head = wh->done_tail = NULL;
+  gv_work **q = &queue_head, *prev = NULL;
+  while (*q) {
+    gv_work *w = *q;
+    if (w->wh != wh) { prev = w; q = &w->next; continue; }
+    *q = w->next;
+    if (queue_tail == w) queue_tail = prev;
+    nqueued--;
+    wh->pending--;
+    w->next = dropped;
+    dropped = w;
+  }
   if (hub->loop) {
-    if (wh->pending == 0) ev_ref(hub->loop);
+    if (unrefd) ev_ref(hub->loop); /* libev: before stopping it */
     ev_async_stop(hub->loop, &wh->async);
   }
   wh->dead = 1;
   int keep = wh->pending > 0;   /* workers still hold items: they free wh */
   pthread_mutex_unlock(&mu);
   if (!keep) free(wh);
+  while (dropped) {
+    gv_work *next = dropped->next;
+    if (dropped->drop) dropped->drop(dropped);
+    dropped = next;
+  }
 }
 
 void gv_work_reserve(int n) {
