@@ -31,12 +31,11 @@ dependencies = {
 }
 -- C libraries linked in: each is found by LuaRocks (LIBEV_INCDIR,
 -- LIBEV_LIBDIR, ...) and handed to meson in c_args/c_link_args below.
--- c-ares (CARES = {header = "ares.h", library = "cares"}) joins here, and
--- in the two -I/-L lists below, when the resolver work lands.
 external_dependencies = {
   LIBEV = {header = "ev.h", library = "ev"},
   HTTP_PARSER = {header = "http_parser.h", library = "http_parser"},
   OPENSSL = {header = "openssl/ssl.h", library = "ssl"},
+  CARES = {header = "ares.h", library = "cares"},
 }
 build = {
   type = "command",
@@ -48,9 +47,9 @@ build = {
     meson setup build-rock $r --buildtype=release --prefix="$(PREFIX)" \
       --bindir="$(BINDIR)" -Dlua_cmod="$(LIBDIR)" -Dlua_lmod="$(LUADIR)" \
       -Dc_args="-I$(LUA_INCDIR) -I$(LIBEV_INCDIR) -I$(HTTP_PARSER_INCDIR) \
-        -I$(OPENSSL_INCDIR)" \
+        -I$(OPENSSL_INCDIR) -I$(CARES_INCDIR)" \
       -Dc_link_args="-L$(LIBEV_LIBDIR) -L$(HTTP_PARSER_LIBDIR) \
-        -L$(OPENSSL_LIBDIR)"
+        -L$(OPENSSL_LIBDIR) -L$(CARES_LIBDIR)"
     ninja -C build-rock
   ]],
   install_command = [[

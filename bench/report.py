@@ -32,6 +32,12 @@ SPEC = {
               "nginx", True, ["cpu_us_per_req"]),
     "client": ("HTTP client: keep-alive GETs over 10 connections to nginx", "client_rps", "req/s",
                "geventhttpclient", True, []),
+    "tlshs": ("TLS handshakes/s: new connections, TLS 1.3, RSA-2048, 16 clients (bench/tlsgen.c)", "hs_per_s",
+              "handshakes/s", "nginx-tls", True, ["server_cpu_pct", "errors"]),
+    "tlsecho": ("TLS echo: 16 connections, 16 KiB round trips", "mb_per_s", "MB/s", "nginx-tls", True,
+                ["rt_per_s", "server_cpu_pct", "errors"]),
+    "https": ("HTTPS GETs, a new verified connection each, 50 at a time, to nginx (client side)", "fetch_per_s",
+              "fetches/s", "gevent", True, ["errors"]),
 }
 ORDER = list(SPEC)
 ROWS = []
@@ -47,6 +53,7 @@ PEER_NAMES = {
     "nginx+lua": "nginx + lua (content_by_lua)",
     "gevent pywsgi": "gevent pywsgi",
     "geventhttpclient": "geventhttpclient",
+    "nginx-tls": "nginx TLS (1 worker)",
 }
 REF_TEXT = {
     "lua": "bare Lua 5.4 coroutine resume+yield pair (floor)",
@@ -56,6 +63,7 @@ REF_TEXT = {
     "nginx+lua": "nginx + lua module = 1.00 (higher is better); target >= 0.95 at <= 1.0x its CPU per request",
     "nginx": "nginx's TLS = 1.00 (higher is better)",
     "geventhttpclient": "geventhttpclient = 1.00 (higher is better)",
+    "nginx-tls": "nginx's TLS, one worker = 1.00 (higher is better); target for tlshs >= 0.9",
 }
 
 

@@ -186,7 +186,14 @@ static int l_lookups(lua_State *L) {
   return 1;
 }
 
+/* _backend(): the resolver lookups go to, "ares" or "thread" */
+static int l_backend(lua_State *L) {
+  lua_pushstring(L, gv_dns_backend());
+  return 1;
+}
+
 static const luaL_Reg dns_funcs[] = {
+  {"_backend", l_backend},
   {"getaddrinfo", l_getaddrinfo},
   {"gethost", l_gethost},
   {"getnameinfo", l_getnameinfo},

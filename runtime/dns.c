@@ -1,12 +1,16 @@
 /*
 ** dns.c - the resolver: lookups (getaddrinfo, gethostbyname/addr,
-** getnameinfo) run as jobs on the work pool so that a lookup blocks only
-** its greenlet, and their results come back already formatted (addresses
-** as text, LuaSocket's error words), so callers need no resolver call of
-** their own. A lookup whose waiter gives up (a timeout, a kill) is
-** abandoned: the backend finishes or cancels it and frees it. The
-** contract (gv.h) names no backend: one that can cancel (c-ares) slots in
-** behind it.
+** getnameinfo) that block only their greenlet, with results already
+** formatted (addresses as text, LuaSocket's error words), so callers need
+** no resolver call of their own. Two backends behind the one contract
+** (gv.h): c-ares driven by the hub (dns_ares.c), the default, and this
+** file's, the C library's functions run as jobs on the work pool. The
+** environment variable GVLUA_RESOLVER picks one: "ares" or "thread"
+** (gevent's GEVENT_RESOLVER is read when it is not set). Lookups that need
+** no DNS (a literal address, a bind address) and getnameinfo always take
+** the pool. A pool lookup whose waiter gives up (a timeout, a kill) is
+** abandoned: it finishes on its thread and is freed then; a c-ares one is
+** cancelled at once.
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,19 +20,6 @@
 #include <sys/socket.h>
 #include "internal.h"
 
-struct gv_dns {
-  gv_work w;               /* first: the work pool's record */
-  gv_dns_query q;          /* strings owned */
-  int err;                 /* EAI_* / h_errno style, 0 on success */
-  const char *errmsg;      /* LuaSocket's words, NULL on success */
-  gv_dns_addr *addrs;      /* GV_DNS_ADDRINFO */
-  int naddrs;
-  char *name;              /* GV_DNS_HOST: official name */
-  char **aliases, **ips;   /* GV_DNS_HOST: NULL-terminated */
-  char **names;            /* GV_DNS_NAMEINFO: host names */
-  int nnames;
-  char serv[NI_MAXSERV];   /* GV_DNS_NAMEINFO: the service name */
-};
 
 static unsigned long lookups;  /* sent to the backend, for tests */
 
@@ -54,7 +45,7 @@ static const char *host_words(int err) {
   return hstrerror(err);
 }
 
-static const char *family_name(int f) {
+const char *gv__dns_family_name(int f) {
   return f == AF_INET ? "inet" : f == AF_INET6 ? "inet6"
        : f == AF_UNIX ? "unix" : "unspec";
 }
@@ -75,6 +66,7 @@ static void strv_free(char **v) {
 
 void gv_dns_free(gv_dns *d) {
   if (!d) return;
+  gv__dns_ares_free(d);
   for (int i = 0; i < d->naddrs; i++) free(d->addrs[i].canonname);
   free(d->addrs);
   free(d->name);
@@ -122,7 +114,7 @@ static void run_addrinfo(gv_dns *d) {
       if (getnameinfo(a->ai_addr, a->ai_addrlen, o->addr, sizeof o->addr,
                       sbuf, sizeof sbuf, NI_NUMERICHOST | NI_NUMERICSERV))
         continue;
-      o->family = family_name(a->ai_family);
+      o->family = gv__dns_family_name(a->ai_family);
       o->port = atoi(sbuf);
       o->socktype = a->ai_socktype == SOCK_STREAM ? "stream"
                   : a->ai_socktype == SOCK_DGRAM ? "dgram" : "raw";
@@ -132,6 +124,20 @@ static void run_addrinfo(gv_dns *d) {
     }
   }
   freeaddrinfo(res);
+}
+
+int gv__dns_take_hostent(gv_dns *d, const struct hostent *hp) {
+  d->name = strdup(hp->h_name ? hp->h_name : "");
+  d->aliases = strv_dup(hp->h_aliases);
+  int n = 0;
+  while (hp->h_addr_list && hp->h_addr_list[n]) n++;
+  d->ips = calloc((size_t)n + 1, sizeof *d->ips);
+  for (int i = 0; i < n && d->ips; i++) {
+    char ip[INET6_ADDRSTRLEN];
+    inet_ntop(hp->h_addrtype, hp->h_addr_list[i], ip, sizeof ip);
+    d->ips[i] = strdup(ip);
+  }
+  return d->name && d->aliases && d->ips ? 0 : -1;
 }
 
 /* Like LuaSocket's inet_gethost: by address for a numeric one. */
@@ -154,20 +160,8 @@ static void run_host(gv_dns *d) {
       buflen *= 2;
       continue;
     }
-    if (!hp) {
-      d->err = herr ? herr : HOST_NOT_FOUND;
-    } else {
-      d->name = strdup(hp->h_name);
-      d->aliases = strv_dup(hp->h_aliases);
-      int n = 0;
-      while (hp->h_addr_list && hp->h_addr_list[n]) n++;
-      d->ips = calloc((size_t)n + 1, sizeof *d->ips);
-      for (int i = 0; i < n && d->ips; i++) {
-        char ip[INET6_ADDRSTRLEN];
-        inet_ntop(hp->h_addrtype, hp->h_addr_list[i], ip, sizeof ip);
-        d->ips[i] = strdup(ip);
-      }
-    }
+    if (!hp) d->err = herr ? herr : HOST_NOT_FOUND;
+    else if (gv__dns_take_hostent(d, hp) != 0) d->err = NO_RECOVERY;
     free(buf);
     break;
   }
@@ -218,14 +212,45 @@ gv_dns *gv_dns_new(const gv_dns_query *q) {
   return d;
 }
 
+/* The backend the environment asks for (read once). */
+static int configured_backend(void) {
+  static int backend;
+  if (!backend) {
+    const char *v = getenv("GVLUA_RESOLVER");
+    if (!v || !*v) v = getenv("GEVENT_RESOLVER");
+    backend = v && strcmp(v, "thread") == 0 ? GV__DNS_THREAD : GV__DNS_ARES;
+  }
+  return backend;
+}
+
+const char *gv_dns_backend(void) {
+  return configured_backend() == GV__DNS_ARES ? "ares" : "thread";
+}
+
+/* Whether the C library answers d without DNS (a literal address, a bind
+** address) or only it can (getnameinfo's several steps). */
+static int local_only(const gv_dns *d) {
+  if (d->q.kind == GV_DNS_NAMEINFO || !d->q.host) return 1;
+  if (d->q.kind == GV_DNS_ADDRINFO) return gv_dns_isnumeric(d->q.host) != 0;
+  return 0;
+}
+
 int gv_dns_wait(gv_hub *hub, lua_State *L, gv_dns *d, double timeout,
                 lua_KContext ctx, gv_kfunction k) {
   gv_check_block(hub, L);
   lookups++;
+  if (configured_backend() == GV__DNS_ARES && !local_only(d)) {
+    d->backend = GV__DNS_ARES;
+    return gv__dns_ares_wait(hub, L, d, timeout, ctx, k);
+  }
+  d->backend = GV__DNS_THREAD;
   return gv_work_wait(hub, L, &d->w, timeout, ctx, k);
 }
 
-int gv_dns_taken(gv_dns *d) { return gv_work_taken(&d->w); }
+int gv_dns_taken(gv_dns *d) {
+  if (d->backend == GV__DNS_ARES) return d->done;
+  return gv_work_taken(&d->w);
+}
 
 const char *gv_dns_error(const gv_dns *d) {
   return d->err ? (d->errmsg ? d->errmsg : "name resolution failed") : NULL;

@@ -563,8 +563,10 @@ int gv_idle(gv_hub *hub, lua_State *L, lua_KContext ctx,
 ** Timeout) abandons the lookup: the backend cancels or finishes it and
 ** frees it; the caller must not touch it again. Results are formatted
 ** already: addresses as text, errors in LuaSocket's words. Which backend
-** resolves (a work-pool job around getaddrinfo today) is not part of the
-** contract. */
+** resolves (c-ares in the hub by default, or the C library on the work
+** pool: GVLUA_RESOLVER=ares|thread) is not part of the contract, except
+** that a backend which can cancel (c-ares) does so at once and hands the
+** lookup back failed ("timeout"): gv_dns_taken says which. */
 typedef struct gv_dns gv_dns;
 enum { GV_DNS_ADDRINFO, GV_DNS_HOST, GV_DNS_NAMEINFO };
 typedef struct gv_dns_query {
@@ -606,6 +608,8 @@ const char *gv_dns_host(const gv_dns *d, char *const **aliases,
 /* GV_DNS_NAMEINFO: the n host names (when host was given) and the service
 ** name (when serv was). */
 char *const *gv_dns_names(const gv_dns *d, int *n, const char **serv);
+/* The backend lookups go to: "ares" or "thread". */
+const char *gv_dns_backend(void);
 /* Lookups started so far in this process (tests: a literal address must
 ** not need one). */
 unsigned long gv_dns_lookups(void);

@@ -6,6 +6,7 @@
 #ifndef GV_INTERNAL_H
 #define GV_INTERNAL_H
 
+#include <netdb.h>
 #include "gv.h"
 
 /* ---- context switch (ctx.c, ctx_<arch>.S) ---------------------------- */
@@ -90,5 +91,39 @@ void gv__observe_callback(gv_hub *hub);
 /* Hub closing: stops the monitor thread; forgets the hub's interrupts. */
 void gv__monitor_close(gv_hub *hub);
 void gv__irq_close(gv_hub *hub);
+
+/* ---- the resolver's backends (dns.c: getaddrinfo on the work pool;
+** dns_ares.c: c-ares driven by the hub) ------------------------------------ */
+
+struct gv_dns_ares;
+struct gv_dns {
+  gv_work w;               /* first: the work pool's record */
+  gv_dns_query q;          /* strings owned */
+  int err;                 /* backend's code, 0 on success */
+  const char *errmsg;      /* LuaSocket's words, NULL on success */
+  gv_dns_addr *addrs;      /* GV_DNS_ADDRINFO */
+  int naddrs;
+  char *name;              /* GV_DNS_HOST: official name */
+  char **aliases, **ips;   /* GV_DNS_HOST: NULL-terminated */
+  char **names;            /* GV_DNS_NAMEINFO: host names */
+  int nnames;
+  char serv[NI_MAXSERV];   /* GV_DNS_NAMEINFO: the service name */
+  int backend;             /* GV__DNS_THREAD / GV__DNS_ARES, once started */
+  int done;                /* c-ares: finished (answered, failed, cancelled) */
+  struct gv_dns_ares *ares;  /* c-ares: the lookup's channel, while alive */
+};
+enum { GV__DNS_NONE, GV__DNS_THREAD, GV__DNS_ARES };
+
+/* dns.c, for the backends */
+const char *gv__dns_family_name(int family);
+/* Copies a hostent's name, aliases and addresses (as text) into d: 0 or -1
+** when out of memory. */
+int gv__dns_take_hostent(gv_dns *d, const struct hostent *hp);
+/* dns_ares.c: starts d on a c-ares channel of its own and blocks (the
+** contract of gv_dns_wait); on a cut-short wait the lookup is cancelled at
+** once and d handed back failed ("timeout"). */
+int gv__dns_ares_wait(gv_hub *hub, lua_State *L, gv_dns *d, double timeout,
+                      lua_KContext ctx, gv_kfunction k);
+void gv__dns_ares_free(gv_dns *d);
 
 #endif

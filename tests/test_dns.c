@@ -96,6 +96,9 @@ static void test_numeric(void) {
 }
 
 int main(void) {
+  /* this file tests the work-pool backend (abandoned lookups finish on
+  ** their thread); test_dns_ares.c the c-ares one */
+  setenv("GVLUA_RESOLVER", "thread", 1);
   RUN(test_addrinfo);
   RUN(test_host_and_names);
   RUN(test_abandon);
