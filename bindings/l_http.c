@@ -14,7 +14,6 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "l_http.h"
@@ -1022,8 +1021,7 @@ static int chunked_decode(lua_State *L) {
 ** waiting: an idle pooled client connection that does was closed or
 ** broken by its server. */
 static int l_input_waiting(lua_State *L) {
-  struct pollfd p = {(int)luaL_checkinteger(L, 1), POLLIN | POLLRDHUP, 0};
-  lua_pushboolean(L, poll(&p, 1, 0) != 0);
+  lua_pushboolean(L, gv_http_input_waiting((int)luaL_checkinteger(L, 1)));
   return 1;
 }
 
