@@ -78,17 +78,28 @@ enum {
 /* The hub given to C functions as upvalue 1. */
 #define l_hubup(L) ((l_hub *)lua_touserdata((L), lua_upvalueindex(1)))
 
-/* l_hub.c */
+/* l_hub.c: the hub of a Lua state. */
 l_hub *l_hub_get(lua_State *L);             /* creates it on first use */
 /* Makes the hub of L's state on loop (NULL: its own); raises on failure. */
 l_hub *l_hub_new(lua_State *L, struct ev_loop *loop);
+
+/* aux.c: what every binding shares. */
 /* Registers 'fns' into the table on top, each with the hub as upvalue. */
 void l_setfuncs(lua_State *L, const luaL_Reg *fns);
+/* The one recipe for a Lua-visible type. Pushes the metatable registered
+** as 'name' (gevent.<Type>: luaL_checkudata's errors name it), made on
+** first use with the metamethods 'meta' (__gc, __close, __tostring, ...;
+** may be NULL) and a table of 'methods'. Without 'index' that table is
+** __index; with it (types with fields), the table is __methods and
+** 'index' is __index. Every function gets the hub as upvalue 1. */
+void l_newtype(lua_State *L, const char *name, const luaL_Reg *methods,
+               const luaL_Reg *meta, lua_CFunction index);
 /* Runs f(L) in protected mode on the hub's thread from hub context;
 ** prints and swallows errors. 'ud' is passed as a light userdata. */
 void l_hub_protected(l_hub *h, lua_CFunction f, void *ud);
 /* Reads an optional timeout argument: nil -> -1 (none), a number, or a
-** started Timeout (then *tmo is set to it and -1 returned). */
+** Timeout object (then *tmo is set to it and -1 returned). Type check
+** only: waits about to block use l_timeout_arg (l_timeout.c). */
 double l_opttimeout(lua_State *L, int idx, void **tmo);
 /* Whether the value at idx is an options table. */
 int l_isopts(lua_State *L, int idx);
@@ -99,6 +110,11 @@ void l_optfield(lua_State *L, int idx, const char *name);
 ** as positional arguments from idx on. Either way the stack is then cut
 ** to exactly those arguments (idx + count - 1). */
 void l_optargs(lua_State *L, int idx, ...);
+/* A signal number or name ("SIGTERM", "TERM") at idx; raises otherwise. */
+int l_checksignal(lua_State *L, int idx);
+/* An operating-system failure the LuaSocket way: pushes nil, "what: msg"
+** (or "msg"), err; returns 3. */
+int l_push_oserror(lua_State *L, int err, const char *what);
 
 /* l_class.c: error classes. */
 /* Pushes a new class named 'name' whose parent is at parent_idx (0: none),
@@ -154,6 +170,19 @@ void l_timeout_push_new(lua_State *L, double seconds);
 /* l_opttimeout for a wait about to block: a Timeout given there that is
 ** not running is started (gevent's _start_new_or_dummy). */
 double l_wait_timeout(lua_State *L, int idx, void **tmo);
+/* The optional-Timeout protocol of a wait about to block, in one place.
+** Reads the timeout argument at idx: nil (-1: no limit), seconds, or a
+** gevent.Timeout object, which 'start' starts when it is not running
+** (gevent's _start_new_or_dummy). For a Timeout, *tmo is set to it and cur
+** gets GV_F_CATCH: the wait's continuation then sees the Timeout fire
+** (l_timeout_fired) instead of the error raising at the blocking point.
+** Returns the seconds for the wait's own timer. Raises on a bad type. */
+double l_timeout_arg(lua_State *L, gv_greenlet *cur, int idx, int start,
+                     void **tmo);
+/* In the continuation of such a wait: 1 when it was ended by its own
+** Timeout (the error is popped), 0 when it was not thrown into; raises any
+** other thrown error (a kill, another Timeout). */
+int l_timeout_fired(lua_State *L, gv_greenlet *cur, void *tmo);
 /* Cancels the Timeout at idx if it is one: gevent cancels a wait's timer
 ** when the wait ends. */
 void l_cancel_timeout(lua_State *L, int idx);
@@ -163,14 +192,16 @@ void l_queue_open(lua_State *L, l_hub *h);
 /* l_socket.c */
 void l_socket_open(lua_State *L, l_hub *h);
 void l_select_open(lua_State *L, l_hub *h);
+/* l_callback.c: run_callback (require("gvlua").callback). */
+void l_callback_open(lua_State *L, l_hub *h);
+void l_waiter_open(lua_State *L, l_hub *h);
 void l_dns_open(lua_State *L, l_hub *h);
 
 /* l_lock.c */
 void l_lock_open(lua_State *L, l_hub *h);
 
 /* l_subprocess.c, l_signal.c, l_threadpool.c */
-/* A signal number or name ("SIGTERM", "TERM") at idx (l_subprocess.c). */
-int l_checksignal(lua_State *L, int idx);
+
 void l_subprocess_open(lua_State *L, l_hub *h);
 void l_os_open(lua_State *L, l_hub *h);
 void l_signal_open(lua_State *L, l_hub *h);

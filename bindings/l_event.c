@@ -327,8 +327,7 @@ static int do_wait(lua_State *L, const char *what) {
   }
   gv_greenlet *cur = gv_check_block(&h->hub, L);
   void *tmo;
-  double timeout = l_wait_timeout(L, 2, &tmo);
-  if (tmo) cur->flags |= GV_F_CATCH;
+  double timeout = l_timeout_arg(L, cur, 2, 1, &tmo);
   return gv_waitq_wait(&h->hub, &e->links, L, timeout, what,
                        (lua_KContext)e->next_seq++, wait_k);
 }
@@ -447,8 +446,8 @@ static int r_get(lua_State *L) {
     return lua_error(L);
   }
   gv_greenlet *cur = gv_check_block(&h->hub, L);
-  double timeout = l_wait_timeout(L, 3, &tmo);
-  if (tmo) cur->flags |= GV_F_CATCH; /* to cancel it, then re-raise */
+  double timeout = l_timeout_arg(L, cur, 3, 1, &tmo); /* to cancel it,
+                                                        then re-raise */
   return gv_waitq_wait(&h->hub, &e->links, L, timeout, "AsyncResult.get",
                        (lua_KContext)e->next_seq++, get_k);
 }

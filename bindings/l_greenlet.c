@@ -10,7 +10,7 @@
 #include "bindings.h"
 
 
-static const char ERRBOX[] = "gvlua.errbox";
+static const char ERRBOX[] = "gevent.Greenlet.ErrorBox";
 static const char NOMEM_START[] = "cannot start the greenlet: not enough memory";
 
 /* ---- access ------------------------------------------------------------ */
@@ -1315,62 +1315,6 @@ static int c_subclass(lua_State *L) {
   return 1;
 }
 
-/* ---- Waiter: one greenlet waits for values pushed from anywhere -------- */
-
-typedef struct l_waiter {
-  gv_waitq q;
-  int head, tail; /* items in the uservalue table [head, tail) */
-} l_waiter;
-
-static int w_put(lua_State *L) {
-  l_waiter *w = luaL_checkudata(L, 1, "gvlua.Waiter");
-  luaL_checkany(L, 2);
-  lua_getiuservalue(L, 1, 1);
-  lua_pushvalue(L, 2);
-  lua_rawseti(L, -2, w->tail++);
-  gv_waitq_wake_one(&w->q);
-  return 0;
-}
-
-static int w_get_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  l_waiter *w = lua_touserdata(L, 1);
-  if (w->head == w->tail) { lua_pushnil(L); return 1; } /* timed out */
-  lua_getiuservalue(L, 1, 1);
-  lua_rawgeti(L, -1, w->head);
-  lua_pushnil(L);
-  lua_rawseti(L, -3, w->head++);
-  return 1;
-}
-
-/* w:get(timeout): the next value, or nil after timeout. */
-static int w_get(lua_State *L) {
-  l_hub *h = l_hubup(L);
-  l_waiter *w = luaL_checkudata(L, 1, "gvlua.Waiter");
-  void *tmo;
-  double t = l_opttimeout(L, 2, &tmo);
-  lua_settop(L, 1);
-  if (w->head != w->tail) return w_get_k(L, 0, 0);
-  return gv_waitq_wait(&h->hub, &w->q, L, t, "a wait() on objects", 0,
-                       w_get_k);
-}
-
-static int w_len(lua_State *L) {
-  l_waiter *w = luaL_checkudata(L, 1, "gvlua.Waiter");
-  lua_pushinteger(L, w->tail - w->head);
-  return 1;
-}
-
-static int l_waiter_new(lua_State *L) {
-  l_waiter *w = lua_newuserdatauv(L, sizeof *w, 1);
-  gv_waitq_init(&w->q);
-  w->head = w->tail = 1;
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, 1);
-  luaL_setmetatable(L, "gvlua.Waiter");
-  return 1;
-}
-
 /* ---- registration ------------------------------------------------------ */
 
 static const luaL_Reg greenlet_methods[] = {
@@ -1399,13 +1343,6 @@ static const luaL_Reg greenlet_meta[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg waiter_methods[] = {
-  {"put", w_put},
-  {"get", w_get},
-  {"__len", w_len},
-  {NULL, NULL}
-};
-
 static const luaL_Reg gevent_funcs[] = {
   {"spawn", l_spawn},
   {"spawn_later", l_spawn_later},
@@ -1413,7 +1350,6 @@ static const luaL_Reg gevent_funcs[] = {
   {"idle", l_idle},
   {"getcurrent", l_getcurrent},
   {"_run_until_done", l_run},
-  {"_waiter", l_waiter_new},
   {"_stats", l_stats},
   {"_monotonic", l_monotonic},
   {"_by_death", l_by_death},
@@ -1456,11 +1392,7 @@ void l_greenlet_register(lua_State *L) {
     lua_pushcfunction(L, ident_gc);
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
-    luaL_newmetatable(L, "gvlua.Waiter");
-    l_setfuncs(L, waiter_methods);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 2);
+    lua_pop(L, 1);
   }
 }
 

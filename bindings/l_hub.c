@@ -1,9 +1,7 @@
 /*
 ** l_hub.c - the hub as Lua sees it: one per Lua state, created on first
-** use and closed with the state; luaopen_gvlua; helpers shared by every
-** binding. The embedding API of include/gvlua.h is in embed.c.
+** use (with its main greenlet and hooks) and closed with the state.
 */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,97 +63,4 @@ l_hub *l_hub_get(lua_State *L) {
   }
   lua_pop(L, 1);
   return l_hub_new(L, NULL);
-}
-
-void l_setfuncs(lua_State *L, const luaL_Reg *fns) {
-  lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-  luaL_setfuncs(L, fns, 1);
-}
-
-void l_hub_protected(l_hub *h, lua_CFunction f, void *ud) {
-  lua_State *L = h->hub.L;
-  lua_pushcfunction(L, f);
-  lua_pushlightuserdata(L, ud);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-    fprintf(stderr, "gvlua: error in the hub: %s\n",
-            luaL_tolstring(L, -1, NULL));
-    lua_pop(L, 2);
-  }
-}
-
-double l_opttimeout(lua_State *L, int idx, void **tmo) {
-  *tmo = NULL;
-  switch (lua_type(L, idx)) {
-  case LUA_TNONE:
-  case LUA_TNIL:
-    return -1;
-  case LUA_TNUMBER: {
-    double t = lua_tonumber(L, idx);
-    return t < 0 ? 0 : t;
-  }
-  default:
-    if ((*tmo = l_timeout_test(L, idx)) != NULL) return -1;
-    luaL_typeerror(L, idx, "number or gevent.Timeout");
-    return -1;
-  }
-}
-
-int l_isopts(lua_State *L, int idx) {
-  return lua_type(L, idx) == LUA_TTABLE && !lua_getmetatable(L, idx);
-}
-
-void l_optfield(lua_State *L, int idx, const char *name) {
-  lua_getfield(L, idx, name);
-}
-
-void l_optargs(lua_State *L, int idx, ...) {
-  va_list ap;
-  int n = 0;
-  const char *name;
-  int opts = l_isopts(L, idx);
-  if (opts) lua_settop(L, idx);
-  va_start(ap, idx);
-  while ((name = va_arg(ap, const char *)) != NULL) {
-    if (opts) lua_getfield(L, idx, name);
-    n++;
-  }
-  va_end(ap);
-  if (opts) lua_remove(L, idx);
-  lua_settop(L, idx + n - 1);
-}
-
-/* Submodules of require "gvlua", each filling its own table. */
-static const struct {
-  const char *name;
-  void (*open)(lua_State *L, l_hub *h);
-} submodules[] = {
-  {"lock", l_lock_open},
-  {"socket", l_socket_open},
-  {"select", l_select_open},
-  {"dns", l_dns_open},
-  {"subprocess", l_subprocess_open},
-  {"os", l_os_open},
-  {"signal", l_signal_open},
-  {"threadpool", l_threadpool_open},
-  {"event", l_event_open},
-  {"queue", l_queue_open},
-  {"ssl", l_ssl_open},
-  {"http", l_http_open},
-  {"monitor", l_monitor_open},
-  {NULL, NULL}
-};
-
-GVLUA_API int luaopen_gvlua(lua_State *L) {
-  l_hub *h = l_hub_get(L);
-  lua_newtable(L);
-  l_greenlet_open(L, h);
-  l_timeout_open(L, h);
-  for (int i = 0; submodules[i].name; i++) {
-    lua_newtable(L);
-    submodules[i].open(L, h);
-    lua_setfield(L, -2, submodules[i].name);
-  }
-  lua_pushliteral(L, GVLUA_VERSION);
-  lua_setfield(L, -2, "version");
-  return 1;
 }

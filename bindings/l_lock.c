@@ -13,10 +13,6 @@
 ** continuation runs; if it was killed in between, the continuation hands
 ** the unit to the next waiter, so a kill leaves no trace. wait() callers
 ** are woken without reserving anything.
-**
-** Also here: lock._defer(fn, ...), which runs fn(...) in the hub as a run
-** queue callback in FIFO order (gevent's loop.run_callback); gevent.pool
-** uses it to run greenlet link notifications where gevent runs them.
 */
 #include <string.h>
 #include "bindings.h"
@@ -262,14 +258,14 @@ static int m_wait(lua_State *L) {
   l_sem *s = check_sem(L, 1);
   read_args(L, 0);
   void *tmo;
-  double timeout = l_opttimeout(L, 3, &tmo);
+  l_opttimeout(L, 3, &tmo); /* type check before anything else */
   if (avail(s) > 0) {
     lua_pushinteger(L, s->counter);
     return 1;
   }
   gv_greenlet *cur = gv_check_block(&h->hub, L);
+  double timeout = l_timeout_arg(L, cur, 3, 0, &tmo);
   lua_settop(L, 1);
-  if (tmo) cur->flags |= GV_F_CATCH;
   return gv_waitq_wait(&h->hub, &s->waiters, L, timeout, WAIT_WAIT[s->kind],
                        (lua_KContext)tmo, wait_k);
 }
@@ -341,49 +337,6 @@ static int c_tostring(lua_State *L) {
   return 1;
 }
 
-/* ---- _defer: run fn(...) as a hub callback ---------------------------- */
-
-typedef struct l_defer {
-  gv_callback cb;   /* first: the run queue entry */
-  int ref;          /* anchor until it runs */
-  int n;            /* fn + arguments, in user values 1..n */
-} l_defer;
-
-static int defer_p(lua_State *L) {
-  l_defer *d = lua_touserdata(L, 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, d->ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, d->ref);
-  d->ref = LUA_NOREF;
-  int ud = lua_gettop(L);
-  luaL_checkstack(L, d->n, "too many arguments");
-  for (int i = 1; i <= d->n; i++) lua_getiuservalue(L, ud, i);
-  lua_call(L, d->n - 1, 0);
-  return 0;
-}
-
-static void defer_run(gv_hub *hub, gv_callback *cb) {
-  l_hub_protected(hub->ud, defer_p, cb);
-}
-
-/* lock._defer(fn, ...) */
-static int l_defer_new(lua_State *L) {
-  l_hub *h = l_hubup(L);
-  int n = lua_gettop(L);
-  luaL_checkany(L, 1);
-  l_defer *d = lua_newuserdatauv(L, sizeof *d, n);
-  memset(d, 0, sizeof *d);
-  d->n = n;
-  d->cb.fn = defer_run;
-  d->cb.kind = GV_CB_DEFER;
-  for (int i = n; i >= 1; i--) {
-    lua_pushvalue(L, i);
-    lua_setiuservalue(L, -2, i);
-  }
-  d->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  gv_schedule(&h->hub, &d->cb);
-  return 0;
-}
-
 /* ---- registration ------------------------------------------------------ */
 
 static const luaL_Reg sem_methods[] = {
@@ -437,7 +390,4 @@ void l_lock_open(lua_State *L, l_hub *h) {
     lua_pop(L, 1);
     lua_setfield(L, mod, CLASSNAME[k]);
   }
-  lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-  lua_pushcclosure(L, l_defer_new, 1);
-  lua_setfield(L, mod, "_defer");
 }

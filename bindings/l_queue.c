@@ -422,12 +422,11 @@ static int channel_put(lua_State *L, l_hub *h, l_queue *q, int block) {
   void *tmo = NULL;
   double timeout = 0;
   if (block) {
-    timeout = l_wait_timeout(L, 4, &tmo);
+    timeout = l_timeout_arg(L, cur, 4, 1, &tmo);
   } else {
     lua_pushinteger(L, 0);
     lua_replace(L, 4);
   }
-  if (tmo) cur->flags |= GV_F_CATCH;
   if (!gv_waitq_empty(&q->getters)) schedule_unlock(L, q, 1);
   return gv_waitq_wait(hub, &q->putters, L, timeout, "Channel.put", 0,
                        put_k);
@@ -471,8 +470,7 @@ static int q_put(lua_State *L) {
   if (!block) return raise_new(L, L_FULL);
   lua_settop(L, 4);
   gv_greenlet *cur = gv_check_block(hub, L);
-  double timeout = l_wait_timeout(L, 4, &tmo);
-  if (tmo) cur->flags |= GV_F_CATCH;
+  double timeout = l_timeout_arg(L, cur, 4, 1, &tmo);
   if (!gv_waitq_empty(&q->getters)) schedule_unlock(L, q, 1);
   return gv_waitq_wait(hub, &q->putters, L, timeout, "Queue.put", 0, put_k);
 }
@@ -512,8 +510,7 @@ static int wait_get(lua_State *L, l_queue *q, int peek) {
   gv_hub *hub = &q->h->hub;
   gv_greenlet *cur = gv_check_block(hub, L);
   void *tmo = NULL;
-  double timeout = lua_isnil(L, 3) ? -1 : l_wait_timeout(L, 3, &tmo);
-  if (tmo) cur->flags |= GV_F_CATCH;
+  double timeout = lua_isnil(L, 3) ? -1 : l_timeout_arg(L, cur, 3, 1, &tmo);
   if (!gv_waitq_empty(&q->putters)) schedule_unlock(L, q, 1);
   return gv_waitq_wait(hub, &q->getters, L, timeout,
                        peek ? "Queue.peek" : "Queue.get",
@@ -534,12 +531,11 @@ static int channel_get(lua_State *L, l_hub *h, l_queue *q, int block) {
   void *tmo = NULL;
   double timeout = 0;
   if (block) {
-    timeout = l_wait_timeout(L, 3, &tmo);
+    timeout = l_timeout_arg(L, cur, 3, 1, &tmo);
   } else {
     lua_pushinteger(L, 0);
     lua_replace(L, 3);
   }
-  if (tmo) cur->flags |= GV_F_CATCH;
   if (!gv_waitq_empty(&q->putters)) schedule_unlock(L, q, 1);
   return gv_waitq_wait(hub, &q->getters, L, timeout, "Channel.get", 0,
                        get_k);

@@ -10,27 +10,23 @@
 #include "bindings.h"
 
 /* In a continuation: raises a throw that is not the wait's own Timeout
-** (the Timeout object is the userdata at index 3). */
+** (the argument at index 3). */
 static void wait_end(lua_State *L) {
   l_hub *h = l_hubup(L);
-  if (gv_current(&h->hub)->wake == GV_WAKE_THROW) {
-    if (lua_touserdata(L, -1) != lua_touserdata(L, 3) ||
-        !l_timeout_test(L, 3))
-      lua_error(L);
-    lua_pop(L, 1);
-  }
+  l_timeout_fired(L, gv_current(&h->hub), l_timeout_test(L, 3));
 }
 
 /* Stack: ..., pollfds userdata at 4 with n entries. Waits until one is
-** ready or timeout; then calls k (the pollfds hold the revents). */
-static int wait_fds(lua_State *L, int n, double timeout, void *tmo,
-                    gv_kfunction k) {
+** ready or the timeout argument (at 3) says; then calls k (the pollfds
+** hold the revents). */
+static int wait_fds(lua_State *L, int n, gv_kfunction k) {
   l_hub *h = l_hubup(L);
   struct pollfd *p = lua_touserdata(L, 4);
   gv_greenlet *cur = gv_check_block(&h->hub, L);
+  void *tmo;
+  double timeout = l_timeout_arg(L, cur, 3, 0, &tmo);
   void *set = lua_newuserdatauv(L, gv_select_size(n), 0); /* 7 */
   memset(set, 0, gv_select_size(n));
-  if (tmo) cur->flags |= GV_F_CATCH;
   return gv_select_wait(&h->hub, L, set, p, n, timeout, "select", 0, k);
 }
 
@@ -112,7 +108,7 @@ static int l_select(lua_State *L) {
     sel_push(L, p, nr, nw);
     return 2;
   }
-  return wait_fds(L, nr + nw, timeout, tmo, sel_k);
+  return wait_fds(L, nr + nw, sel_k);
 }
 
 /* poll: {fd, events} pairs from arrays at 1 (fds) and 2 (masks). */
@@ -162,7 +158,7 @@ static int l_poll(lua_State *L) {
   lua_pushinteger(L, n); /* 5 */
   if (n == 0 || gv_select_poll(p, n) > 0 || timeout == 0)
     return push_polled(L);
-  return wait_fds(L, n, timeout, tmo, poll_k);
+  return wait_fds(L, n, poll_k);
 }
 
 /* setsize(): how many sockets select() takes, LuaSocket's _SETSIZE. Not

@@ -125,26 +125,17 @@ static const luaL_Reg methods[] = {
 
 void l_signal_open(lua_State *L, l_hub *h) {
   (void)h;
-  if (luaL_newmetatable(L, SG_HANDLER)) {
-    lua_newtable(L);
-    l_setfuncs(L, methods);
-    lua_setfield(L, -2, "__methods");
-    lua_pushcfunction(L, m_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, m_cancel);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, m_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, m_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
+  static const luaL_Reg meta[] = {
+    {"__close", m_cancel},
+    {"__gc", m_gc},
+    {"__tostring", m_tostring},
+    {NULL, NULL}
+  };
+  l_newtype(L, SG_HANDLER, methods, meta, m_index);
   lua_pop(L, 1);
   static const luaL_Reg funcs[] = {
     {"signal_handler", l_signal_handler},
     {NULL, NULL}
   };
   l_setfuncs(L, funcs);
-  /* also gevent.signal_handler: the root table is below ours */
-  lua_getfield(L, -1, "signal_handler");
-  lua_setfield(L, -3, "signal_handler");
 }

@@ -40,14 +40,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   l_hub *h = l_hubup(L);
   gv_greenlet *cur = h->hub.current;
-  if (cur->wake == GV_WAKE_THROW) { /* only with a Timeout argument */
-    if (lua_touserdata(L, -1) != (void *)ctx) return lua_error(L);
-    lua_pop(L, 1);
-    lua_pushnil(L);
-    lua_pushliteral(L, "timeout");
-    return 2;
-  }
-  if (cur->wake == GV_WAKE_TIMEOUT) {
+  if (l_timeout_fired(L, cur, (void *)ctx) || cur->wake == GV_WAKE_TIMEOUT) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
     return 2;
@@ -65,9 +58,9 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
 ** returns it, with its optional Timeout argument at index tidx. */
 static gv_greenlet *begin_wait(lua_State *L, l_hub *h, int fd, int tidx,
                                void **tmo, double *timeout) {
-  *timeout = l_opttimeout(L, tidx, tmo);
+  l_opttimeout(L, tidx, tmo); /* type check before gv_check_block */
   gv_greenlet *cur = gv_check_block(&h->hub, L);
-  if (*tmo) cur->flags |= GV_F_CATCH;
+  *timeout = l_timeout_arg(L, cur, tidx, 0, tmo);
   gv_fd_cancelable(&h->hub, cur, fd);
   return cur;
 }
@@ -262,7 +255,7 @@ static int l_watcher(lua_State *L) {
   fw->stream = stream;
   fw->magic = FDWATCH_MAGIC;
   fw->quick = 0;
-  if (luaL_newmetatable(L, "gvlua.fdwatch")) {
+  if (luaL_newmetatable(L, "gevent.socket.Watcher")) {
     lua_pushcfunction(L, fdwatch_gc);
     lua_setfield(L, -2, "__gc");
   }

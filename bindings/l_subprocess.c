@@ -1,6 +1,6 @@
 /*
-** l_subprocess.c - gevent.subprocess and gevent.os: child processes whose
-** pipes and exit block only the calling greenlet, and fork().
+** l_subprocess.c - gevent.subprocess: child processes whose pipes and
+** exit block only the calling greenlet.
 **
 ** The processes themselves are runtime/child.c's (spawn, SIGCHLD, reaping,
 ** statuses, fork); this file translates options, statuses and the pipe
@@ -63,34 +63,6 @@ static int wait_fds(lua_State *L, gv_hub *hub, sp_wait *w, const int *fds,
     w->fds[i].revents = 0;
   }
   return gv_select_wait(hub, L, w->set, w->fds, n, timeout, what, ctx, k);
-}
-
-/* ---- signal names ------------------------------------------------------ */
-
-static const struct { const char *name; int num; } signames[] = {
-  {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-  {"TRAP", SIGTRAP}, {"ABRT", SIGABRT}, {"BUS", SIGBUS}, {"FPE", SIGFPE},
-  {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
-  {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
-  {"TERM", SIGTERM}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},
-  {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-  {"TTOU", SIGTTOU}, {"URG", SIGURG}, {"XCPU", SIGXCPU},
-  {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-  {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"SYS", SIGSYS}, {NULL, 0}
-};
-
-/* A signal number or name ("SIGTERM", "TERM"); l_signal.c uses it too. */
-int l_checksignal(lua_State *L, int idx) {
-  if (lua_type(L, idx) == LUA_TNUMBER) {
-    lua_Integer n = luaL_checkinteger(L, idx);
-    if (n < 1 || n >= NSIG) luaL_argerror(L, idx, "invalid signal number");
-    return (int)n;
-  }
-  const char *s = luaL_checkstring(L, idx);
-  const char *name = strncmp(s, "SIG", 3) == 0 ? s + 3 : s;
-  for (int i = 0; signames[i].name; i++)
-    if (strcmp(signames[i].name, name) == 0) return signames[i].num;
-  return luaL_argerror(L, idx, lua_pushfstring(L, "unknown signal '%s'", s));
 }
 
 /* ---- pipe file objects ------------------------------------------------- */
@@ -202,13 +174,6 @@ static int read_one(lua_State *L, sp_file *f, int fi) {
   }
 }
 
-static int push_errno(lua_State *L, int e, const char *what) {
-  lua_pushnil(L);
-  if (what) lua_pushfstring(L, "%s: %s", what, strerror(e));
-  else lua_pushstring(L, strerror(e));
-  lua_pushinteger(L, e);
-  return 3;
-}
 
 static int read_k(lua_State *L, int status, lua_KContext ctx);
 
@@ -223,7 +188,7 @@ static int read_run(lua_State *L, int i, int last) {
     }
     int r = read_one(L, f, i);
     if (r == 0) { lua_pushnil(L); break; }
-    if (r == -2) return push_errno(L, errno, NULL);
+    if (r == -2) return l_push_oserror(L, errno, NULL);
     if (r == -1) {
       short ev = POLLIN;
       return wait_fds(L, &l_hubup(L)->hub, &f->rw, &f->fd, &ev, 1, -1,
@@ -324,7 +289,7 @@ static int write_run(lua_State *L, int i, size_t off) {
                         "a pipe write", ((lua_KContext)off << 8) | i,
                         write_k);
       }
-      return push_errno(L, errno, NULL);
+      return l_push_oserror(L, errno, NULL);
     }
   }
   lua_settop(L, 1);
@@ -675,7 +640,7 @@ static int p_send_signal(lua_State *L) {
   int rc;
   if (returncode(p, &rc)) return 0; /* already reaped: the pid is gone */
   int e = gv_kill(p->pid, sig);
-  if (e) return push_errno(L, -e, "kill");
+  if (e) return l_push_oserror(L, -e, "kill");
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -910,91 +875,6 @@ static int p_close(lua_State *L) {
   return p_wait(L);
 }
 
-/* ---- gevent.os: fork, waitpid ------------------------------------------ */
-
-/* fork(): like os fork; in the child the loop is reinitialised and
-** greenlets are kept (as gevent does). Parent: the pid is watched so
-** waitpid() can wait for it cooperatively. */
-static int l_fork(lua_State *L) {
-  l_hub *h = l_hubup(L);
-  gv_child *c;
-  pid_t pid = gv_child_fork(&h->hub, &c);
-  if (pid < 0) return push_errno(L, -pid, "fork");
-  if (c) c->forked = 1; /* waitpid() releases it */
-  lua_pushinteger(L, pid);
-  return 1;
-}
-
-static int push_wait_status(lua_State *L, pid_t pid, int st) {
-  static const char *const how[] = {"exited", "killed", "stopped"};
-  int code;
-  lua_pushinteger(L, pid);
-  lua_pushstring(L, how[gv_status_decode(st, &code)]);
-  lua_pushinteger(L, code);
-  return 3;
-}
-
-static int waitpid_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  gv_child *c = (gv_child *)ctx;
-  l_hub *h = l_hubup(L);
-  if (!c->done) {
-    if (gv_current(&h->hub)->wake == GV_WAKE_TIMEOUT) {
-      lua_pushnil(L);
-      lua_pushliteral(L, "timeout");
-      return 2;
-    }
-    return gv_child_wait(&h->hub, L, c, -1, ctx, waitpid_k);
-  }
-  pid_t pid = c->pid;
-  int st = c->status;
-  if (c->forked) gv_child_release(&h->hub, c);
-  return push_wait_status(L, pid, st);
-}
-
-/* waitpid(pid, timeout): for a pid from fork() or Popen, waits
-** cooperatively; returns pid, "exited"|"killed", code (luaposix style),
-** or nil, "timeout". Other pids: a plain blocking waitpid. */
-static int l_waitpid(lua_State *L) {
-  l_hub *h = l_hubup(L);
-  pid_t pid = (pid_t)luaL_checkinteger(L, 1);
-  void *tmo;
-  double timeout = l_opttimeout(L, 2, &tmo);
-  gv_child *c = gv_child_find(&h->hub, pid);
-  if (!c) {
-    int st;
-    pid_t r = gv_waitpid(pid, &st);
-    if (r < 0) return push_errno(L, -r, "waitpid");
-    return push_wait_status(L, r, st);
-  }
-  lua_settop(L, 2);
-  if (gv_child_poll(c)) return waitpid_k(L, LUA_OK, (lua_KContext)c);
-  return gv_child_wait(&h->hub, L, c, timeout, (lua_KContext)c, waitpid_k);
-}
-
-static int l__exit(lua_State *L) {
-  _exit((int)luaL_optinteger(L, 1, 0));
-  return 0;
-}
-
-static int wait_read_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  l_hub *h = l_hubup(L);
-  lua_pushboolean(L, h->hub.current->wake == GV_WAKE_NORMAL);
-  return 1;
-}
-
-/* _wait(fd, "r"|"w", timeout): true when ready, false on timeout */
-static int l__wait(lua_State *L) {
-  l_hub *h = l_hubup(L);
-  int fd = (int)luaL_checkinteger(L, 1);
-  const char *m = luaL_optstring(L, 2, "r");
-  void *tmo;
-  double timeout = l_opttimeout(L, 3, &tmo);
-  return gv_wait_fd(&h->hub, L, fd, *m == 'w' ? EV_WRITE : EV_READ,
-                    timeout, 0, wait_read_k);
-}
-
 /* ---- registration ------------------------------------------------------ */
 
 static const luaL_Reg file_methods[] = {
@@ -1022,7 +902,6 @@ static const luaL_Reg popen_methods[] = {
 };
 
 static const luaL_Reg popen_meta[] = {
-  {"__index", p_index},
   {"__newindex", p_newindex},
   {"__gc", p_gc},
   {"__close", p_close},
@@ -1036,55 +915,17 @@ static const luaL_Reg subprocess_funcs[] = {
   {NULL, NULL}
 };
 
-/* gevent.os.getpid() */
-static int l_getpid(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)getpid());
-  return 1;
-}
-
-/* gevent.os.kill(pid, sig): sig a number or a name, default SIGTERM.
-** true, or nil, message, errno. */
-static int l_kill(lua_State *L) {
-  pid_t pid = (pid_t)luaL_checkinteger(L, 1);
-  int sig = lua_isnoneornil(L, 2) ? SIGTERM
-          : (lua_type(L, 2) == LUA_TNUMBER && lua_tointeger(L, 2) == 0)
-              ? 0 /* only checks that pid exists */
-              : l_checksignal(L, 2);
-  int e = gv_kill(pid, sig);
-  if (e) return push_errno(L, -e, "kill");
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static const luaL_Reg os_funcs[] = {
-  {"getpid", l_getpid},
-  {"kill", l_kill},
-  {"fork", l_fork},
-  {"waitpid", l_waitpid},
-  {"_exit", l__exit},
-  {"_wait", l__wait},
+static const luaL_Reg file_meta[] = {
+  {"__gc", f_gc},
+  {"__close", f_gc},
+  {"__tostring", f_tostring},
   {NULL, NULL}
 };
 
 static void register_types(lua_State *L) {
-  if (luaL_newmetatable(L, SP_FILE)) {
-    lua_newtable(L);
-    l_setfuncs(L, file_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, f_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, f_gc);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, f_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
+  l_newtype(L, SP_FILE, file_methods, file_meta, NULL);
   lua_pop(L, 1);
-  if (luaL_newmetatable(L, SP_POPEN)) {
-    l_setfuncs(L, popen_meta);
-    lua_newtable(L);
-    l_setfuncs(L, popen_methods);
-    lua_setfield(L, -2, "__methods");
-  }
+  l_newtype(L, SP_POPEN, popen_methods, popen_meta, p_index);
   lua_pop(L, 1);
 }
 
@@ -1115,12 +956,4 @@ void l_subprocess_open(lua_State *L, l_hub *h) {
   lua_setfield(L, base - 1, "TimeoutExpired");
   lua_setfield(L, base - 1, "CalledProcessError");
   lua_setfield(L, base - 1, "SubprocessError");
-}
-
-/* gevent.os; also puts fork into the root table (below us). */
-void l_os_open(lua_State *L, l_hub *h) {
-  (void)h;
-  l_setfuncs(L, os_funcs);
-  lua_getfield(L, -1, "fork");
-  lua_setfield(L, -3, "fork");
 }

@@ -32,7 +32,7 @@
 #include "bindings.h"
 
 #define TP_POOL "gevent.threadpool.ThreadPool"
-#define TP_BOX "gvlua.threadpool.buffer"
+#define TP_BOX "gevent.threadpool.Buffer"
 #define TP_LIBS "gvlua.threadpool.libs"
 
 /* ---- byte buffers ------------------------------------------------------ */
@@ -906,19 +906,14 @@ static const luaL_Reg funcs[] = {
 
 void l_threadpool_open(lua_State *L, l_hub *h) {
   (void)h;
-  if (luaL_newmetatable(L, TP_POOL)) {
-    lua_newtable(L);
-    l_setfuncs(L, pool_methods);
-    lua_setfield(L, -2, "__methods");
-    lua_pushcfunction(L, m_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, m_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, m_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
+  static const luaL_Reg meta[] = {
+    {"__gc", m_gc},
+    {"__tostring", m_tostring},
+    {NULL, NULL}
+  };
+  l_newtype(L, TP_POOL, pool_methods, meta, m_index);
   lua_getfield(L, -1, "__methods");
-  lua_setfield(L, -3, "_pool_methods");
+  lua_setfield(L, -3, "_pool_methods"); /* gevent.threadpool adds sugar */
   lua_pop(L, 1);
   l_setfuncs(L, funcs);
 }

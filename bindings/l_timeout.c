@@ -116,6 +116,20 @@ double l_wait_timeout(lua_State *L, int idx, void **tmo) {
   return t;
 }
 
+double l_timeout_arg(lua_State *L, gv_greenlet *cur, int idx, int start,
+                     void **tmo) {
+  double t = start ? l_wait_timeout(L, idx, tmo) : l_opttimeout(L, idx, tmo);
+  if (*tmo) cur->flags |= GV_F_CATCH;
+  return t;
+}
+
+int l_timeout_fired(lua_State *L, gv_greenlet *cur, void *tmo) {
+  if (cur->wake != GV_WAKE_THROW) return 0;
+  if (!tmo || lua_touserdata(L, -1) != tmo) lua_error(L);
+  lua_pop(L, 1);
+  return 1;
+}
+
 void l_cancel_timeout(lua_State *L, int idx) {
   l_timeout *t = l_timeout_test(L, idx);
   if (!t) return;

@@ -80,7 +80,7 @@ function gevent.iwait(objects, timeout, count)
   if o then timeout, count = o.timeout, o.count end
   local n = #objects
   count = count and math.min(count, n) or n
-  local waiter = core._waiter()
+  local waiter = core.waiter.new()
   local function cb(obj) waiter:put(obj) end
   for _, obj in ipairs(objects) do obj:rawlink(cb) end
   local deadline = timeout and core._monotonic() + timeout

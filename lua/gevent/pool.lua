@@ -3,7 +3,7 @@
 --
 -- Lua sugar over the C primitives: greenlet links, the Semaphore of
 -- gevent.lock and the core's waiter. A member that dies leaves the group
--- by itself: its rawlink defers the discard to a hub callback (lock._defer),
+-- by itself: its rawlink defers the discard to a hub callback (run_callback),
 -- which is where gevent runs link notifications, so `#group` seen by the
 -- greenlets and the order in which a full Pool admits newcomers match
 -- gevent's.
@@ -13,8 +13,8 @@ local lockmod = require "gevent.lock"
 local Greenlet = core.Greenlet
 local Timeout = core.Timeout
 local getcurrent = core.getcurrent
-local defer = core.lock._defer
-local new_waiter = core._waiter
+local defer = core.callback.run_callback
+local new_waiter = core.waiter.new
 local unpack, pack = table.unpack, table.pack
 local type, error, pcall, setmetatable, getmetatable, ipairs =
   type, error, pcall, setmetatable, getmetatable, ipairs
