@@ -475,3 +475,47 @@ describe("a greenlet's error", function()
     assert.matches("> failed: custom text$", lines[3])
   end)
 end)
+
+-- Issue 9, error messages: argument errors name the public function, also
+-- when Lua has no call site to name it from (pcall(f, ...)): never the
+-- internal module ('gvlua.sleep'), never '?', never an internal helper.
+describe("argument errors", function()
+  local function err_of(f, ...)
+    local ok, e = pcall(f, ...)
+    assert.is_false(ok)
+    return e
+  end
+
+  it("name the gevent function", function()
+    for _ = 1, 20 do -- Lua finds names in package.loaded in hash order
+      assert.matches("^bad argument #1 to 'gevent.sleep' %(number expected",
+                     err_of(gevent.sleep, "x"))
+      assert.matches("^bad argument #1 to 'gevent.spawn' ",
+                     err_of(gevent.spawn, 1))
+    end
+    assert.matches("^bad argument #1 to 'gevent.Timeout' %(number expected, "
+                   .. "got string%)", err_of(gevent.Timeout, "x"))
+    assert.matches("^bad argument #1 to 'gevent.Greenlet' %(function "
+                   .. "expected, got number%)", err_of(Greenlet, 5))
+    assert.matches("^bad argument #1 to 'gevent.threadpool.ThreadPool' ",
+                   err_of(require("gevent.threadpool").ThreadPool, "x"))
+    assert.matches("^bad argument #1 to 'gevent.subprocess.Popen' ",
+                   err_of(require("gevent.subprocess").Popen, 5))
+  end)
+
+  it("in joinall, killall, wait and iwait name them, not a helper", function()
+    for _, name in ipairs{"joinall", "killall", "wait", "iwait"} do
+      local e = err_of(gevent[name], "x")
+      assert.matches("bad argument #1 to 'gevent." .. name .. "' %(table "
+                     .. "expected, got string%)", e)
+    end
+    local g = gevent.spawn(function() end)
+    local e = err_of(gevent.joinall, {g, 42})
+    assert.matches("'gevent.joinall' %(entry 2 is a number", e)
+    assert.matches("'gevent.joinall' %(number expected, got string%)",
+                   err_of(gevent.joinall, {g}, "soon"))
+    assert.matches("'gevent.kill' %(gevent.Greenlet expected, got table%)",
+                   err_of(gevent.kill, {}))
+    g:join()
+  end)
+end)
