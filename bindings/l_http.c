@@ -586,26 +586,26 @@ static void push_span(lua_State *L, l_http_conn *k, gv_http_span sp) {
 
 /* Pushes the fields as a table: lower-case names, repeated fields joined
 ** with ", " (RFC 9110 5.3). */
-static void push_headers(lua_State *L, l_http_conn *k) {
-  gv_http_head *h = &k->c.head;
+static void push_headers(lua_State *L, const char *buf,
+                         const gv_http_head *h) {
   lua_createtable(L, 0, (int)h->nfields);
   char name[256];
   for (uint32_t i = 0; i < h->nfields; i++) {
-    gv_http_field *f = &h->fields[i];
+    const gv_http_field *f = &h->fields[i];
     size_t n = f->name.len < sizeof name ? f->name.len : sizeof name;
     for (size_t j = 0; j < n; j++) {
-      char ch = k->c.buf[f->name.off + j];
+      char ch = buf[f->name.off + j];
       name[j] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
     }
     lua_pushlstring(L, name, n);
     lua_pushvalue(L, -1);
     if (lua_rawget(L, -3) == LUA_TSTRING) {
       lua_pushliteral(L, ", ");
-      push_span(L, k, f->value);
+      lua_pushlstring(L, buf + f->value.off, f->value.len);
       lua_concat(L, 3);
     } else {
       lua_pop(L, 1);
-      push_span(L, k, f->value);
+      lua_pushlstring(L, buf + f->value.off, f->value.len);
     }
     lua_rawset(L, -3);
   }
@@ -651,7 +651,7 @@ static int req_index(lua_State *L) {
     if (!memcmp(key, "headers", 7)) {
       if (lua_getiuservalue(L, 1, 1) == LUA_TTABLE) return 1;
       lua_pop(L, 1);
-      push_headers(L, k);
+      push_headers(L, k->c.buf, &k->c.head);
       lua_pushvalue(L, -1);
       lua_setiuservalue(L, 1, 1);
       k->headers_built = 1;
@@ -963,7 +963,8 @@ static int l_parse_response(lua_State *L) {
                         GV_HTTP_FIELDS};
   gv_http_scan sc;
   gv_http_scan_init(&sc);
-  gv_http_head *h = lua_newuserdatauv(L, sizeof *h, 0);
+  static __thread gv_http_head head; /* nothing below can yield: reusable */
+  gv_http_head *h = &head;
   int r = gv_http_parse_response(&sc, s, len, &lim, head_req, h);
   if (r == 0) return 0;
   if (r < 0) {
@@ -975,10 +976,7 @@ static int l_parse_response(lua_State *L) {
   lua_pushinteger(L, h->status);
   lua_pushlstring(L, s + h->reason.off, h->reason.len);
   lua_pushstring(L, h->minor ? "1.1" : "1.0");
-  l_http_conn fake;
-  fake.c.buf = (char *)s;
-  fake.c.head = *h;
-  push_headers(L, &fake);
+  push_headers(L, s, h);
   if (h->content_length >= 0) lua_pushinteger(L, h->content_length);
   else lua_pushnil(L);
   lua_pushboolean(L, (h->flags & GV_HTTP_CHUNKED) != 0);
@@ -1019,6 +1017,14 @@ static int chunked_decode(lua_State *L) {
   return 3;
 }
 
+/* input_waiting(fd) -> whether fd has input or its end (EOF, an error)
+** waiting: an idle pooled client connection that does was closed or
+** broken by its server. */
+static int l_input_waiting(lua_State *L) {
+  lua_pushboolean(L, gv_http_input_waiting((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
 /* reason(status) -> the standard reason phrase */
 static int l_reason(lua_State *L) {
   lua_pushstring(L, gv_http_reason((int)luaL_checkinteger(L, 1), NULL));
@@ -1033,6 +1039,7 @@ static const luaL_Reg http_funcs[] = {
   {"parse_response", l_parse_response},
   {"chunked_decoder", l_chunked_decoder},
   {"reason", l_reason},
+  {"input_waiting", l_input_waiting},
   {NULL, NULL}
 };
 

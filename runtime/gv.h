@@ -1250,6 +1250,10 @@ void gv_http_conn_take_raw(gv_http_conn *c, size_t n);
 ** keeping what the client sent after it. Returns 1 if the connection can
 ** carry the next request (the body was all read), else 0. */
 int gv_http_conn_next(gv_http_conn *c);
+/* Whether fd has input or its end (EOF, an error) waiting now: an idle
+** client connection that does was closed or broken by its server. One
+** poll(2) with timeout 0; never blocks. */
+int gv_http_input_waiting(int fd);
 /* Whether input follows the current request (pipelined) or a head has
 ** begun: then waiting for the next request is not idling. */
 static inline int gv_http_conn_pending(const gv_http_conn *c) {

@@ -5,6 +5,7 @@
 ** the body by one writev. It never blocks: the binding waits in between.
 */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -147,6 +148,11 @@ void gv_http_conn_take_raw(gv_http_conn *c, size_t n) {
   if (from > c->len) from = c->len;
   memmove(c->buf + c->bstart, c->buf + from, c->len - from);
   c->len -= from - c->bstart;
+}
+
+int gv_http_input_waiting(int fd) {
+  struct pollfd p = {fd, POLLIN | POLLRDHUP, 0};
+  return poll(&p, 1, 0) != 0;
 }
 
 int gv_http_conn_next(gv_http_conn *c) {

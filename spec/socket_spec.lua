@@ -1133,3 +1133,41 @@ describe("DNS lookups at exit", function()
     end)
   end
 end)
+
+-- Issue 9, error messages: a method called on a closed gevent.socket says
+-- it is closed; a wrong self or a wrong class is named by the method.
+describe("a closed gevent.socket", function()
+  it("answers nil, 'closed'", function()
+    local c, s = pair()
+    c:close()
+    for _, m in ipairs{"receive", "send", "getpeername", "getsockname",
+                       "setoption", "getoption", "shutdown", "connect",
+                       "bind", "listen", "accept"} do
+      local args = ({send = {"x"}, setoption = {"tcp-nodelay", true},
+                     getoption = {"tcp-nodelay"}, connect = {"127.0.0.1", 1},
+                     bind = {"127.0.0.1", 0}})[m] or {}
+      local r = {c[m](c, table.unpack(args))}
+      assert.are.equal(nil, r[1], m)
+      assert.are.equal("closed", r[2], m)
+    end
+    assert.are.equal(-1, c:getfd())
+    assert.are.equal(1, c:close())
+    s:close()
+  end)
+
+  it("names the method for a wrong self or class", function()
+    local t = socket.tcp4()
+    local ok, e = pcall(t.bind, 5)
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'bind' %(gevent.socket.tcp expected, "
+                   .. "got number%)", e)
+    ok, e = pcall(t.receive, "x")
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'receive' %(gevent.socket object "
+                   .. "expected", e)
+    ok, e = pcall(t.accept, t)            -- a master, not a server
+    assert.is_false(ok)
+    assert.matches("'accept'", e)
+    t:close()
+  end)
+end)

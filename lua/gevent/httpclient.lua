@@ -79,16 +79,23 @@ local function b64(s)
   end) .. ({"", "==", "="})[#s % 3 + 1])
 end
 
+-- The environment's proxy settings, read once (as most clients do: a
+-- process does not change its own environment from Lua).
+local env = setmetatable({}, {__index = function(t, k)
+  local v = os.getenv(k) or os.getenv(k:upper()) or false
+  t[k] = v
+  return v
+end})
+
 -- The proxy for a URL: opts.proxy (a URL, or false for none), else
 -- http_proxy / https_proxy (and their upper-case forms) unless no_proxy
 -- names its host.
 local function proxy_for(u, o)
   if o.proxy == false then return nil end
   if o.proxy then return parse_url(o.proxy) end
-  local var = u.scheme .. "_proxy"
-  local p = os.getenv(var) or os.getenv(var:upper())
+  local p = env[u.scheme .. "_proxy"]
   if not p or p == "" then return nil end
-  local np = os.getenv("no_proxy") or os.getenv("NO_PROXY")
+  local np = env.no_proxy
   if np then
     for entry in np:gmatch("[^,%s]+") do
       if entry == "*" then return nil end
@@ -119,9 +126,10 @@ local function pool_get(key)
   while list and #list > 0 do
     local s = list[#list]
     list[#list] = nil
-    -- a connection the server closed meanwhile reads as readable: drop it
-    local ready = socket.select({s}, nil, 0)
-    if #ready == 0 then return s end
+    -- a connection the server closed meanwhile reads as readable (EOF or
+    -- stray bytes): drop it
+    local fd = s.getfd and s:getfd()
+    if fd and fd >= 0 and not C.input_waiting(fd) then return s end
     s:close()
   end
   return nil
@@ -397,7 +405,10 @@ end
 local REDIRECTS = {[301] = true, [302] = true, [303] = true, [307] = true,
                    [308] = true}
 
+local DEFAULT_OPTIONS
+
 local function options(o)
+  if o == nil and DEFAULT_OPTIONS then return DEFAULT_OPTIONS end
   o = o or {}
   local r = {}
   for k, v in pairs(DEFAULTS) do r[k] = v end
@@ -419,14 +430,17 @@ function M.request(url, body, opts)
     body, opts = nil, body
   end
   local o = options(opts)
+  local u, e = parse_url(url)
+  if not u then return nil, e end
+  return M._request(u, body, o)
+end
+
+-- request() on a parsed URL u with merged options o (HTTPClient's path).
+function M._request(u, body, o)
   local method = (o.method or (body ~= nil and "POST" or "GET")):upper()
-  local total = o.timeout
-  local t = total and gevent.Timeout(total)
-  if t then t:start() end
-  local ok, r, err = pcall(function()
+  local function follow()
     local max = o.max_redirects or M.max_redirects
-    local u, e = parse_url(url)
-    if not u then return nil, e end
+    local e
     for _ = 0, max do
       local resp, rerr = request_once(u, method, body, o.headers, o)
       if not resp then return nil, rerr end
@@ -451,10 +465,15 @@ function M.request(url, body, opts)
       end
     end
     return nil, "too many redirects"
-  end)
-  if t then t:cancel() end
+  end
+  local total = o.timeout
+  if not total then return follow() end
+  local t = gevent.Timeout(total)
+  t:start()
+  local ok, r, err = pcall(follow)
+  t:cancel()
   if not ok then
-    if t and r == t then return nil, "timeout" end
+    if r == t then return nil, "timeout" end
     error(r, 0)
   end
   return r, err
@@ -497,15 +516,24 @@ end
 
 --- client:request(method, path, body, headers) -> response | nil, err
 function HTTPClient:request(method, path, body, headers)
-  local h = {}
-  for k, v in pairs(self.opts.headers or {}) do h[k] = v end
-  for k, v in pairs(headers or {}) do h[k] = v end
-  local o = {}
-  for k, v in pairs(self.opts) do o[k] = v end
-  o.method, o.headers, o.max_redirects = method, h, 0
-  local host = self.host:find(":", 1, true) and "[" .. self.host .. "]" or self.host
-  return M.request(("%s://%s:%d%s"):format(self.scheme, host, self.port,
-                                            path or "/"), body, o)
+  local o = rawget(self, "_o")
+  if not o then -- the client's options, merged once
+    local base = {}
+    for k, v in pairs(self.opts) do base[k] = v end
+    base.max_redirects = 0
+    o = options(base)
+    self._o = o
+    self._mt = {__index = o}
+  end
+  local h = o.headers
+  if headers then
+    h = {}
+    for k, v in pairs(o.headers or {}) do h[k] = v end
+    for k, v in pairs(headers) do h[k] = v end
+  end
+  local ro = setmetatable({method = method, headers = h}, self._mt)
+  return M._request({scheme = self.scheme, host = self.host, port = self.port,
+                     target = path or "/"}, body, ro)
 end
 
 function HTTPClient:get(path, headers) return self:request("GET", path, nil, headers) end
@@ -564,5 +592,7 @@ function socket_http.request(reqt, body)
   return 1, r.status, r.headers, "HTTP/" .. r.version .. " " .. r.status ..
          " " .. r.reason
 end
+
+DEFAULT_OPTIONS = options({})
 
 return M
