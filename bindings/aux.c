@@ -43,6 +43,12 @@ double l_opttimeout(lua_State *L, int idx, void **tmo) {
   }
 }
 
+int l_typeerror(lua_State *L, int arg, int idx, const char *fname,
+                const char *expected) {
+  return luaL_error(L, "bad argument #%d to '%s' (%s expected, got %s)", arg,
+                    fname, expected, luaL_typename(L, idx));
+}
+
 int l_isopts(lua_State *L, int idx) {
   return lua_type(L, idx) == LUA_TTABLE && !lua_getmetatable(L, idx);
 }

@@ -115,6 +115,12 @@ int l_checksignal(lua_State *L, int idx);
 /* An operating-system failure the LuaSocket way: pushes nil, "what: msg"
 ** (or "msg"), err; returns 3. */
 int l_push_oserror(lua_State *L, int err, const char *what);
+/* Raises "bad argument #arg to 'fname' (expected, got <type>)" naming the
+** public function: for constructors reached through a class's __call,
+** which Lua cannot name when they are called from C (pcall(Class, x)
+** says '?'). */
+int l_typeerror(lua_State *L, int arg, int idx, const char *fname,
+                const char *expected);
 
 /* l_class.c: error classes. */
 /* Pushes a new class named 'name' whose parent is at parent_idx (0: none),

@@ -1245,6 +1245,9 @@ static int c_init(lua_State *L) {
 static int c_call(lua_State *L) {
   l_hub *h = l_hubup(L);
   int n = lua_gettop(L);
+  if (n >= 2 && !lua_isnil(L, 2) && is_base_class(L, 1) &&
+      !lua_isfunction(L, 2) && luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
+    l_typeerror(L, 1, 2, "gevent.Greenlet", "function");
   greenlet_new(L, h, 1);
   lua_replace(L, 1); /* self in place of the class */
   push_class(L, 1);

@@ -548,6 +548,11 @@ static int l_popen(lua_State *L) {
 /* Popen class __call: Popen(args, opts) */
 static int l_popen_call(lua_State *L) {
   lua_remove(L, 1);
+  int t = lua_type(L, 1);
+  if (t != LUA_TTABLE && t != LUA_TSTRING)
+    l_typeerror(L, 1, 1, "gevent.subprocess.Popen", "table or string");
+  if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2))
+    l_typeerror(L, 2, 2, "gevent.subprocess.Popen", "table");
   return l_popen(L);
 }
 

@@ -702,8 +702,12 @@ static tp_pool *pool_get(lua_State *L, int idx) {
 static int l_pool_new(lua_State *L) {
   l_hub *h = l_hubup(L);
   if (lua_istable(L, 1)) lua_remove(L, 1); /* called through the class */
+  if (!lua_isnoneornil(L, 1) && !lua_isinteger(L, 1))
+    l_typeerror(L, 1, 1, "gevent.threadpool.ThreadPool", "integer");
   lua_Integer n = luaL_optinteger(L, 1, 10);
-  luaL_argcheck(L, n >= 1 && n <= 1024, 1, "size must be 1..1024");
+  if (n < 1 || n > 1024)
+    luaL_error(L, "bad argument #1 to 'gevent.threadpool.ThreadPool' "
+                  "(size must be 1..1024)");
   tp_handle *hd = lua_newuserdatauv(L, sizeof *hd, 0);
   hd->p = NULL;
   luaL_setmetatable(L, TP_POOL);

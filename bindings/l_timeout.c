@@ -65,6 +65,8 @@ static int t_new(lua_State *L) {
   /* called as Timeout(...) through __call: the class is argument 1 */
   lua_remove(L, 1);
   lua_settop(L, 2);
+  if (!lua_isnil(L, 1) && lua_type(L, 1) != LUA_TNUMBER)
+    l_typeerror(L, 1, 1, "gevent.Timeout", "number");
   l_timeout *t = lua_newuserdatauv(L, sizeof *t, 1);
   t->timer.index = 0;
   t->hub = &l_hubup(L)->hub;

@@ -38,6 +38,45 @@ static const struct { const char *sub, *name; } aliases[] = {
   {NULL, NULL}
 };
 
+/* next() over the module table (upvalue 1) for the proxy's __pairs. */
+static int module_next(lua_State *L) {
+  lua_settop(L, 2);
+  if (lua_next(L, lua_upvalueindex(1))) return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
+static int module_pairs(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, module_next, 1);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  return 3;
+}
+
+/* Replaces the module on top by what require "gvlua" returns: an empty
+** table reading and writing through to it. Lua names a C function in an
+** argument error it raises without a call site to name it from (pcall(f,
+** ...)) by looking for it in the tables of package.loaded: the functions
+** gevent's modules re-export would be found as 'gvlua.sleep' as often as
+** 'gevent.sleep'. */
+static void push_module_proxy(lua_State *L) {
+  int mod = lua_gettop(L);
+  lua_newtable(L);
+  lua_createtable(L, 0, 4);
+  lua_pushvalue(L, mod);
+  lua_setfield(L, -2, "__index");
+  lua_pushvalue(L, mod);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushvalue(L, mod);
+  lua_pushcclosure(L, module_pairs, 1);
+  lua_setfield(L, -2, "__pairs");
+  lua_pushliteral(L, "gvlua");
+  lua_setfield(L, -2, "__name");
+  lua_setmetatable(L, -2);
+  lua_remove(L, mod);
+}
+
 GVLUA_API int luaopen_gvlua(lua_State *L) {
   l_hub *h = l_hub_get(L);
   lua_newtable(L);
@@ -57,5 +96,6 @@ GVLUA_API int luaopen_gvlua(lua_State *L) {
   }
   lua_pushliteral(L, GVLUA_VERSION);
   lua_setfield(L, root, "version");
+  push_module_proxy(L);
   return 1;
 }

@@ -25,12 +25,61 @@ local function opts(t)
   return nil
 end
 
+local greenlet_mt = debug.getregistry()["gevent.Greenlet"]
+
+local function typename(v)
+  if v == nil then return "no value" end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and type(mt.__name) == "string" and mt.__name
+         or type(v)
+end
+
+local function argerror(arg, fname, msg)
+  error(("bad argument #%d to '%s' (%s)"):format(arg, fname, msg), 3)
+end
+
+-- A list of objects that can be waited on (a method rawlink, as
+-- greenlets, events and results have): checked whole before any is
+-- linked, so that a bad entry leaves no link behind.
+local function check_waitables(objects, fname)
+  if type(objects) ~= "table" then
+    argerror(1, fname, "table expected, got " .. typename(objects))
+  end
+  for i, obj in ipairs(objects) do
+    if getmetatable(obj) ~= greenlet_mt then
+      local t = type(obj)
+      local ok, f = false, nil
+      if t == "table" or t == "userdata" then
+        ok, f = pcall(function() return obj.rawlink end)
+      end
+      if not (ok and f) then
+        argerror(1, fname, ("entry %d is a %s, which cannot be waited on")
+                           :format(i, typename(obj)))
+      end
+    end
+  end
+end
+
+local function check_timeout(timeout, arg, fname)
+  if timeout ~= nil and type(timeout) ~= "number" then
+    argerror(arg, fname, "number expected, got " .. typename(timeout))
+  end
+end
+
+local function check_greenlet(g, fname)
+  if getmetatable(g) ~= greenlet_mt then
+    argerror(1, fname, "gevent.Greenlet expected, got " .. typename(g))
+  end
+end
+
 --- Waits for the greenlets; returns those that finished, in the order
 -- they finished (at most count, within timeout). With raise_error, the
 -- first failure is raised as it happens.
 function gevent.joinall(greenlets, timeout, raise_error, count)
   local o = opts(timeout)
   if o then timeout, raise_error, count = o.timeout, o.raise_error, o.count end
+  check_waitables(greenlets, "gevent.joinall")
+  check_timeout(timeout, 2, "gevent.joinall")
   if not raise_error then
     if timeout == nil and count == nil then
       -- all of them: join each (no link to allocate), then in death order
@@ -51,6 +100,16 @@ end
 function gevent.killall(greenlets, exception, block, timeout)
   local o = opts(exception)
   if o then exception, block, timeout = o.exception, o.block, o.timeout end
+  if type(greenlets) ~= "table" then
+    argerror(1, "gevent.killall", "table expected, got " .. typename(greenlets))
+  end
+  for i, g in ipairs(greenlets) do
+    if getmetatable(g) ~= greenlet_mt then
+      argerror(1, "gevent.killall", ("entry %d is a %s, not a greenlet")
+                                   :format(i, typename(g)))
+    end
+  end
+  check_timeout(timeout, 4, "gevent.killall")
   for _, g in ipairs(greenlets) do g:kill(exception, false) end
   if block == nil or block then
     gevent.joinall(greenlets, timeout)
@@ -59,6 +118,7 @@ end
 
 --- Kills one greenlet without waiting for it (gevent.kill(g, exception)).
 function gevent.kill(g, exception)
+  check_greenlet(g, "gevent.kill")
   return g:kill(exception, false)
 end
 
@@ -78,6 +138,11 @@ end
 function gevent.iwait(objects, timeout, count)
   local o = opts(timeout)
   if o then timeout, count = o.timeout, o.count end
+  check_waitables(objects, "gevent.iwait")
+  check_timeout(timeout, 2, "gevent.iwait")
+  if count ~= nil and math.type(count) ~= "integer" then
+    argerror(3, "gevent.iwait", "integer expected, got " .. typename(count))
+  end
   local n = #objects
   count = count and math.min(count, n) or n
   local waiter = core.waiter.new()
@@ -109,6 +174,7 @@ function gevent.wait(objects, timeout, count)
     core._run_until_done()
     return true
   end
+  check_waitables(objects, "gevent.wait")
   local done = {}
   for obj in gevent.iwait(objects, timeout, count) do done[#done + 1] = obj end
   return done

@@ -84,7 +84,12 @@ end
 
 --- clear(loc): drops the current greenlet's fields.
 function M.clear(self)
-  state[self].store[getcurrent() or HUB] = nil
+  local st = state[self]
+  if not st then
+    error(("bad argument #1 to 'gevent.local.clear' (gevent.local.Local "
+           .. "expected, got %s)"):format(self == nil and "no value" or type(self)), 2)
+  end
+  st.store[getcurrent() or HUB] = nil
 end
 
 M["local"] = M.Local -- gevent's name (a Lua keyword: M["local"])

@@ -157,8 +157,13 @@ function M._cooperative_methods(orig, wrap, proxied)
 
   -- a proxy's first use: its raw socket's state, cached in the proxy
   local install -- (proxy, st): the proxy's own receive and send, set below
-  local function proxy_state(p)
-    local raw = p._sock
+  local function proxy_state(p, name)
+    local raw = type(p) == "table" and rawget(p, "_sock")
+    if not raw then
+      local mt = getmetatable(p)
+      error(("bad argument #1 to '%s' (gevent.socket object expected, got %s)")
+            :format(name, type(mt) == "table" and mt.__name or type(p)), 3)
+    end
     local st = states[raw] or adopt(raw, o)
     p._st = st
     if install then install(p, st) end
@@ -227,7 +232,7 @@ function M._cooperative_methods(orig, wrap, proxied)
     -- prefix's length, given by the C fast path that read some already).
     m.receive = function(sock, pattern, prefix, base)
       local st -- self: the raw socket, or a proxy
-      if proxied then st = sock._st or proxy_state(sock); sock = sock._sock
+      if proxied then st = sock._st or proxy_state(sock, "receive"); sock = sock._sock
       else st = states[sock] or adopt(sock, o) end
       local start = st.t and mono()
       local waited = false
@@ -285,7 +290,7 @@ function M._cooperative_methods(orig, wrap, proxied)
   if send then
     m.send = function(sock, data, i, j)
       local st -- self: the raw socket, or a proxy
-      if proxied then st = sock._st or proxy_state(sock); sock = sock._sock
+      if proxied then st = sock._st or proxy_state(sock, "send"); sock = sock._sock
       else st = states[sock] or adopt(sock, o) end
       local start = st.t and mono()
       while true do
@@ -350,16 +355,16 @@ function M._cooperative_methods(orig, wrap, proxied)
 
   -- LuaSocket's connect and bind may close the fd and open another, quite
   -- likely under the same number: the watcher must register afresh
-  local function refreshing(f)
-    if not f then return nil end
-    return function(sock, ...)
-      local st = states[sock]
-      if st then unwatch(st.w) end
-      return f(sock, ...)
-    end
+  local function disarm(sock)
+    local st = states[sock]
+    if st then unwatch(st.w) end
   end
 
-  local connect = refreshing(o.connect)
+  -- (named as the methods: LuaSocket's argument errors name them)
+  local connect = o.connect and function(sock, ...)
+    disarm(sock)
+    return o.connect(sock, ...)
+  end
   if connect then
     -- after LuaSocket reported "timeout" (in progress): wait until the
     -- connection is made or failed
@@ -408,7 +413,10 @@ function M._cooperative_methods(orig, wrap, proxied)
     end
   end
 
-  local bind = refreshing(o.bind)
+  local bind = o.bind and function(sock, ...)
+    disarm(sock)
+    return o.bind(sock, ...)
+  end
   if bind then
     m.bind = function(sock, address, port)
       if port == nil or type(address) ~= "string" or isnumeric(address)
@@ -439,11 +447,6 @@ function M._cooperative_methods(orig, wrap, proxied)
         return f(sock, address, port, ...)
       end
     end
-  end
-
-  local function disarm(sock)
-    local st = states[sock]
-    if st then unwatch(st.w) end
   end
 
   local close = o.close
@@ -492,6 +495,42 @@ end
 
 local proxies = {}   -- kind -> metatable
 
+-- What a closed proxy still answers as LuaSocket does; its other methods
+-- say nil, "closed" (LuaSocket's own would say "Bad file descriptor", or
+-- silently make a new socket for connect).
+local after_close = {close = true, getfd = true, setfd = true, dirty = true,
+                     getstats = true, setstats = true, gettimeout = true,
+                     settimeout = true, getfamily = true}
+
+-- A proxy's method: checks self, then calls f on the raw socket. Made by
+-- load so that the function it calls has the method's name: LuaSocket's
+-- argument errors then name the method ("bad argument #1 to 'listen'").
+local forwarder_src = [[
+local %s, mt, closed_ok, type, error, getmetatable, rawget, rawset = ...
+return function(self, ...)
+  if getmetatable(self) ~= mt then
+    local smt = getmetatable(self)
+    error(("bad argument #1 to '%s' (%%s expected, got %%s)"):format(mt.__name,
+          type(smt) == "table" and smt.__name or type(self)), 2)
+  end
+  if not closed_ok and rawget(self, "_closed") then return nil, "closed" end
+  %s
+end]]
+local function forwarder(name, f, mt)
+  local body = ("return %s(self._sock, ...)"):format(name)
+  if name == "close" then
+    body = ("rawset(self, '_closed', true) return %s(self._sock, ...)")
+           :format(name)
+  elseif name == "setfd" then
+    body = ("rawset(self, '_closed', nil) return %s(self._sock, ...)")
+           :format(name)
+  end
+  local src = forwarder_src:format(name, name, body)
+  return assert(load(src, "=gevent.socket"))(f, mt, after_close[name] or false,
+                                             type, error, getmetatable,
+                                             rawget, rawset)
+end
+
 local function make_kind(kind, names)
   local o = class_methods(names)
   if next(o) == nil then return nil end
@@ -510,9 +549,7 @@ local function make_kind(kind, names)
   mt.wrap = wrap
   local coop = M._cooperative_methods(o, wrap)
   for k, f in pairs(coop) do
-    if type(f) == "function" then
-      index[k] = function(self, ...) return f(self._sock, ...) end
-    end
+    if type(f) == "function" then index[k] = forwarder(k, f, mt) end
   end
   local direct = M._cooperative_methods(o, wrap, true)
   index.receive, index.send = direct.receive, direct.send

@@ -34,6 +34,13 @@ local function called_process_error(rc, args, out, err)
 end
 
 -- Popen options without the ones run() and friends consume.
+local function check_opts(opts, fname)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to '%s' (table expected, got %s)")
+          :format(fname, type(opts)), 3)
+  end
+end
+
 local function popen_opts(opts)
   local o = {}
   for k, v in pairs(opts or {}) do
@@ -70,6 +77,7 @@ end
 --- run(args, opts): opts are Popen's plus input, capture_output, timeout,
 --- check. Returns a CompletedProcess {args, returncode, stdout, stderr}.
 function M.run(args, opts)
+  check_opts(opts, "gevent.subprocess.run")
   opts = opts or {}
   local o = popen_opts(opts)
   if opts.input ~= nil then
@@ -95,6 +103,7 @@ end
 
 --- call(args, opts): runs the command, returns its exit code.
 function M.call(args, opts)
+  check_opts(opts, "gevent.subprocess.call")
   local o = popen_opts(opts)
   local p = popen(args, o)
   local ok, rc = pcall(p.wait, p, opts and opts.timeout)
@@ -104,6 +113,7 @@ end
 
 --- check_call(args, opts): 0, or raises CalledProcessError.
 function M.check_call(args, opts)
+  check_opts(opts, "gevent.subprocess.check_call")
   local rc = M.call(args, opts)
   if rc ~= 0 then error(called_process_error(rc, args), 2) end
   return 0
@@ -112,6 +122,7 @@ end
 --- check_output(args, opts): the command's stdout, or raises
 --- CalledProcessError (with output) if it fails.
 function M.check_output(args, opts)
+  check_opts(opts, "gevent.subprocess.check_output")
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   if o.stdout ~= nil then error("stdout argument not allowed, it will be overridden.", 2) end
