@@ -37,6 +37,7 @@ describe("examples/servers/http_demo.lua", function()
   teardown(function()
     p:terminate()
     assert.equal(0, p:wait(10))
+    p.stdout:close() -- p stays referenced from here: close its pipe now
   end)
 
   it("serves GET / and 404", function()

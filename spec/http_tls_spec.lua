@@ -42,6 +42,7 @@ describe("gevent.http over TLS", function()
     client.close_all()
     p:terminate()
     assert.equal(0, p:wait(10))
+    p.stdout:close() -- p stays referenced from here: close its pipe now
     T.cleanup()
   end)
 

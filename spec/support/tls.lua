@@ -65,6 +65,10 @@ end
 
 --- Ends a child process.
 function M.stop(p)
+  for _, name in ipairs{"stdin", "stdout", "stderr"} do
+    local f = p[name]
+    if f and not f:closed() then f:close() end
+  end
   if p.returncode ~= nil then return end
   pcall(p.kill, p)
   pcall(p.wait, p, 5)

@@ -9,9 +9,9 @@ local sp = require "gevent.subprocess"
 
 local LIMIT = 30     -- seconds: no test may take longer than this
 
--- The tree's root: the directory above this file's.
+-- The tree's root: two directories above this file's.
 local source = debug.getinfo(1, "S").source
-local root = (source:match("^@(.-)[^/]*$") or "./") .. "../"
+local root = (source:match("^@(.-)[^/]*$") or "./") .. "../../"
 
 -- The interpreter running this spec (gvlua, or lua5.4 with LUA_PATH and
 -- LUA_CPATH set): the servers inherit the environment and run under it.

@@ -1,4 +1,4 @@
--- gevent.fork: the child's hub works (its loop is reinitialised) and keeps
+-- gevent.os: fork (the child's hub works: its loop is reinitialised) keeps
 -- the parent's greenlets, as in gevent; the parent waits cooperatively.
 local gevent = require "gevent"
 local gos = require "gevent.os"

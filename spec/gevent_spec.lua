@@ -1,0 +1,98 @@
+-- gevent (lua/gevent/init.lua): joinall, wait and iwait, the loops over
+-- greenlets and waitable objects that the top-level module adds.
+local gevent = require "gevent"
+
+describe("joinall", function()
+  it("returns the finished greenlets, and stops at the timeout", function()
+    local fast = gevent.spawn(function() end)
+    local slow = gevent.spawn(gevent.sleep, 0.2)
+    local done = gevent.joinall({fast, slow}, 0.02)
+    assert.are.same({fast}, done)
+    slow:kill()
+  end)
+
+  it("raise_error raises the first failure", function()
+    local bad = gevent.spawn(function() error("bad", 0) end)
+    local ok, err = pcall(gevent.joinall, {bad}, nil, true)
+    assert.is_false(ok)
+    assert.are.equal("bad", err)
+  end)
+end)
+
+describe("joinall, as gevent's", function()
+  it("returns those done in the order they finished, within the timeout", function()
+    local a = gevent.spawn(gevent.sleep, 0.3)
+    local b = gevent.spawn(gevent.sleep, 0.01)
+    local c = gevent.spawn(gevent.sleep, 0.02)
+    local done = gevent.joinall({a, b, c}, 0.15)
+    assert.are.same({b, c}, done)
+    a:kill()
+  end)
+
+  it("without timeout or count, returns all of them in the order they died", function()
+    local a = gevent.spawn(gevent.sleep, 0.03)
+    local b = gevent.spawn(gevent.sleep, 0.01)
+    local c = gevent.spawn(gevent.sleep, 0.02)
+    local killed = gevent.spawn(gevent.sleep, 1)
+    killed:kill()
+    assert.are.same({killed, b, c, a}, gevent.joinall({a, b, c, killed}))
+  end)
+
+  it("stops after count greenlets", function()
+    local a = gevent.spawn(gevent.sleep, 0.02)
+    local b = gevent.spawn(gevent.sleep, 0.01)
+    assert.are.same({b}, gevent.joinall({a, b}, nil, false, 1))
+    a:join()
+  end)
+
+  it("with raise_error raises the first failure as it happens", function()
+    local slow = gevent.spawn(gevent.sleep, 0.05)
+    local bad = gevent.spawn(function() gevent.sleep(0.01); error("first", 0) end)
+    local ok, err = pcall(gevent.joinall, {slow, bad}, nil, true)
+    assert.is_false(ok)
+    assert.are.equal("first", err)
+    assert.is_false(slow.dead)
+    slow:join()
+  end)
+end)
+
+describe("wait and iwait", function()
+  it("iwait's timeout ends the iteration, never raising in the loop body", function()
+    local a = gevent.spawn(gevent.sleep, 0.01)
+    local b = gevent.spawn(gevent.sleep, 0.5)
+    local seen = {}
+    for g in gevent.iwait({a, b}, 0.05) do
+      seen[#seen + 1] = g
+      gevent.sleep(0.1) -- past the deadline, inside the body
+    end
+    assert.are.same({a}, seen)
+    b:kill()
+  end)
+
+  it("breaking out of iwait unlinks it from the other objects", function()
+    local a = gevent.spawn(gevent.sleep, 0.01)
+    local b = gevent.spawn(gevent.sleep, 0.02)
+    for _ in gevent.iwait({a, b}) do break end -- luacheck: ignore 512
+    b:join()
+    gevent.sleep(0)
+    -- nothing was left linked to b: a fresh iwait on b alone sees it once
+    local n = 0
+    for _ in gevent.iwait({b}) do n = n + 1 end
+    assert.are.equal(1, n)
+  end)
+
+  it("iwait yields greenlets in the order they finish", function()
+    local a = gevent.spawn(gevent.sleep, 0.03)
+    local b = gevent.spawn(gevent.sleep, 0.01)
+    local order = {}
+    for g in gevent.iwait({a, b}) do order[#order + 1] = g end
+    assert.are.same({b, a}, order)
+  end)
+
+  it("wait() with no objects runs until nothing is left", function()
+    local done = false
+    gevent.spawn(function() gevent.sleep(0.01); done = true end)
+    gevent.wait()
+    assert.is_true(done)
+  end)
+end)
