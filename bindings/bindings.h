@@ -183,8 +183,16 @@ double l_wait_timeout(lua_State *L, int idx, void **tmo);
 ** gets GV_F_CATCH: the wait's continuation then sees the Timeout fire
 ** (l_timeout_fired) instead of the error raising at the blocking point.
 ** Returns the seconds for the wait's own timer. Raises on a bad type. */
-double l_timeout_arg(lua_State *L, gv_greenlet *cur, int idx, int start,
-                     void **tmo);
+double l_timeout_arg_slow(lua_State *L, gv_greenlet *cur, int idx, int start,
+                          void **tmo);
+static inline double l_timeout_arg(lua_State *L, gv_greenlet *cur, int idx,
+                                   int start, void **tmo) {
+  if (lua_type(L, idx) <= LUA_TNIL) { /* none or nil: the common case */
+    *tmo = NULL;
+    return -1;
+  }
+  return l_timeout_arg_slow(L, cur, idx, start, tmo);
+}
 /* In the continuation of such a wait: 1 when it was ended by its own
 ** Timeout (the error is popped), 0 when it was not thrown into; raises any
 ** other thrown error (a kill, another Timeout). */
