@@ -33,9 +33,9 @@ SPEC = {
     "client": ("HTTP client: keep-alive GETs over 10 connections to nginx", "client_rps", "req/s",
                "geventhttpclient", True, []),
     "tlshs": ("TLS handshakes/s: new connections, TLS 1.3, RSA-2048, 16 clients (bench/tlsgen.c)", "hs_per_s",
-              "handshakes/s", "nginx-tls", True, ["server_cpu_pct", "errors"]),
+              "handshakes/s", "nginx-tls", True, ["errors"]),
     "tlsecho": ("TLS echo: 16 connections, 16 KiB round trips", "mb_per_s", "MB/s", "nginx-tls", True,
-                ["rt_per_s", "server_cpu_pct", "errors"]),
+                ["rt_per_s", "errors"]),
     "https": ("HTTPS GETs, a new verified connection each, 50 at a time, to nginx (client side)", "fetch_per_s",
               "fetches/s", "gevent", True, ["errors"]),
 }

@@ -606,3 +606,44 @@ describe("gevent.queue.Channel", function()
     assert.matches("cannot peek", raises(Queue.peek, ch))
   end)
 end)
+
+-- Issue 9, a mutation-run gap: the FIFO ring wraps around, grows while
+-- wrapped and drops a big empty ring; against a plain Lua list.
+describe("Queue's ring", function()
+  it("keeps FIFO order across wrap-around, growth and shrinking", function()
+    local q = Queue()
+    local model, head, tail = {}, 1, 0 -- items model[head..tail]
+    local seed = 12345
+    local function rnd(n) -- deterministic: the same ops every run
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n
+    end
+    local nextv = 0
+    for round = 1, 4000 do
+      -- phases: mostly puts (grow), mostly gets (drain), mixed (wrap)
+      local phase = (round // 500) % 3
+      local put = phase == 0 and rnd(4) > 0 or phase == 1 and rnd(4) == 0
+                  or phase == 2 and rnd(2) == 0
+      if put or head > tail then
+        nextv = nextv + 1
+        q:put_nowait(nextv)
+        tail = tail + 1
+        model[tail] = nextv
+      else
+        assert.are.equal(model[head], q:get_nowait())
+        model[head] = nil
+        head = head + 1
+      end
+      assert.are.equal(tail - head + 1, q:qsize())
+    end
+    -- a big ring drained to empty, then refilled
+    for i = 1, 3000 do q:put_nowait(-i) end
+    while head <= tail do
+      assert.are.equal(model[head], q:get_nowait()); head = head + 1
+    end
+    for i = 1, 3000 do assert.are.equal(-i, q:get_nowait()) end
+    assert.is_true(q:empty())
+    for i = 1, 20 do q:put_nowait(i) end
+    for i = 1, 20 do assert.are.equal(i, q:get_nowait()) end
+  end)
+end)

@@ -350,3 +350,28 @@ describe("run, call, check_call, check_output", function()
     assert.are.equal("partial\n", err.output)
   end)
 end)
+
+-- Issue 9, a mutation-run gap: closing a pipe wakes the greenlet blocked
+-- on it (reading or writing), at once, not when the child ends.
+describe("closing a Popen pipe", function()
+  it("wakes a greenlet blocked reading it", function()
+    local p = Popen({"sleep", "5"}, {stdout = PIPE})
+    local r = gevent.spawn(function() return pcall(p.stdout.read, p.stdout, "a") end)
+    gevent.sleep(0.02)
+    assert.is_false(r.dead)
+    p.stdout:close()
+    assert.is_true(r:join(1), "the reader was not woken")
+    p:kill(); p:wait()
+  end)
+
+  it("wakes a greenlet blocked writing it", function()
+    local p = Popen({"sleep", "5"}, {stdin = PIPE})
+    local big = string.rep("x", 4 * MB) -- more than the pipe holds
+    local w = gevent.spawn(function() return pcall(p.stdin.write, p.stdin, big) end)
+    gevent.sleep(0.02)
+    assert.is_false(w.dead)
+    p.stdin:close()
+    assert.is_true(w:join(1), "the writer was not woken")
+    p:kill(); p:wait()
+  end)
+end)

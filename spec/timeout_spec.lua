@@ -121,3 +121,29 @@ describe("Timeout", function()
     assert.matches("greenlet", msg)
   end)
 end)
+
+-- Issue 9, a mutation-run gap: a zero timeout is a real one. It fires at
+-- the next blocking point, not before it and not never.
+describe("Timeout(0)", function()
+  local mono = require("gvlua")._monotonic
+
+  it("fires at the next blocking point, started or start_new", function()
+    for _, start in ipairs{
+      function() return Timeout(0):start() end,
+      function() return Timeout.start_new(0) end,
+      function() return Timeout.start_new(0, "custom") end,
+    } do
+      local t = start()
+      local before = true -- code up to the blocking point runs
+      local t0 = mono()
+      local ok, err = pcall(gevent.sleep, 2)
+      assert.is_true(before)
+      assert.is_false(ok)
+      assert.is_true(mono() - t0 < 1, "slept through it")
+      assert.is_true(err == t or err == "custom", tostring(err))
+      t:cancel()
+    end
+    -- not pending once it fired; a later block is not affected
+    assert.is_nil(gevent.sleep(0.001))
+  end)
+end)

@@ -3,6 +3,8 @@
 ** input, the chunked decoder fed byte by byte, status lines and Date. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "gv.h"
 #include "unit.h"
 
@@ -177,8 +179,24 @@ static void test_status_line(void) {
   CHECK(gv_http_value_ok("a\tb", 3) && !gv_http_value_ok("a\nb", 3));
 }
 
+/* An idle connection: nothing waiting, then bytes, then the peer's end. */
+static void test_input_waiting(void) {
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  CHECK(!gv_http_input_waiting(sv[0]));
+  CHECK(write(sv[1], "x", 1) == 1);
+  CHECK(gv_http_input_waiting(sv[0]));
+  char c;
+  CHECK(read(sv[0], &c, 1) == 1);
+  CHECK(!gv_http_input_waiting(sv[0]));
+  close(sv[1]);
+  CHECK(gv_http_input_waiting(sv[0]));
+  close(sv[0]);
+}
+
 int main(void) {
   RUN(test_request);
+  RUN(test_input_waiting);
   RUN(test_rejects);
   RUN(test_incremental);
   RUN(test_response);
