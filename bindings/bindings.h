@@ -115,10 +115,11 @@ int l_checksignal(lua_State *L, int idx);
 /* An operating-system failure the LuaSocket way: pushes nil, "what: msg"
 ** (or "msg"), err; returns 3. */
 int l_push_oserror(lua_State *L, int err, const char *what);
-/* Raises "bad argument #arg to 'fname' (expected, got <type>)" naming the
-** public function: for constructors reached through a class's __call,
-** which Lua cannot name when they are called from C (pcall(Class, x)
-** says '?'). */
+/* Raise "bad argument #arg to 'fname' (msg)" and "(expected, got <type
+** of idx>)" naming the public function: for constructors reached through
+** a class's __call, which Lua cannot name when they are called from C
+** (pcall(Class, x) says '?'), and names Lua would give by the call site. */
+int l_argerror(lua_State *L, int arg, const char *fname, const char *msg);
 int l_typeerror(lua_State *L, int arg, int idx, const char *fname,
                 const char *expected);
 
