@@ -43,10 +43,14 @@ double l_opttimeout(lua_State *L, int idx, void **tmo) {
   }
 }
 
+int l_argerror(lua_State *L, int arg, const char *fname, const char *msg) {
+  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, fname, msg);
+}
+
 int l_typeerror(lua_State *L, int arg, int idx, const char *fname,
                 const char *expected) {
-  return luaL_error(L, "bad argument #%d to '%s' (%s expected, got %s)", arg,
-                    fname, expected, luaL_typename(L, idx));
+  return l_argerror(L, arg, fname, lua_pushfstring(L, "%s expected, got %s",
+                    expected, luaL_typename(L, idx)));
 }
 
 int l_isopts(lua_State *L, int idx) {

@@ -115,10 +115,11 @@ int l_checksignal(lua_State *L, int idx);
 /* An operating-system failure the LuaSocket way: pushes nil, "what: msg"
 ** (or "msg"), err; returns 3. */
 int l_push_oserror(lua_State *L, int err, const char *what);
-/* Raises "bad argument #arg to 'fname' (expected, got <type>)" naming the
-** public function: for constructors reached through a class's __call,
-** which Lua cannot name when they are called from C (pcall(Class, x)
-** says '?'). */
+/* Raise "bad argument #arg to 'fname' (msg)" and "(expected, got <type
+** of idx>)" naming the public function: for constructors reached through
+** a class's __call, which Lua cannot name when they are called from C
+** (pcall(Class, x) says '?'), and names Lua would give by the call site. */
+int l_argerror(lua_State *L, int arg, const char *fname, const char *msg);
 int l_typeerror(lua_State *L, int arg, int idx, const char *fname,
                 const char *expected);
 
@@ -183,8 +184,16 @@ double l_wait_timeout(lua_State *L, int idx, void **tmo);
 ** gets GV_F_CATCH: the wait's continuation then sees the Timeout fire
 ** (l_timeout_fired) instead of the error raising at the blocking point.
 ** Returns the seconds for the wait's own timer. Raises on a bad type. */
-double l_timeout_arg(lua_State *L, gv_greenlet *cur, int idx, int start,
-                     void **tmo);
+double l_timeout_arg_slow(lua_State *L, gv_greenlet *cur, int idx, int start,
+                          void **tmo);
+static inline double l_timeout_arg(lua_State *L, gv_greenlet *cur, int idx,
+                                   int start, void **tmo) {
+  if (lua_type(L, idx) <= LUA_TNIL) { /* none or nil: the common case */
+    *tmo = NULL;
+    return -1;
+  }
+  return l_timeout_arg_slow(L, cur, idx, start, tmo);
+}
 /* In the continuation of such a wait: 1 when it was ended by its own
 ** Timeout (the error is popped), 0 when it was not thrown into; raises any
 ** other thrown error (a kill, another Timeout). */

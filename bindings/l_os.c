@@ -112,24 +112,6 @@ static int l__exit(lua_State *L) {
   return 0;
 }
 
-static int wait_read_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  l_hub *h = l_hubup(L);
-  lua_pushboolean(L, h->hub.current->wake == GV_WAKE_NORMAL);
-  return 1;
-}
-
-/* _wait(fd, "r"|"w", timeout): true when ready, false on timeout */
-static int l__wait(lua_State *L) {
-  l_hub *h = l_hubup(L);
-  int fd = (int)luaL_checkinteger(L, 1);
-  const char *m = luaL_optstring(L, 2, "r");
-  void *tmo;
-  double timeout = l_opttimeout(L, 3, &tmo);
-  return gv_wait_fd(&h->hub, L, fd, *m == 'w' ? EV_WRITE : EV_READ,
-                    timeout, 0, wait_read_k);
-}
-
 /* gevent.os.getpid() */
 static int l_getpid(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)getpid());
@@ -156,7 +138,6 @@ static const luaL_Reg os_funcs[] = {
   {"fork", l_fork},
   {"waitpid", l_waitpid},
   {"_exit", l__exit},
-  {"_wait", l__wait},
   {NULL, NULL}
 };
 

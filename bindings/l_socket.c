@@ -58,7 +58,8 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
 ** returns it, with its optional Timeout argument at index tidx. */
 static gv_greenlet *begin_wait(lua_State *L, l_hub *h, int fd, int tidx,
                                void **tmo, double *timeout) {
-  l_opttimeout(L, tidx, tmo); /* type check before gv_check_block */
+  if (lua_type(L, tidx) > LUA_TNIL) /* type check before gv_check_block */
+    l_opttimeout(L, tidx, tmo);
   gv_greenlet *cur = gv_check_block(&h->hub, L);
   *timeout = l_timeout_arg(L, cur, tidx, 0, tmo);
   gv_fd_cancelable(&h->hub, cur, fd);

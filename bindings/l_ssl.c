@@ -86,14 +86,14 @@ static int ctx_tostring(lua_State *L) {
   return 1;
 }
 
-/* ctx:_versions(min, max): 0x0303, 0x0304 or nil */
+/* ctx_versions(ctx, min, max): 0x0303, 0x0304 or nil */
 static int ctx_versions(lua_State *L) {
   gv_tls_ctx *c = check_ctx(L, 1);
   int min = (int)luaL_optinteger(L, 2, 0), max = (int)luaL_optinteger(L, 3, 0);
   return ctx_result(L, c, gv_tls_ctx_versions(c, min, max));
 }
 
-/* ctx:_certificate(certfile, keyfile, password) */
+/* ctx_certificate(ctx, certfile, keyfile, password) */
 static int ctx_certificate(lua_State *L) {
   gv_tls_ctx *c = check_ctx(L, 1);
   return ctx_result(L, c, gv_tls_ctx_certificate(c, luaL_optstring(L, 2, NULL),
@@ -101,14 +101,14 @@ static int ctx_certificate(lua_State *L) {
                                                  luaL_optstring(L, 4, NULL)));
 }
 
-/* ctx:_trust(cafile, capath): both nil for OpenSSL's default paths */
+/* ctx_trust(ctx, cafile, capath): both nil for OpenSSL's default paths */
 static int ctx_trust(lua_State *L) {
   gv_tls_ctx *c = check_ctx(L, 1);
   return ctx_result(L, c, gv_tls_ctx_trust(c, luaL_optstring(L, 2, NULL),
                                            luaL_optstring(L, 3, NULL)));
 }
 
-/* ctx:_verify(peer, require, depth, check_hostname) */
+/* ctx_verify(ctx, peer, require, depth, check_hostname) */
 static int ctx_verify(lua_State *L) {
   gv_tls_ctx *c = check_ctx(L, 1);
   int mode = (lua_toboolean(L, 2) ? GV_TLS_VERIFY_PEER : 0) |
@@ -118,14 +118,14 @@ static int ctx_verify(lua_State *L) {
   return 0;
 }
 
-/* ctx:_ciphers(list, suites) */
+/* ctx_ciphers(ctx, list, suites) */
 static int ctx_ciphers(lua_State *L) {
   gv_tls_ctx *c = check_ctx(L, 1);
   return ctx_result(L, c, gv_tls_ctx_ciphers(c, luaL_optstring(L, 2, NULL),
                                              luaL_optstring(L, 3, NULL)));
 }
 
-/* ctx:_alpn({names...}) */
+/* ctx_alpn(ctx, {names...}) */
 static int ctx_alpn(lua_State *L) {
   gv_tls_ctx *c = check_ctx(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -140,7 +140,7 @@ static int ctx_alpn(lua_State *L) {
   return ctx_result(L, c, gv_tls_ctx_alpn(c, names, n));
 }
 
-/* ctx:_sni(name, subctx) */
+/* ctx_sni(ctx, name, subctx) */
 static int ctx_sni(lua_State *L) {
   gv_tls_ctx *c = check_ctx(L, 1);
   const char *name = luaL_checkstring(L, 2);
@@ -148,7 +148,7 @@ static int ctx_sni(lua_State *L) {
   return ctx_result(L, c, gv_tls_ctx_sni(c, name, sub));
 }
 
-/* ctx:_options(sni_strict, session_cache) */
+/* ctx_options(ctx, sni_strict, session_cache) */
 static int ctx_options(lua_State *L) {
   gv_tls_ctx *c = check_ctx(L, 1);
   if (!lua_isnoneornil(L, 2)) gv_tls_ctx_sni_strict(c, lua_toboolean(L, 2));
@@ -849,14 +849,6 @@ static int conn_info(lua_State *L) {
 /* ---- registration ----------------------------------------------------------- */
 
 static const luaL_Reg ctx_methods[] = {
-  {"_versions", ctx_versions},
-  {"_certificate", ctx_certificate},
-  {"_trust", ctx_trust},
-  {"_verify", ctx_verify},
-  {"_ciphers", ctx_ciphers},
-  {"_alpn", ctx_alpn},
-  {"_sni", ctx_sni},
-  {"_options", ctx_options},
   {"mode", ctx_mode},
   {NULL, NULL}
 };
@@ -916,6 +908,16 @@ void l_ssl_open(lua_State *L, l_hub *h) {
     {"context", l_context},
     {"wrap", l_wrap},
     {"loadcertificate", l_loadcertificate},
+    /* a new context's setup, for gevent.ssl's newcontext (functions, not
+    ** methods: they stay out of the context's public methods) */
+    {"ctx_versions", ctx_versions},
+    {"ctx_certificate", ctx_certificate},
+    {"ctx_trust", ctx_trust},
+    {"ctx_verify", ctx_verify},
+    {"ctx_ciphers", ctx_ciphers},
+    {"ctx_alpn", ctx_alpn},
+    {"ctx_sni", ctx_sni},
+    {"ctx_options", ctx_options},
     {NULL, NULL}
   };
   l_setfuncs(L, funcs);

@@ -399,7 +399,8 @@ static void std_option(lua_State *L, int opts, const char *name,
       f->how = GV_SPAWN_FD;
       f->fd = (int)v;
     } else {
-      luaL_error(L, "bad value for option '%s'", name);
+      l_argerror(L, 2, SP_POPEN, lua_pushfstring(L, "option '%s': PIPE, "
+                 "DEVNULL, STDOUT, an fd or an open file expected", name));
     }
   } else {
     luaL_Stream *ls = luaL_testudata(L, -1, LUA_FILEHANDLE);
@@ -414,8 +415,8 @@ static void std_option(lua_State *L, int opts, const char *name,
       f->fd = sf->fd;
       f->reopen = 1;
     } else {
-      luaL_error(L, "bad value for option '%s' (PIPE, DEVNULL, STDOUT, an "
-                    "fd or an open file expected)", name);
+      l_argerror(L, 2, SP_POPEN, lua_pushfstring(L, "option '%s': PIPE, "
+                 "DEVNULL, STDOUT, an fd or an open file expected", name));
     }
   }
   lua_pop(L, 1);
@@ -434,12 +435,12 @@ static char **build_argv(lua_State *L, int args, int shell, int *argc) {
   }
   if (lua_type(L, args) == LUA_TTABLE) {
     lua_Integer len = luaL_len(L, args);
-    if (len < 1) luaL_argerror(L, 1, "empty argument list");
+    if (len < 1) l_argerror(L, 1, SP_POPEN, "empty argument list");
     for (lua_Integer i = 1; i <= len; i++) {
       lua_geti(L, args, i);
       if (!lua_isstring(L, -1))
-        luaL_error(L, "bad argument #1 to 'Popen' (element %d is a %s, "
-                      "string expected)", (int)i, luaL_typename(L, -1));
+        l_argerror(L, 1, SP_POPEN, lua_pushfstring(L, "element %d is a %s, "
+                   "string expected", (int)i, luaL_typename(L, -1)));
       lua_pushstring(L, lua_tostring(L, -1));
       lua_rawseti(L, keep, ++n);
       lua_pop(L, 1);
@@ -466,7 +467,8 @@ static char **build_envp(lua_State *L, int env) {
   lua_pushnil(L);
   while (lua_next(L, env)) {
     if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
-      luaL_error(L, "bad option 'env' (string keys and values expected)");
+      l_argerror(L, 2, SP_POPEN, "option 'env': string keys and values "
+                 "expected");
     lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
     lua_rawseti(L, keep, ++n);
     lua_pop(L, 1);
@@ -495,7 +497,8 @@ static int l_popen(lua_State *L) {
   std_option(L, opts, "stdout", &o.std[1]);
   std_option(L, opts, "stderr", &o.std[2]);
   if (o.std[0].how == GV_SPAWN_STDOUT || o.std[1].how == GV_SPAWN_STDOUT)
-    return luaL_error(L, "STDOUT is only valid for stderr");
+    return l_argerror(L, 2, SP_POPEN, "option 'stdin'/'stdout': STDOUT is only "
+                      "valid for stderr");
   lua_getfield(L, opts, "shell");
   int shell = lua_toboolean(L, -1);
   lua_getfield(L, opts, "cwd");
@@ -550,9 +553,9 @@ static int l_popen_call(lua_State *L) {
   lua_remove(L, 1);
   int t = lua_type(L, 1);
   if (t != LUA_TTABLE && t != LUA_TSTRING)
-    l_typeerror(L, 1, 1, "gevent.subprocess.Popen", "table or string");
+    l_typeerror(L, 1, 1, SP_POPEN, "table or string");
   if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2))
-    l_typeerror(L, 2, 2, "gevent.subprocess.Popen", "table");
+    l_typeerror(L, 2, 2, SP_POPEN, "table");
   return l_popen(L);
 }
 
@@ -714,7 +717,9 @@ static int comm_run(lua_State *L) {
     sp_file *f = comm_file(L, 6 + i);
     if (!f) continue;
     int r = comm_drain(L, f, 8 + i);
-    if (r == -2) return luaL_error(L, "communicate: %s", strerror(errno));
+    if (r == -2)
+      return luaL_error(L, "cannot read the child's output: %s",
+                        strerror(errno));
     if (r == -1) {
       fds[n] = f->fd;
       evs[n++] = POLLIN;
@@ -782,8 +787,7 @@ static int p_communicate(lua_State *L) {
   if (!lua_isnil(L, 2) && !comm_file(L, 5)) {
     sp_popen *p = lua_touserdata(L, 1);
     if (p->in_off == 0 && lua_isnil(L, 5))
-      return luaL_error(L, "communicate: input given but stdin is not a "
-                           "PIPE");
+      return luaL_argerror(L, 2, "input given but stdin is not a PIPE");
   }
   for (int i = 0; i < 2; i++) {
     const char *k = i ? "_err" : "_out";

@@ -722,8 +722,9 @@ static int l_pool_new(lua_State *L) {
   return 1;
 }
 
-/* pool:_submit(result, fn, ...): queues fn(...); result gets set(...) or
-** set_exception(err) in the hub. Arguments are copied now. */
+/* submit(pool, result, fn, ...): queues fn(...); result gets set(...) or
+** set_exception(err) in the hub. Arguments are copied now. A function of
+** the module (gevent.threadpool's spawn), not a method of the pool. */
 static int m_submit(lua_State *L) {
   tp_pool *p = pool_get(L, 1);
   luaL_checkany(L, 2);
@@ -896,7 +897,6 @@ static int l_sleep_job(lua_State *L) {
 /* ---- registration ------------------------------------------------------ */
 
 static const luaL_Reg pool_methods[] = {
-  {"_submit", m_submit},
   {"join", m_join},
   {"kill", m_kill},
   {NULL, NULL}
@@ -904,6 +904,7 @@ static const luaL_Reg pool_methods[] = {
 
 static const luaL_Reg funcs[] = {
   {"_new", l_pool_new},
+  {"submit", m_submit},
   {"_sleep_job", l_sleep_job},
   {NULL, NULL}
 };

@@ -127,8 +127,8 @@ double l_wait_timeout(lua_State *L, int idx, void **tmo) {
   return t;
 }
 
-double l_timeout_arg(lua_State *L, gv_greenlet *cur, int idx, int start,
-                     void **tmo) {
+double l_timeout_arg_slow(lua_State *L, gv_greenlet *cur, int idx,
+                          int start, void **tmo) {
   double t = start ? l_wait_timeout(L, idx, tmo) : l_opttimeout(L, idx, tmo);
   if (*tmo) cur->flags |= GV_F_CATCH;
   return t;

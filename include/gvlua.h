@@ -42,9 +42,11 @@ GVLUA_API lua_State *gvlua_newstate(void);
 GVLUA_API void gvlua_close(lua_State *L);
 
 /* Creates the hub for L's state on 'loop' (NULL: the hub makes its own
-** loop). Returns 0, or -1 if the state already has a hub on another loop.
-** Optional: the hub is created on first use otherwise. The application
-** keeps ownership of its loop and must outlive the lua_State. */
+** loop). Returns 0 (also when the state has a hub on this loop already),
+** or -1 if the state already has a hub on another loop; raises a Lua error
+** if the hub cannot be made (no memory, no libev loop). Optional: the hub
+** is created on first use otherwise. The application keeps ownership of
+** its loop, which must outlive the lua_State. */
 GVLUA_API int gvlua_open(lua_State *L, struct ev_loop *loop);
 
 /* The libev loop the hub of L runs on (creating the hub if needed). */

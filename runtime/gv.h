@@ -400,8 +400,12 @@ int gv_can_yield(gv_hub *hub, lua_State *L);
 ** greenlet's timer, whose expiry wakes it with GV_WAKE_TIMEOUT (gv_wake
 ** stops the timer however the wait ends). Every "wait for X or a timeout"
 ** primitive blocks through here. Switches greenlets; raises as gv_block. */
-int gv_block_timeout(gv_hub *hub, lua_State *L, double timeout,
-                     lua_KContext ctx, gv_kfunction k);
+void gv__arm_timeout(gv_hub *hub, double timeout); /* sched.c */
+static inline int gv_block_timeout(gv_hub *hub, lua_State *L, double timeout,
+                                   lua_KContext ctx, gv_kfunction k) {
+  if (timeout >= 0) gv__arm_timeout(hub, timeout);
+  return gv_block(hub, L, ctx, k);
+}
 /* Checks that L's greenlet may block here; raises a Lua error if not.
 ** Returns the current greenlet. */
 gv_greenlet *gv_check_block(gv_hub *hub, lua_State *L);
@@ -503,7 +507,16 @@ static inline int gv_fd_events(const gv_greenlet *g) {
 /* Makes the current greenlet's coming wait on fd (gv_wait_fd or
 ** gv_fdwatch_wait, called next) one that gv_fd_cancel can end: a socket
 ** about to be closed wakes its waiters first. Uses g->cancel. */
-void gv_fd_cancelable(gv_hub *hub, gv_greenlet *g, int fd);
+void gv__fd_cancelable(gv_hub *hub, gv_greenlet *g, int fd);  /* io.c */
+void gv__fdw_cancel(gv_greenlet *g);                           /* io.c */
+static inline void gv_fd_cancelable(gv_hub *hub, gv_greenlet *g, int fd) {
+  if (fd >= 0 && (size_t)fd < hub->fdw_cap) { /* the common case, inline */
+    hub->fdw[fd]++;
+    g->cancel = gv__fdw_cancel;
+  } else {
+    gv__fd_cancelable(hub, g, fd);
+  }
+}
 /* Wakes the greenlets in a cancelable wait on fd (they see GV_FD_CLOSED);
 ** returns how many. Call before closing fd. Only schedules. */
 int gv_fd_cancel(gv_hub *hub, int fd);

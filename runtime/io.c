@@ -126,21 +126,21 @@ static void fdw_add(gv_hub *hub, int fd, int d) {
   hub->fdw[fd] += d;
 }
 
-static void fdw_cancel(gv_greenlet *g) {
+void gv__fdw_cancel(gv_greenlet *g) {
   gv_hub *hub = g->hub;
   int fd = g->waiting_fd;
   if (fd >= 0 && (size_t)fd < hub->fdw_cap && hub->fdw[fd] > 0)
     hub->fdw[fd]--;
 }
 
-void gv_fd_cancelable(gv_hub *hub, gv_greenlet *g, int fd) {
+void gv__fd_cancelable(gv_hub *hub, gv_greenlet *g, int fd) {
   if (fd < 0) return;
   fdw_add(hub, fd, 1);
-  g->cancel = fdw_cancel;
+  g->cancel = gv__fdw_cancel;
 }
 
 static int wake_closed(gv_greenlet *g, int fd) {
-  if (g->state != GV_BLOCKED || g->cancel != fdw_cancel ||
+  if (g->state != GV_BLOCKED || g->cancel != gv__fdw_cancel ||
       g->waiting_fd != fd)
     return 0;
   gv_wake(g, GV_WAKE_NORMAL);

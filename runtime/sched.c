@@ -450,13 +450,9 @@ static void block_timed_out(gv_hub *hub, gv_timer *t) {
   gv_wake(gv_container_of(t, gv_greenlet, timer), GV_WAKE_TIMEOUT);
 }
 
-int gv_block_timeout(gv_hub *hub, lua_State *L, double timeout,
-                     lua_KContext ctx, gv_kfunction k) {
-  if (timeout >= 0) {
-    gv__update_now(hub);
-    gv_timer_start(hub, &hub->current->timer, timeout, block_timed_out);
-  }
-  return gv_block(hub, L, ctx, k);
+void gv__arm_timeout(gv_hub *hub, double timeout) {
+  gv__update_now(hub);
+  gv_timer_start(hub, &hub->current->timer, timeout, block_timed_out);
 }
 
 int gv_block_here(gv_hub *hub, lua_State *L) {

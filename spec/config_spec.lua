@@ -46,9 +46,9 @@ describe("gevent.config", function()
       "bad value for 'gevent.config.monitor_thread' (boolean expected, got "
       .. "table)")
     assert.has_error(function() config.nosuch = 1 end,
-      "gevent.config has no setting 'nosuch'")
+      "'gevent.config' has no setting 'nosuch'")
     assert.has_error(function() return config.nosuch end,
-      "gevent.config has no setting 'nosuch'")
+      "'gevent.config' has no setting 'nosuch'")
     assert.are.equal(0.1, config.max_blocking_time) -- unchanged
   end)
 

@@ -96,3 +96,63 @@ describe("wait and iwait", function()
     assert.is_true(done)
   end)
 end)
+
+describe("the public modules", function()
+  -- Names starting with '_' that are public all the same: LuaSocket's
+  -- module fields, gevent's (Python's) os._exit and RLock._is_owned, and
+  -- Greenlet's _run, the body a subclass defines.
+  local FOREIGN = {_VERSION = true, _SETSIZE = true, _DATAGRAMSIZE = true,
+                   _SOCKETINVALID = true, _exit = true, _is_owned = true,
+                   _run = true}
+
+  local function modules()
+    local init = assert(package.searchpath("gevent", package.path))
+    local dir = init:match("^(.*)/[^/]*$")
+    local out = {"gevent"}
+    local ls = assert(io.popen("ls '" .. dir .. "'"))
+    for f in ls:lines() do
+      local name = f:match("^([%w]+)%.lua$") -- private ones start with '_'
+      if name and name ~= "init" then out[#out + 1] = "gevent." .. name end
+    end
+    ls:close()
+    return out
+  end
+
+  -- The private entries of t, its tables and their method tables.
+  local function private_entries(t, path, out, seen)
+    if seen[t] then return end
+    seen[t] = true
+    for k, v in pairs(t) do
+      if type(k) == "string" and k:match("^_[^_]") and not FOREIGN[k] then
+        out[#out + 1] = path .. "." .. k
+      end
+      if type(k) == "string" and not k:match("^__") and type(v) == "table" then
+        private_entries(v, path .. "." .. k, out, seen)
+      end
+    end
+    local mt = getmetatable(t)
+    if type(mt) == "table" and type(mt.__index) == "table" then
+      private_entries(mt.__index, path, out, seen)
+    end
+  end
+
+  it("hold no private entries (helpers live in private modules)", function()
+    local found, seen = {}, {}
+    local list = modules()
+    assert.is_true(#list > 15)
+    for _, name in ipairs(list) do
+      private_entries(require(name), name, found, seen)
+    end
+    -- the methods of the C types
+    for name, mt in pairs(debug.getregistry()) do
+      if type(name) == "string" and name:match("^gevent%.") and
+         type(mt) == "table" then
+        for _, t in ipairs{mt.__index, mt.__methods} do
+          if type(t) == "table" then private_entries(t, name, found, seen) end
+        end
+      end
+    end
+    table.sort(found)
+    assert.are.same({}, found)
+  end)
+end)

@@ -328,7 +328,17 @@ describe("gevent.http", function()
 
   it("rejects misuse with clear errors", function()
     assert.has_error(function() http.HTTPServer({"127.0.0.1", 0}, 42) end,
-      "bad argument #2 to 'HTTPServer' (function expected, got number)")
+      "bad argument #2 to 'gevent.http.HTTPServer' (function expected, got "
+      .. "number)")
+    assert.has_error(function()
+      http.HTTPServer({"127.0.0.1", 0}, function() end, {workers = 0})
+    end, "bad argument #3 to 'gevent.http.HTTPServer' (workers must be a "
+         .. "positive integer)")
+    local wsrv = http.HTTPServer({"127.0.0.1", 0}, function() end, {workers = 2})
+    local ok, e = pcall(function() wsrv:start() end)
+    assert.is_false(ok)
+    assert.matches("^[^:]*http_spec.lua:%d+: a server with workers runs with "
+                   .. "serve_forever, not start$", e)
     local port, err
     srv, port = H.serve(function(req, res)
       local _, e = pcall(res.start, res, 99)

@@ -165,7 +165,15 @@ describe("gevent.httpclient", function()
     assert.equal("hello", c2:get("/").body)
     c:close()
     assert.has_error(function() client.HTTPClient(42) end,
-      "bad argument #1 to 'HTTPClient' (string expected, got number)")
+      "bad argument #1 to 'gevent.httpclient.HTTPClient' (string expected, "
+      .. "got number)")
+    local ok, e = pcall(client.HTTPClient.from_url, "ftp://x/")
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'gevent.httpclient.HTTPClient.from_url' %(",
+                   e)
+    assert.has_error(function() client.socket_http.request(42) end,
+      "bad argument #1 to 'gevent.httpclient.socket_http.request' (url or "
+      .. "request table expected, got number)")
   end)
 
   it("has socket.http's request", function()

@@ -101,7 +101,8 @@ describe("gevent.local", function()
     gevent.joinall(gs)
     assert.same({ 2, 3, 4 }, res)
     assert.equal(3, calls)
-    assert.has_error(function() Local(42) end)
+    assert.has_error(function() Local(42) end,
+      "bad argument #1 to 'gevent.local.Local' (function expected, got number)")
   end)
 
   it("# is the current greenlet's array length", function()

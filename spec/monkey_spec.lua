@@ -77,7 +77,12 @@ describe("gevent.monkey", function()
     assert.are.equal(ORIG.connect, monkey.get_original("socket", "connect"))
     assert.are.equal(ORIG.execute, monkey.get_original("os", "execute"))
     assert.is_false(monkey.is_object_patched("socket", "connect"))
-    assert.has_error(function() monkey.get_original("no.such.module", "x") end)
+    assert.has_error(function() monkey.get_original("no.such.module", "x") end,
+      "bad argument #1 to 'gevent.monkey.get_original' (no module named "
+      .. "'no.such.module')")
+    assert.has_error(function() monkey.get_original(nil, "x") end,
+      "bad argument #1 to 'gevent.monkey.get_original' (string expected, got "
+      .. "no value)")
   end)
 
   it("makes sockets created and modules required before patch_socket cooperate", function()
@@ -383,7 +388,11 @@ describe("gevent.monkey", function()
     for _, n in ipairs{"socket", "dns", "select", "time", "os"} do
       assert.is_true(monkey.is_patched(n), n)
     end
-    assert.has_error(function() monkey.patch_all({sockets = false}) end)
+    assert.has_error(function() monkey.patch_all({sockets = false}) end,
+      "bad argument #1 to 'gevent.monkey.patch_all' (unknown option 'sockets')")
+    assert.has_error(function() monkey.patch_all(1) end,
+      "bad argument #1 to 'gevent.monkey.patch_all' (table expected, got "
+      .. "number)")
     local DELAY, N = 0.2, 5
     local active, most = 0, 0
     local server = StreamServer({"127.0.0.1", 0}, function(sock)

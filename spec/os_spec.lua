@@ -138,7 +138,7 @@ describe("gevent.fork", function()
               c:send(me .. "\n")
               c:close()
             end)
-          elseif not gos._wait(server:getfd(), "r", 0.5) then
+          elseif not require("gevent.socket").wait_read(server:getfd(), 0.5) then
             break
           end
         end

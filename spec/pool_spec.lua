@@ -420,9 +420,13 @@ describe("gevent.pool", function()
   describe("Pool", function()
     it("rejects bad sizes", function()
       assert.has_error(function() Pool(-1) end,
-        "bad argument #1 to 'Pool' (size must not be negative: -1)")
-      assert.has_error(function() Pool("big") end)
-      assert.has_error(function() Pool(1.5) end)
+        "bad argument #1 to 'gevent.pool.Pool' (size must not be negative: -1)")
+      assert.has_error(function() Pool("big") end,
+        "bad argument #1 to 'gevent.pool.Pool' (integer expected, got string)")
+      assert.has_error(function() Pool(1.5) end,
+        "bad argument #1 to 'gevent.pool.Pool' (integer expected, got float)")
+      assert.has_error(function() Group(42) end,
+        "bad argument #1 to 'gevent.pool.Group' (table expected, got number)")
       assert.equal(2, Pool(2.0).size)
     end)
 

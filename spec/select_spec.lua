@@ -92,13 +92,29 @@ describe("gevent.select", function()
     c:close(); s:close()
   end)
 
-  it("raises on bad entries", function()
-    assert.has_error(function() gselect.select({{}}, {}, {}, 0) end)
+  it("raises on bad entries, naming the argument and the entry", function()
+    local function err_of(...)
+      local ok, e = pcall(gselect.select, ...)
+      assert.is_false(ok)
+      return e
+    end
+    assert.matches("^bad argument #1 to 'gevent.select.select' %(entry 1: "
+                   .. "file descriptor or object with getfd expected, got "
+                   .. "table%)$", err_of({{}}, {}, {}, 0))
     local c, s = pair()
     s:close()
-    assert.has_error(function() gselect.select({s}, {}, {}, 0) end)
+    assert.matches("^bad argument #2 to 'gevent.select.select' %(entry 1 is "
+                   .. "a negative file descriptor", err_of({}, {s}, {}, 0))
     c:close()
-    assert.has_error(function() gselect.select({}, {}, {}) end)
+    assert.matches("^bad argument #4 to 'gevent.select.select' %(nothing to "
+                   .. "wait for and no timeout: it would block forever%)$",
+                   err_of({}, {}, {}))
+    assert.matches("^bad argument #3 to 'gevent.select.select' %(timeout "
+                   .. "must be non%-negative%)$", err_of({}, {}, -1))
+    -- the position is the caller's
+    local ok, e = pcall(function() gselect.select({"x"}, {}, {}, 0) end)
+    assert.is_false(ok)
+    assert.matches("^[^:]*select_spec.lua:%d+: bad argument #1", e)
   end)
 
   it("has no FD_SETSIZE cap", function()
@@ -146,7 +162,13 @@ describe("gevent.select.poll", function()
     p:modify(s, gselect.POLLIN | gselect.POLLOUT)
     r = p:poll(0)
     assert.are.equal(gselect.POLLIN | gselect.POLLOUT, r[1][2])
-    assert.has_error(function() p:unregister(12345) end)
+    assert.has_error(function() p:unregister(12345) end,
+      "bad argument #1 to 'unregister' (fd 12345 is not registered)")
+    assert.has_error(function() p:modify(12345) end,
+      "bad argument #1 to 'modify' (fd 12345 is not registered)")
+    assert.has_error(function() gselect.poll():poll() end,
+      "bad argument #1 to 'poll' (nothing registered and no timeout: it "
+      .. "would block forever)")
     -- a hang-up
     s:receive(1)
     p:modify(s, gselect.POLLIN)

@@ -212,8 +212,21 @@ describe("gevent.server.StreamServer", function()
     -- without it the port is taken
     local c = StreamServer({"127.0.0.1", 0}, echo):start()
     local d = StreamServer({"127.0.0.1", c.address[2]}, echo)
-    assert.has_error(function() d:start() end)
+    local ok, err = pcall(function() d:start() end)
+    assert.is_false(ok)
+    assert.matches("^[^:]*server_spec.lua:%d+: cannot listen on 127%.0%.0%.1:"
+                   .. c.address[2] .. ": address already in use$", err)
     c:stop()
+  end)
+
+  it("names itself in argument errors", function()
+    assert.has_error(function() StreamServer("nowhere", echo) end,
+      "bad argument #1 to 'gevent.server.StreamServer' ({host, port} or "
+      .. "\"host:port\" expected, got 'nowhere')")
+    assert.has_error(function()
+      require("gevent.server").DatagramServer(42, echo)
+    end, "bad argument #1 to 'gevent.server.DatagramServer' ({host, port} "
+         .. "or \"host:port\" expected, got number)")
   end)
 
   it("can be subclassed with a handle method", function()
@@ -271,8 +284,8 @@ describe("StreamServer with ssl", function()
     assert.has_error(function()
       StreamServer({"127.0.0.1", 0}, tls_echo, {ssl = {
         certificate = "/nonexistent.pem"}})
-    end, "StreamServer: error loading certificate '/nonexistent.pem': "
-         .. "No such file or directory")
+    end, "bad argument #3 to 'gevent.server.StreamServer' (ssl option: error "
+         .. "loading certificate '/nonexistent.pem': No such file or directory)")
   end)
 
   it("survives hostile handshakes, many at once, while a good one completes",

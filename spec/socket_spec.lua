@@ -2,6 +2,7 @@
 -- greenlet. 127.0.0.1 only; every wait is bounded.
 local gevent = require "gevent"
 local socket = require "gevent.socket"
+local socket_internal = require "gevent._socket" -- gevent's own helpers
 local core = require("gvlua").socket
 local dnscore = require("gvlua").dns
 local poolcore = require("gvlua").threadpool
@@ -42,9 +43,40 @@ describe("gevent.socket", function()
                        "gettime", "try", "newtry", "protect", "skip", "sink",
                        "source", "create_connection", "wait_read",
                        "wait_write", "wait_readwrite", "getaddrinfo",
-                       "gethostbyname", "_cooperative_methods"} do
+                       "gethostbyname"} do
       assert.is_not_nil(socket[k], k)
     end
+    -- gevent's own helpers are in the private gevent._socket
+    assert.is_nil(socket._cooperative_methods)
+    assert.is_function(socket_internal.cooperative_methods)
+  end)
+
+  it("raises argument errors in Lua's voice, naming the function", function()
+    assert.has_error(function() socket.wrap({}) end,
+      "bad argument #1 to 'gevent.socket.wrap' (LuaSocket socket expected, "
+      .. "got table)")
+    assert.has_error(function() socket.connect(nil, 80) end,
+      "bad argument #1 to 'gevent.socket.connect' (string expected, got no "
+      .. "value)")
+    assert.has_error(function() socket.create_connection("nowhere") end,
+      "bad argument #1 to 'gevent.socket.create_connection' ({host, port} or "
+      .. "\"host:port\" expected, got 'nowhere')")
+    assert.has_error(function()
+      socket.create_connection({"127.0.0.1", 1}, 1, 42)
+    end, "bad argument #3 to 'gevent.socket.create_connection' ({host, port} "
+         .. "or \"host:port\" expected, got number)")
+    assert.has_error(function() socket.select({}, {}) end,
+      "bad argument #3 to 'gevent.socket.select' (nothing to wait for and no "
+      .. "timeout: it would block forever)")
+    assert.has_error(function() socket.dns.getaddrinfo(1) end,
+      "bad argument #1 to 'gevent.socket.dns.getaddrinfo' (string expected, "
+      .. "got number)")
+    local u = socket.udp()
+    assert.has_error(function() u:settimeout({}) end,
+      "bad argument #1 to 'settimeout' (number expected, got table)")
+    assert.has_error(function() u:settimeout(1, "x") end,
+      "bad argument #2 to 'settimeout' (invalid timeout mode)")
+    u:close()
     for _, k in ipairs{"toip", "tohostname", "getaddrinfo", "getnameinfo",
                        "gethostname"} do
       assert.is_function(socket.dns[k], k)
@@ -785,7 +817,7 @@ describe("gevent.socket", function()
   it("gives monkey patching cooperative methods for LuaSocket's classes", function()
     local reg = debug.getregistry()
     local orig = reg["tcp{client}"].__index
-    local coop = socket._cooperative_methods(orig)
+    local coop = socket_internal.cooperative_methods(orig)
     for k, v in pairs(orig) do
       assert.are.equal(type(v), type(coop[k]), k)
     end
@@ -794,7 +826,7 @@ describe("gevent.socket", function()
     -- twice: wraps the originals, not the wrappers
     local patched = setmetatable({}, {__index = orig})
     patched.receive = coop.receive
-    local coop2 = socket._cooperative_methods(patched)
+    local coop2 = socket_internal.cooperative_methods(patched)
     assert.are_not.equal(coop.receive, coop2.receive)
     -- used on a raw LuaSocket object
     local c, s = pair()
@@ -821,9 +853,9 @@ describe("gevent.socket", function()
         sock:send("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello")
       end):start()
     local made_before = ls.tcp() -- made before patching: cooperates too
-    local unpatch = socket._patch_luasocket()
+    local unpatch = socket_internal.patch_luasocket()
     assert.are_not.equal(before, reg["tcp{client}"].__index.receive)
-    local again = socket._patch_luasocket() -- idempotent
+    local again = socket_internal.patch_luasocket() -- idempotent
     again()
     local t = ticker(0.002)
     local bodies = {}
@@ -1048,7 +1080,7 @@ describe("create_connection with several addresses", function()
       c:close()
     end)
     local t0 = mono()
-    local c, err = socket._connect_any({"::1", "127.0.0.1"}, port, 10)
+    local c, err = socket_internal.connect_any({"::1", "127.0.0.1"}, port, 10)
     local took = mono() - t0
     assert.is_truthy(c, err)
     assert.equal("127.0.0.1", (c:getpeername()))
@@ -1067,12 +1099,12 @@ describe("create_connection with several addresses", function()
     local _, port = l:getsockname()
     local saved = socket.happy_eyeballs_delay
     socket.happy_eyeballs_delay = 30   -- only a refusal can move it on
-    local c, err = socket._connect_any({"::1", "127.0.0.1"}, tonumber(port), 5)
+    local c, err = socket_internal.connect_any({"::1", "127.0.0.1"}, tonumber(port), 5)
     socket.happy_eyeballs_delay = saved
     assert.is_truthy(c, err)
     c:close()
     l:close()
-    local r, e = socket._connect_any({"::1", "127.0.0.1"}, 1, 5)
+    local r, e = socket_internal.connect_any({"::1", "127.0.0.1"}, 1, 5)
     assert.is_nil(r)
     assert.equal("connection refused", e)
   end)
@@ -1093,7 +1125,7 @@ describe("create_connection with several addresses", function()
       return n
     end
     local bh, filler, port = blackhole6()
-    local g = gevent.spawn(socket._connect_any, {"::1", "::1"}, port, 10)
+    local g = gevent.spawn(socket_internal.connect_any, {"::1", "::1"}, port, 10)
     gevent.sleep(socket.happy_eyeballs_delay + 0.3)  -- both started, stuck
     assert.equal(2, connecting(port))
     g:kill()

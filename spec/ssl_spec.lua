@@ -45,9 +45,24 @@ describe("gevent.ssl", function()
   describe("newcontext", function()
     it("checks its arguments and reports files it cannot load", function()
       assert.has_error(function() ssl.newcontext(42) end,
-        "bad argument #1 to 'newcontext' (table expected, got number)")
+        "bad argument #1 to 'gevent.ssl.newcontext' (table expected, got number)")
       assert.has_error(function() ssl.newcontext{mode = "both"} end,
-        "bad argument #1 to 'newcontext' (invalid mode 'both')")
+        "bad argument #1 to 'gevent.ssl.newcontext' (invalid mode 'both')")
+      assert.has_error(function() ssl.newcontext{verify = 1} end,
+        "bad argument #1 to 'gevent.ssl.newcontext' ('verify' must be a "
+        .. "string or a list)")
+      assert.has_error(function() ssl.newcontext{alpn = {"h2", 2}} end,
+        "bad argument #1 to 'gevent.ssl.newcontext' ('alpn' names must be "
+        .. "strings)")
+      -- the position is the caller's, also for checks made further in
+      local ok, e = pcall(function() ssl.newcontext{verify = {"x"}} end)
+      assert.is_false(ok)
+      assert.matches("^[^:]*ssl_spec.lua:%d+: bad argument #1 to "
+                     .. "'gevent.ssl.newcontext' %(unknown verify flag 'x'%)$", e)
+      ok, e = pcall(function() ssl.wrap(false, {}) end)
+      assert.is_false(ok)
+      assert.matches("^[^:]*ssl_spec.lua:%d+: bad argument #1 to "
+                     .. "'gevent.ssl.wrap' %(socket expected, got boolean%)$", e)
       local ctx, err = ssl.newcontext{mode = "server",
                                       certificate = "/nonexistent.pem"}
       assert.is_nil(ctx)

@@ -107,6 +107,8 @@ describe("gevent.subprocess.Popen", function()
     assert.are.equal("out\nerr\n", out)
     local p = Popen({"sh", "-c", "echo out; echo err >&2; cat"},
                     {stdin = DEVNULL, stdout = DEVNULL, stderr = PIPE})
+    assert.has_error(function() p:communicate("x") end,
+      "bad argument #1 to 'communicate' (input given but stdin is not a PIPE)")
     local o, e = p:communicate()
     assert.is_nil(o)
     assert.are.equal("err\n", e)
@@ -168,7 +170,17 @@ describe("gevent.subprocess.Popen", function()
     ok, err = pcall(Popen, {"true"}, {cwd = "/nonexistent-dir"})
     assert.is_false(ok)
     assert.matches("nonexistent%-dir", err)
-    assert.has_error(function() Popen({"true"}, {stdout = "bogus"}) end)
+    assert.has_error(function() Popen({"true"}, {stdout = "bogus"}) end,
+      "bad argument #2 to 'gevent.subprocess.Popen' (option 'stdout': PIPE, "
+      .. "DEVNULL, STDOUT, an fd or an open file expected)")
+    assert.has_error(function() Popen({}) end,
+      "bad argument #1 to 'gevent.subprocess.Popen' (empty argument list)")
+    assert.has_error(function() Popen({"true", {}}) end,
+      "bad argument #1 to 'gevent.subprocess.Popen' (element 2 is a table, "
+      .. "string expected)")
+    assert.has_error(function() Popen({"true"}, {stdin = sp.STDOUT}) end,
+      "bad argument #2 to 'gevent.subprocess.Popen' (option 'stdin'/'stdout': "
+      .. "STDOUT is only valid for stderr)")
   end)
 
   it("communicate(input, timeout) raises TimeoutExpired and keeps the data", function()
@@ -316,8 +328,18 @@ describe("run, call, check_call, check_output", function()
     assert.is_true(sp.CalledProcessError:is(err))
     assert.are.equal(2, err.returncode)
     assert.are.equal("out\n", err.output)
-    assert.are.equal("CalledProcessError: Command 'sh -c echo out; exit 2' returned non-zero exit status 2.",
+    assert.are.equal("CalledProcessError: Command 'sh -c echo out; exit 2' returned non-zero exit status 2",
                      tostring(err))
+    assert.has_error(function() sp.run({"true"}, {input = "x", stdin = PIPE}) end,
+      "bad argument #2 to 'gevent.subprocess.run' (stdin and input may not "
+      .. "both be given)")
+    assert.has_error(function()
+      sp.run({"true"}, {capture_output = true, stdout = PIPE})
+    end, "bad argument #2 to 'gevent.subprocess.run' (stdout and stderr may "
+         .. "not be given with capture_output)")
+    assert.has_error(function() sp.check_output({"true"}, {stdout = PIPE}) end,
+      "bad argument #2 to 'gevent.subprocess.check_output' (stdout may not be "
+      .. "given: check_output captures it)")
   end)
 
   it("run with timeout kills the child and raises TimeoutExpired", function()

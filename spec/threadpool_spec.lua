@@ -105,6 +105,8 @@ describe("gevent.threadpool.ThreadPool", function()
   end)
 
   it("refuses userdata, threads and C functions with the value's path", function()
+    assert.has_error(function() pool:spawn(42) end,
+      "bad argument #1 to 'spawn' (function expected, got number)")
     local ok, err = pcall(pool.spawn, pool, function() end, {conn = {sock = io.tmpfile()}})
     assert.is_false(ok)
     assert.matches("cannot copy userdata at argument 1%.conn%.sock to a worker thread", err)

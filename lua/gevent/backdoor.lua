@@ -35,7 +35,8 @@ end
 -- A listening Unix socket at 'path' (a stale socket file is replaced).
 local function listen_unix(path)
   if not socket.unix then
-    error("gevent.backdoor: Unix sockets need LuaSocket's socket.unix", 3)
+    error("bad argument #1 to 'gevent.backdoor.BackdoorServer' (a Unix "
+          .. "socket path needs LuaSocket's socket.unix)", 3)
   end
   local s = assert(socket.unix())
   local ok, err = s:bind(path)
@@ -47,7 +48,7 @@ local function listen_unix(path)
   if ok then ok, err = s:listen(16) end
   if not ok then
     s:close()
-    error(("gevent.backdoor: cannot listen on %s: %s"):format(path, err), 3)
+    error(("cannot listen on %s: %s"):format(path, err), 3)
   end
   return s
 end

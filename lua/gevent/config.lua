@@ -85,13 +85,13 @@ end
 local config = setmetatable({}, {
   __index = function(_, k)
     if SETTINGS[k] == nil then
-      error(("gevent.config has no setting '%s'"):format(tostring(k)), 2)
+      error(("'gevent.config' has no setting '%s'"):format(tostring(k)), 2)
     end
     return values[k]
   end,
   __newindex = function(_, k, v)
     if SETTINGS[k] == nil then
-      error(("gevent.config has no setting '%s'"):format(tostring(k)), 2)
+      error(("'gevent.config' has no setting '%s'"):format(tostring(k)), 2)
     end
     local old = values[k]
     values[k] = check(k, v)

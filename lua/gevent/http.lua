@@ -66,12 +66,12 @@ local function new(cls, listener, handler, opts)
   end
   opts = opts or {}
   if type(opts) ~= "table" then
-    error("bad argument #3 to 'HTTPServer' (table expected, got " ..
+    error("bad argument #3 to 'gevent.http.HTTPServer' (table expected, got " ..
           type(opts) .. ")", 2)
   end
   if type(handler) ~= "function" and
      not (getmetatable(handler) or {}).__call then
-    error("bad argument #2 to 'HTTPServer' (function expected, got " ..
+    error("bad argument #2 to 'gevent.http.HTTPServer' (function expected, got " ..
           type(handler) .. ")", 2)
   end
   local sopts = {}
@@ -83,7 +83,8 @@ local function new(cls, listener, handler, opts)
   if opts.workers ~= nil then
     local n = math.tointeger(opts.workers)
     if not n or n < 1 then
-      error("bad argument #3 to 'HTTPServer' (workers must be a positive integer)", 2)
+      error("bad argument #3 to 'gevent.http.HTTPServer' (workers must be a "
+            .. "positive integer)", 2)
     end
     self.workers = n
   end
@@ -164,13 +165,15 @@ local function supervise(self, n)
   -- hold the port (bound, not listening: it takes no connections) so that
   -- port 0 picks one port for all workers
   local host, port = self.address[1], self.address[2]
-  local hold = assert(socket.tcp4())
+  local hold, err = socket.tcp4()
+  if not hold then error("cannot make a socket: " .. tostring(err), 3) end
   hold:setoption("reuseaddr", true)
-  assert(hold:setoption("reuseport", true))
-  local ok, err = hold:bind(host, port)
+  local ok
+  ok, err = hold:setoption("reuseport", true)
+  if ok then ok, err = hold:bind(host, port) end
   if not ok then
     hold:close()
-    error(("HTTPServer: cannot bind %s:%s: %s"):format(host, port, err), 3)
+    error(("cannot bind %s:%s: %s"):format(host, port, err), 3)
   end
   local h, p = hold:getsockname()
   self.address = {h, tonumber(p)}
@@ -274,7 +277,7 @@ end
 --- With workers, the server runs in the worker processes only.
 function HTTPServer:start()
   if rawget(self, "workers") then
-    error("HTTPServer:start: a server with workers runs with serve_forever()", 2)
+    error("a server with workers runs with serve_forever, not start", 2)
   end
   return StreamServer.start(self)
 end

@@ -418,25 +418,8 @@ local function options(o)
   return r
 end
 
---- request(url, body, opts) -> response | nil, err. opts: method (default
--- GET, POST with a body), headers, connection_timeout, network_timeout
--- (each wait), timeout (both, and the whole request), max_redirects
--- (default 5; 0: none), stream (the body is left to response.read()),
--- proxy (a URL, or false: none; default from the environment), ca_certs,
--- insecure (no certificate check). response: status, reason,
--- version, headers (lower-case names), body, url (after redirects).
-function M.request(url, body, opts)
-  if type(body) == "table" and opts == nil and getmetatable(body) == nil then
-    body, opts = nil, body
-  end
-  local o = options(opts)
-  local u, e = parse_url(url)
-  if not u then return nil, e end
-  return M._request(u, body, o)
-end
-
 -- request() on a parsed URL u with merged options o (HTTPClient's path).
-function M._request(u, body, o)
+local function request_url(u, body, o)
   local method = (o.method or (body ~= nil and "POST" or "GET")):upper()
   local function follow()
     local max = o.max_redirects or M.max_redirects
@@ -479,6 +462,23 @@ function M._request(u, body, o)
   return r, err
 end
 
+--- request(url, body, opts) -> response | nil, err. opts: method (default
+-- GET, POST with a body), headers, connection_timeout, network_timeout
+-- (each wait), timeout (both, and the whole request), max_redirects
+-- (default 5; 0: none), stream (the body is left to response.read()),
+-- proxy (a URL, or false: none; default from the environment), ca_certs,
+-- insecure (no certificate check). response: status, reason,
+-- version, headers (lower-case names), body, url (after redirects).
+function M.request(url, body, opts)
+  if type(body) == "table" and opts == nil and getmetatable(body) == nil then
+    body, opts = nil, body
+  end
+  local o = options(opts)
+  local u, e = parse_url(url)
+  if not u then return nil, e end
+  return request_url(u, body, o)
+end
+
 ---------------------------------------------------------------------------
 -- HTTPClient (geventhttpclient's shape)
 ---------------------------------------------------------------------------
@@ -492,7 +492,7 @@ M.HTTPClient = HTTPClient
 -- for HTTPS), headers (sent with every request), and request()'s options.
 local function new_client(_, host, port, opts)
   if type(host) ~= "string" then
-    error("bad argument #1 to 'HTTPClient' (string expected, got " ..
+    error("bad argument #1 to 'gevent.httpclient.HTTPClient' (string expected, got " ..
           type(host) .. ")", 2)
   end
   opts = opts or {}
@@ -506,7 +506,10 @@ setmetatable(HTTPClient, {__call = new_client})
 --- HTTPClient.from_url(url, opts)
 function HTTPClient.from_url(url, opts)
   local u, err = parse_url(url)
-  if not u then error("bad argument #1 to 'from_url' (" .. err .. ")", 2) end
+  if not u then
+    error("bad argument #1 to 'gevent.httpclient.HTTPClient.from_url' ("
+          .. err .. ")", 2)
+  end
   opts = opts or {}
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
@@ -532,8 +535,8 @@ function HTTPClient:request(method, path, body, headers)
     for k, v in pairs(headers) do h[k] = v end
   end
   local ro = setmetatable({method = method, headers = h}, self._mt)
-  return M._request({scheme = self.scheme, host = self.host, port = self.port,
-                     target = path or "/"}, body, ro)
+  return request_url({scheme = self.scheme, host = self.host,
+                      port = self.port, target = path or "/"}, body, ro)
 end
 
 function HTTPClient:get(path, headers) return self:request("GET", path, nil, headers) end
@@ -567,7 +570,8 @@ function socket_http.request(reqt, body)
   local simple = type(reqt) == "string"
   local t = simple and {url = reqt} or reqt
   if type(t) ~= "table" or not t.url then
-    error("bad argument #1 to 'request' (url or request table expected)", 2)
+    error("bad argument #1 to 'gevent.httpclient.socket_http.request' (url "
+          .. "or request table expected, got " .. type(reqt) .. ")", 2)
   end
   local src = t.source
   if simple and body ~= nil then
@@ -579,7 +583,8 @@ function socket_http.request(reqt, body)
              headers = t.headers, timeout = socket_http.TIMEOUT,
              max_redirects = (t.redirect == false) and 0 or M.max_redirects}
   if t.proxy or socket_http.PROXY then
-    error("socket_http: set http_proxy instead of proxy", 2)
+    error("bad argument #1 to 'gevent.httpclient.socket_http.request' "
+          .. "(proxy is not supported: set http_proxy instead)", 2)
   end
   local r, err = M.request(t.url, src, o)
   if not r then return nil, err end

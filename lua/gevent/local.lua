@@ -70,7 +70,7 @@ end
 --- (what gevent's local subclasses do in __init__).
 function M.Local(init)
   if init ~= nil and type(init) ~= "function" then
-    error(("bad argument #1 to 'Local' (function expected, got %s)")
+    error(("bad argument #1 to 'gevent.local.Local' (function expected, got %s)")
       :format(type(init)), 2)
   end
   local self = {}

@@ -41,6 +41,7 @@
 -- before the patch (local sleep = socket.sleep) keeps the original, as with
 -- gevent's `from time import sleep`.
 local gsock = require "gevent.socket"
+local gsock_internal = require "gevent._socket"
 local subprocess = require "gevent.subprocess"
 local core = require "gvlua"
 local sc = require "socket.core"
@@ -90,7 +91,9 @@ local aliases = {["socket.core"] = "socket", time = "socket",
 -- name may be a list of names: a list of values is returned.
 function M.get_original(module_name, name)
   if type(module_name) ~= "string" then
-    error("bad argument #1 to 'get_original' (string expected)", 2)
+    error("bad argument #1 to 'gevent.monkey.get_original' (string "
+          .. "expected, got " .. (module_name == nil and "no value"
+          or type(module_name)) .. ")", 2)
   end
   local mod = aliases[module_name] or module_name
   local function one(n)
@@ -114,7 +117,8 @@ function M.get_original(module_name, name)
       end
     end
     if type(t) ~= "table" then
-      error("get_original: no module named '" .. module_name .. "'", 3)
+      error("bad argument #1 to 'gevent.monkey.get_original' (no module "
+            .. "named '" .. module_name .. "')", 3)
     end
     return t[n]
   end
@@ -157,14 +161,15 @@ end
 -- before too). opts.dns (default true) also patches DNS.
 function M.patch_socket(opts)
   if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #1 to 'patch_socket' (table expected)", 2)
+    error("bad argument #1 to 'gevent.monkey.patch_socket' (table expected, "
+          .. "got " .. type(opts) .. ")", 2)
   end
   if not flags.socket then
-    for _, name in ipairs(gsock._luasocket_classes) do
+    for _, name in ipairs(gsock_internal.luasocket_classes) do
       local mt = registry[name]
       if type(mt) == "table" and type(mt.__index) == "table" then
         local index = mt.__index
-        local coop = gsock._cooperative_methods(index)
+        local coop = gsock_internal.cooperative_methods(index)
         for k, f in pairs(coop) do
           if type(f) == "function" and f ~= index[k] then
             set(name, index, k, touching(f))
@@ -285,21 +290,22 @@ local PFile = {}
 PFile.__index = PFile
 PFile.__name = "gevent.monkey.popen_file"
 
-local function checkopen(f)
+local function checkopen(f, name)
   if type(f) ~= "table" or not popen_files[f] then
-    error("bad argument #1 (file expected)", 3)
+    error(("bad argument #1 to '%s' (file expected, got %s)"):format(name,
+          f == nil and "no value" or type(f)), 3)
   end
   if f._closed then error("attempt to use a closed file", 3) end
 end
 
 function PFile:read(...)
-  checkopen(self)
+  checkopen(self, "read")
   if self._mode ~= "r" then return nil, "Bad file descriptor", 9 end
   return self._f:read(...)
 end
 
 function PFile:lines(...)
-  checkopen(self)
+  checkopen(self, "lines")
   if self._mode ~= "r" then
     return function() error("Bad file descriptor", 2) end
   end
@@ -307,7 +313,7 @@ function PFile:lines(...)
 end
 
 function PFile:write(...)
-  checkopen(self)
+  checkopen(self, "write")
   if self._mode ~= "w" then return nil, "Bad file descriptor", 9 end
   local r, err, code = self._f:write(...)
   if r then return self end
@@ -315,24 +321,24 @@ function PFile:write(...)
 end
 
 function PFile:flush()
-  checkopen(self)
+  checkopen(self, "flush")
   return self
 end
 
 function PFile:setvbuf()
-  checkopen(self)
+  checkopen(self, "setvbuf")
   return true
 end
 
 function PFile:seek()
-  checkopen(self)
+  checkopen(self, "seek")
   return nil, "Illegal seek", 29
 end
 
 --- close(): closes the pipe and waits (cooperatively) for the command:
 -- true|nil, "exit"|"signal", code as Lua's.
 function PFile:close()
-  checkopen(self)
+  checkopen(self, "close")
   self._closed = true
   self._f:close()
   return status(self._p:wait())
@@ -391,6 +397,101 @@ end
 ---------------------------------------------------------------------------
 -- LuaSec
 ---------------------------------------------------------------------------
+-- Cooperative versions of LuaSec's connection methods in table o
+-- (debug.getregistry()["SSL:Connection"].__index), stored in place by
+-- patch_ssl. LuaSec waits inside its C calls with poll();
+-- here its real timeout is 0, so those calls give back "wantread",
+-- "wantwrite" or "timeout" at once, and the wait happens in the hub
+-- (within the timeouts kept here per connection, in LuaSocket's "b" and
+-- "t" modes), then the call is retried, passing a receive's partial data
+-- back as its prefix and a send's progress as its start index.
+local function luasec_methods(o)
+  local C_wait, cancel_wait = gsock.wait, gsock.cancel_wait
+  local mono = require("gvlua").socket.monotonic
+  local states = setmetatable({}, {__mode = "k"})
+  local settimeout, getfd = o.settimeout, o.getfd
+
+  local function st_of(c)
+    local st = states[c]
+    if not st then
+      st = {}
+      states[c] = st
+      settimeout(c, 0)
+    end
+    return st
+  end
+
+  local WAIT = {wantread = 1, wantwrite = 2, timeout = 1}
+
+  -- waits as LuaSec asked (err); nil, "timeout"/"closed" when it cannot
+  local function wait(c, st, err, start)
+    local w = st.b
+    if st.t then
+      local left = st.t - (mono() - start)
+      if left < 0 then left = 0 end
+      if not w or left < w then w = left end
+    end
+    if w == 0 then return nil, "timeout" end
+    return C_wait(getfd(c), WAIT[err], w)
+  end
+
+  local m = {}
+  m.settimeout = function(c, value, mode)
+    local st = st_of(c)
+    value = tonumber(value)
+    if value and value < 0 then value = nil end
+    local k = type(mode) == "string" and mode:sub(1, 1) or "b"
+    if k == "t" or k == "r" then st.t = value else st.b = value end
+    return 1
+  end
+
+  local dohandshake = o.dohandshake
+  m.dohandshake = function(c)
+    local st = st_of(c)
+    local start = st.t and mono()
+    while true do
+      local ok, err = dohandshake(c)
+      if ok or not WAIT[err] then return ok, err end
+      local w, werr = wait(c, st, err, start)
+      if not w then return nil, werr end
+    end
+  end
+
+  local receive = o.receive
+  m.receive = function(c, pattern, prefix)
+    local st = st_of(c)
+    local start = st.t and mono()
+    while true do
+      local data, err, partial = receive(c, pattern, prefix)
+      if data or not WAIT[err] then return data, err, partial end
+      local w, werr = wait(c, st, err, start)
+      if not w then return nil, werr, partial end
+      prefix = partial
+    end
+  end
+
+  local send = o.send
+  m.send = function(c, data, i, j)
+    local st = st_of(c)
+    local start = st.t and mono()
+    while true do
+      local sent, err, last = send(c, data, i, j)
+      if sent or not WAIT[err] then return sent, err, last end
+      local w, werr = wait(c, st, err, start)
+      if not w then return nil, werr, last end
+      if last and last > 0 then i = last + 1 end
+    end
+  end
+
+  local close = o.close
+  m.close = function(c, ...)
+    local fd = getfd(c)
+    if fd and fd >= 0 then cancel_wait(fd) end
+    return close(c, ...)
+  end
+  return m
+end
+
 --- patch_ssl(): LuaSec's connections cooperate, in place (the methods of
 -- its "SSL:Connection" class), so connections made before or after, by
 -- any module (ssl.https included), wait only in the hub. LuaSec's C module
@@ -404,7 +505,7 @@ function M.patch_ssl()
   local index = mt.__index
   local orig = {}
   for k, v in pairs(index) do orig[k] = v end
-  for k, f in pairs(require("gevent.ssl")._luasec_methods(orig)) do
+  for k, f in pairs(luasec_methods(orig)) do
     set("SSL:Connection", index, k, f)
   end
   flags.ssl = true
@@ -420,12 +521,14 @@ local known = {socket = true, dns = true, select = true, time = true,
 --- patch_all(opts): every patch; opts.<name> = false leaves one out.
 function M.patch_all(opts)
   if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #1 to 'patch_all' (table expected)", 2)
+    error("bad argument #1 to 'gevent.monkey.patch_all' (table expected, "
+          .. "got " .. type(opts) .. ")", 2)
   end
   opts = opts or {}
   for k in pairs(opts) do
     if not known[k] then
-      error("patch_all: unknown option '" .. tostring(k) .. "'", 2)
+      error("bad argument #1 to 'gevent.monkey.patch_all' (unknown option '"
+            .. tostring(k) .. "')", 2)
     end
   end
   if opts.socket ~= false then M.patch_socket({dns = opts.dns}) end

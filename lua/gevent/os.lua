@@ -13,5 +13,4 @@ return {
   getpid = core.getpid,
   kill = core.kill,
   _exit = core._exit,
-  _wait = core._wait,   -- _wait(fd, "r"|"w", timeout): true when ready, false on timeout
 }

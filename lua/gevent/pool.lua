@@ -166,6 +166,21 @@ local function link_out(self, g)
   self._n = self._n - 1
 end
 
+-- Removes g if it is a member (idempotent): wakes join() when the group is
+-- empty, then frees g's slot in a Pool.
+local function discard(self, g)
+  if not self.greenlets[g] then return false end
+  link_out(self, g)
+  self.dying[g] = nil
+  if self._n == 0 and #self._joiners > 0 then
+    local js = self._joiners
+    self._joiners = {}
+    for _, w in ipairs(js) do w:put(true) end
+  end
+  if self._semaphore then self._semaphore:release() end
+  return true
+end
+
 local function init_group(self, name)
   self.greenlets = {}
   self.dying = {}
@@ -181,7 +196,7 @@ local function init_group(self, name)
   local weak = setmetatable({ self }, { __mode = "v" })
   self._on_death = function(g)
     local grp = weak[1]
-    if grp then grp:_discard(g) end
+    if grp then discard(grp, g) end
   end
 end
 
@@ -202,19 +217,6 @@ function Group:contains(g)
   return self.greenlets[g] == true
 end
 
--- Removes g if it is a member (idempotent); wakes join() when empty.
-function Group:_discard(g)
-  if not self.greenlets[g] then return false end
-  link_out(self, g)
-  self.dying[g] = nil
-  if self._n == 0 and #self._joiners > 0 then
-    local js = self._joiners
-    self._joiners = {}
-    for _, w in ipairs(js) do w:put(true) end
-  end
-  return true
-end
-
 --- Starts tracking g (a greenlet); it leaves the group when it dies.
 function Group:add(g)
   check_greenlet(g, 1, "add")
@@ -226,7 +228,7 @@ end
 --- Stops tracking g.
 function Group:discard(g)
   check_greenlet(g, 1, "discard")
-  self:_discard(g)
+  discard(self, g)
   g:unlink(self._on_death)
 end
 
@@ -308,7 +310,7 @@ function Group:kill(exception, block, timeout)
       end
       -- they are dead; their deferred discards may not have run yet
       for _, g in ipairs(list) do
-        if g.dead then self:_discard(g) end
+        if g.dead then discard(self, g) end
       end
     end
   end)
@@ -336,7 +338,7 @@ function Group:killone(g, exception, block, timeout)
     if block == nil or block then
       g:join(timeout)
       -- in gevent the group's link runs before the joiner resumes
-      if g.dead then self:_discard(g) end
+      if g.dead then discard(self, g) end
     end
   end
 end
@@ -358,7 +360,7 @@ function Group:apply(fn, args)
 end
 
 -- apply, then callback(results...) in a new greenlet.
-function Group:_apply_cb(fn, args, callback)
+local function apply_cb(self, fn, args, callback)
   local res = pack(self:apply(fn, args))
   if callback ~= nil then Greenlet.spawn(callback, unpack(res, 1, res.n)) end
   return unpack(res, 1, res.n)
@@ -374,7 +376,7 @@ function Group:apply_async(fn, args, callback)
   if callback ~= nil then check_fn(callback, 3, "apply_async") end
   if self:full() then
     -- spawn() would block: a fresh, untracked greenlet does it later
-    return Greenlet.spawn(self._apply_cb, self, fn, args, callback)
+    return Greenlet.spawn(apply_cb, self, fn, args, callback)
   end
   local g = self:spawn(fn, unpack_args(args))
   if callback ~= nil then
@@ -506,7 +508,8 @@ setmetatable(Group, {
     init_group(self, "Group")
     if greenlets ~= nil then
       if type(greenlets) ~= "table" then
-        argerror(1, "Group", "table expected, got " .. type(greenlets), 2)
+        argerror(1, "gevent.pool.Group", "table expected, got " ..
+                 type(greenlets), 2)
       end
       for _, g in ipairs(greenlets) do self:add(g) end
     end
@@ -547,14 +550,6 @@ function Pool:start(g, blocking, timeout)
   g:start()
 end
 
-function Pool:_discard(g)
-  if Group._discard(self, g) then
-    self._semaphore:release()
-    return true
-  end
-  return false
-end
-
 --- Whether add/spawn would block.
 function Pool:full() return self:free_count() <= 0 end
 
@@ -583,12 +578,13 @@ setmetatable(Pool, {
           size = math.tointeger(size)
         end
         if math.type(size) ~= "integer" then
-          argerror(1, "Pool", "integer expected, got " ..
+          argerror(1, "gevent.pool.Pool", "integer expected, got " ..
             (type(size) == "number" and "float" or type(size)), 2)
         end
       end
       if size < 0 then
-        argerror(1, "Pool", "size must not be negative: " .. size, 2)
+        argerror(1, "gevent.pool.Pool", "size must not be negative: " .. size,
+                 2)
       end
     end
     local self = setmetatable({}, cls)

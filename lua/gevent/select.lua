@@ -7,22 +7,35 @@ local C = core.select
 
 local M = {}
 
-local function fd_of(x)
+-- Argument errors in Lua's voice, naming the public function (level: of
+-- the caller of the function that raises, as error's).
+local function argerror(n, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level + 1)
+end
+
+-- The fd of an entry (argument n of fname; entry i of a list, if given).
+-- depth: calls between fname and here (1: fname calls fd_of).
+local function fd_of(x, n, fname, i, depth)
   if math.type(x) == "integer" then return x end
   if type(x) == "number" then return math.tointeger(x) or -1 end
   local f = (type(x) == "table" or type(x) == "userdata") and x.getfd
   if not f then
-    error("select: expected a file descriptor or an object with getfd, got "
-          .. type(x), 3)
+    argerror(n, fname, ("%sfile descriptor or object with getfd expected, "
+                        .. "got %s"):format(i and ("entry %d: "):format(i)
+                        or "", type(x)), 2 + (depth or 1))
   end
   return math.tointeger(f(x)) or -1
 end
 
-local function add(list, objs, fds)
-  for _, x in ipairs(list or {}) do
-    local fd = fd_of(x)
-    if fd < 0 then error("select: file descriptor cannot be a negative "
-                         .. "number (is the socket closed?)", 3) end
+local SELECT = "gevent.select.select"
+
+local function add(list, n, objs, fds)
+  for i, x in ipairs(list or {}) do
+    local fd = fd_of(x, n, SELECT, i, 2)
+    if fd < 0 then
+      argerror(n, SELECT, ("entry %d is a negative file descriptor (is the "
+                           .. "socket closed?)"):format(i), 3)
+    end
     if not objs[fd] then
       objs[fd] = {}
       fds[#fds + 1] = fd
@@ -46,21 +59,22 @@ end
 -- Returns the ready entries as given (three lists; all empty on timeout).
 -- As in gevent, xlist is accepted but never reported ready.
 function M.select(rlist, wlist, xlist, timeout)
+  local targ = 4
   if type(xlist) == "number" and timeout == nil then
     -- select(r, w, timeout) for callers that skip xlist
-    xlist, timeout = nil, xlist
+    xlist, timeout, targ = nil, xlist, 3
   end
   local robjs, rfds, wobjs, wfds = {}, {}, {}, {}
-  add(rlist, robjs, rfds)
-  add(wlist, wobjs, wfds)
-  for _, x in ipairs(xlist or {}) do fd_of(x) end
+  add(rlist, 1, robjs, rfds)
+  add(wlist, 2, wobjs, wfds)
+  for i, x in ipairs(xlist or {}) do fd_of(x, 3, SELECT, i) end
   if type(timeout) == "number" and timeout < 0 then
-    error("select: timeout must be non-negative", 2)
+    argerror(targ, SELECT, "timeout must be non-negative", 2)
   end
   if #rfds == 0 and #wfds == 0 then
     if timeout == nil then
-      error("select: nothing to wait for and no timeout (would block "
-            .. "forever)", 2)
+      argerror(targ, SELECT, "nothing to wait for and no timeout: it would "
+               .. "block forever", 2)
     end
     if type(timeout) == "number" then core.sleep(timeout) end
     return {}, {}, {}
@@ -88,7 +102,7 @@ function M.poll()
 end
 
 function Poll:register(fd, eventmask)
-  fd = fd_of(fd)
+  fd = fd_of(fd, 1, "register")
   eventmask = eventmask or (C.POLLIN | C.POLLPRI | C.POLLOUT)
   local i = self._index[fd]
   if not i then
@@ -100,15 +114,19 @@ function Poll:register(fd, eventmask)
 end
 
 function Poll:modify(fd, eventmask)
-  local f = fd_of(fd)
-  if not self._index[f] then error("poll.modify: fd " .. f .. " is not registered", 2) end
+  local f = fd_of(fd, 1, "modify")
+  if not self._index[f] then
+    argerror(1, "modify", ("fd %d is not registered"):format(f), 2)
+  end
   self:register(f, eventmask)
 end
 
 function Poll:unregister(fd)
-  fd = fd_of(fd)
+  fd = fd_of(fd, 1, "unregister")
   local i = self._index[fd]
-  if not i then error("poll.unregister: fd " .. fd .. " is not registered", 2) end
+  if not i then
+    argerror(1, "unregister", ("fd %d is not registered"):format(fd), 2)
+  end
   local last = #self._fds
   local lfd = self._fds[last]
   self._fds[i], self._masks[i] = lfd, self._masks[last]
@@ -123,7 +141,8 @@ function Poll:poll(timeout)
   end
   if #self._fds == 0 then
     if timeout == nil then
-      error("poll: nothing registered and no timeout (would block forever)", 2)
+      argerror(1, "poll", "nothing registered and no timeout: it would "
+               .. "block forever", 2)
     end
     if type(timeout) == "number" then core.sleep(timeout) end
     return {}

@@ -26,6 +26,7 @@
 -- greenlet) and the server keeps serving.
 local gevent = require "gevent"
 local socket = require "gevent.socket"
+local socket_internal = require "gevent._socket"
 local isnumeric = require("gvlua").dns.isnumeric
 
 local M = {}
@@ -44,9 +45,10 @@ StreamServer.handshake_timeout = 10
 local function isopts(t) return type(t) == "table" and getmetatable(t) == nil end
 
 local function new(cls, listener, handle, backlog, spawn)
-  local o = {}
-  if isopts(handle) then o, handle = handle, handle.handle
-  elseif isopts(backlog) then o, backlog = backlog, nil end
+  local fname = cls.__name -- the public class: errors name it
+  local o, oarg = {}, nil -- the options table and its argument number
+  if isopts(handle) then o, oarg, handle = handle, 2, handle.handle
+  elseif isopts(backlog) then o, oarg, backlog = backlog, 3, nil end
   local self = setmetatable({}, cls)
   self.handle_fn = handle or o.handle
   self.backlog = backlog or o.backlog
@@ -73,9 +75,10 @@ local function new(cls, listener, handle, backlog, spawn)
       tls = p
     end
     local ctx, err = ssl.newcontext(tls)
-    if not ctx then error("StreamServer: " .. tostring(err), 2) end
-    if ctx:mode() ~= "server" then
-      error("StreamServer: the ssl context must be a server's", 2)
+    if not ctx or ctx:mode() ~= "server" then
+      error(("bad argument #%d to '%s' (ssl option: %s)"):format(oarg or 3,
+            fname, ctx and "the context must be a server's" or tostring(err)),
+            2)
     end
     self.ssl_context = ctx
     self.handshake_errors = 0
@@ -93,7 +96,7 @@ local function new(cls, listener, handle, backlog, spawn)
     if type(listener) == "string" and listener:match("^:%d+$") then
       h, p = "0.0.0.0", tonumber(listener:sub(2))
     else
-      h, p = socket._split_address(listener)
+      h, p = socket_internal.split_address(listener, 1, fname)
     end
     if h == "" or h == "*" then h = "0.0.0.0" end
     self.address = {h, p}
@@ -121,7 +124,10 @@ end
 --- The handler: the handle function given, or a subclass's method.
 function StreamServer:handle(sock, address)
   local f = rawget(self, "handle_fn")
-  if not f then error("StreamServer: no handle function given", 2) end
+  if not f then
+    error(("no handle function: give '%s' one, or define handle in a "
+           .. "subclass"):format(self.__name), 2)
+  end
   return f(sock, address)
 end
 
@@ -129,15 +135,18 @@ end
 function StreamServer:init_socket()
   if self.socket then return end
   local host, port = self.address[1], self.address[2]
-  local addrs, err = socket._resolve(host, "stream")
-  if not addrs then error("StreamServer: cannot resolve " .. host .. ": " .. err, 3) end
+  local addrs, err = socket_internal.resolve(host, "stream")
+  if not addrs then error(("cannot resolve %s: %s"):format(host, err), 3) end
   for _, a in ipairs(addrs) do
     local s, e = (isnumeric(a) == "inet6" and socket.tcp6 or socket.tcp4)()
     if not s then err = e break end
     if self.reuse_addr then s:setoption("reuseaddr", true) end
     if self.reuse_port then
       local ok, e2 = s:setoption("reuseport", true)
-      if not ok then s:close() error("StreamServer: SO_REUSEPORT: " .. tostring(e2), 3) end
+      if not ok then
+        s:close()
+        error("cannot set SO_REUSEPORT: " .. tostring(e2), 3)
+      end
     end
     local ok
     ok, err = s:bind(a, port)
@@ -150,7 +159,7 @@ function StreamServer:init_socket()
     end
     s:close()
   end
-  error(("StreamServer: cannot listen on %s:%s: %s"):format(tostring(host),
+  error(("cannot listen on %s:%s: %s"):format(tostring(host),
         tostring(port), tostring(err)), 3)
 end
 
@@ -300,8 +309,8 @@ end
 function DatagramServer:init_socket()
   if self.socket then return end
   local host, port = self.address[1], self.address[2]
-  local addrs, err = socket._resolve(host, "dgram")
-  if not addrs then error("DatagramServer: cannot resolve " .. host .. ": " .. err, 3) end
+  local addrs, err = socket_internal.resolve(host, "dgram")
+  if not addrs then error(("cannot resolve %s: %s"):format(host, err), 3) end
   for _, a in ipairs(addrs) do
     local s, e = (isnumeric(a) == "inet6" and socket.udp6 or socket.udp4)()
     if not s then err = e break end
@@ -316,7 +325,7 @@ function DatagramServer:init_socket()
     end
     s:close()
   end
-  error(("DatagramServer: cannot bind %s:%s: %s"):format(tostring(host),
+  error(("cannot bind %s:%s: %s"):format(tostring(host),
         tostring(port), tostring(err)), 3)
 end
 

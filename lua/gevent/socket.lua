@@ -13,7 +13,7 @@
 --
 -- The cooperative methods take the raw LuaSocket object as self, so the very
 -- same functions can be installed in place into LuaSocket's class tables
--- (monkey patching): see M._cooperative_methods. gevent.socket's own objects
+-- (monkey patching): see cooperative_methods. gevent.socket's own objects
 -- are proxies (metatable "gevent.socket.<kind>") holding the raw object in
 -- field _sock and forwarding to those functions.
 local core = require "gvlua"
@@ -36,6 +36,26 @@ local type, tonumber, error, ipairs, pairs, setmetatable =
   type, tonumber, error, ipairs, pairs, setmetatable
 
 local M = {}
+
+-- What gevent's own modules (gevent.server, gevent.monkey) and specs share
+-- with this one, kept out of the public table: the private module
+-- gevent._socket. Set before anything else, so that require
+-- "gevent._socket" (lua/gevent/_socket.lua) finds it in any order.
+local internal = {}
+package.loaded["gevent._socket"] = internal
+
+-- Argument errors in Lua's voice, naming the public function (level: of
+-- the caller of the function that raises, as error's).
+local function argerror(n, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level + 1)
+end
+
+local function typename(v)
+  if v == nil then return "no value" end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and type(mt.__name) == "string" and mt.__name
+         or type(v)
+end
 
 ---------------------------------------------------------------------------
 -- per-socket timeouts (weak: keyed by the raw LuaSocket object)
@@ -96,7 +116,7 @@ local function resolve(host, socktype, family)
   if #out == 0 then return nil, "host or service not provided, or not known" end
   return out
 end
-M._resolve = resolve
+internal.resolve = resolve
 
 ---------------------------------------------------------------------------
 -- what LuaSocket's stream receive does with its arguments (buffer.c)
@@ -146,7 +166,7 @@ local function orig_of(f) return originals[f] or f end
 -- proxied: receive and send take a gevent.socket proxy as self instead
 -- (saving a forwarding call on the per-message path), and m._install(p, st)
 -- gives proxy p of a directly read stream its own C receive and send.
-function M._cooperative_methods(orig, wrap, proxied)
+local function cooperative_methods(orig, wrap, proxied)
   local o = {}
   for k, v in pairs(orig) do o[k] = type(v) == "function" and orig_of(v) or v end
   local getfd, settimeout = o.getfd, o.settimeout
@@ -197,16 +217,17 @@ function M._cooperative_methods(orig, wrap, proxied)
   m.settimeout = function(sock, value, mode)
     local st = st_of(sock)
     if value ~= nil then
+      local given = value
       value = tonumber(value)
       if not value then
-        error("bad argument #1 to 'settimeout' (number expected)", 2)
+        argerror(1, "settimeout", "number expected, got " .. typename(given), 2)
       end
       if value < 0 then value = nil end
     end
     local c = type(mode) == "string" and mode:sub(1, 1) or "b"
     if c == "b" then st.b = value
     elseif c == "t" or c == "r" then st.t = value
-    else error("bad argument #2 to 'settimeout' (invalid timeout mode)", 2) end
+    else argerror(2, "settimeout", "invalid timeout mode", 2) end
     set_wait_first(st, st.wait_first)
     return 1
   end
@@ -481,6 +502,7 @@ function M._cooperative_methods(orig, wrap, proxied)
   if proxied then m._install = install end
   return m
 end
+internal.cooperative_methods = cooperative_methods
 
 ---------------------------------------------------------------------------
 -- proxy objects
@@ -555,11 +577,11 @@ local function make_kind(kind, names)
     return p
   end
   mt.wrap = wrap
-  local coop = M._cooperative_methods(o, wrap)
+  local coop = cooperative_methods(o, wrap)
   for k, f in pairs(coop) do
     if type(f) == "function" then index[k] = forwarder(k, f, mt) end
   end
-  local direct = M._cooperative_methods(o, wrap, true)
+  local direct = cooperative_methods(o, wrap, true)
   index.receive, index.send = direct.receive, direct.send
   install = direct._install
   mt.__tostring = function(self) return tostring(self._sock) end
@@ -589,7 +611,10 @@ end
 function M.wrap(raw)
   if type(raw) == "table" and rawget(raw, "_sock") then return raw end
   local mt = proxies[kind_of(raw) or ""]
-  if not mt then error("not a LuaSocket socket: " .. tostring(raw), 2) end
+  if not mt then
+    argerror(1, "gevent.socket.wrap", "LuaSocket socket expected, got "
+             .. typename(raw), 2)
+  end
   return mt.wrap(raw)
 end
 
@@ -648,7 +673,8 @@ end
 --- connect(address, port, laddress, lport, family): a connected TCP object.
 function M.connect(address, port, laddress, lport, family)
   if type(address) ~= "string" then
-    error("bad argument #1 to 'connect' (string expected)", 2)
+    argerror(1, "gevent.socket.connect", "string expected, got "
+             .. typename(address), 2)
   end
   local fam = family == "inet" and "inet" or family == "inet6" and "inet6"
               or "unspec"
@@ -713,7 +739,6 @@ local function fd_of(x)
   if not f then return -1 end
   return f(x) or -1
 end
-M._fd_of = fd_of
 
 --- select(recvt, sendt, timeout) as LuaSocket's: readable, writable, err.
 function M.select(recvt, sendt, timeout)
@@ -749,7 +774,8 @@ function M.select(recvt, sendt, timeout)
   if #rfds == 0 and #wfds == 0 then
     if not dirty then
       if timeout == nil then
-        error("select: nothing to wait for and no timeout", 2)
+        argerror(3, "gevent.socket.select", "nothing to wait for and no "
+                 .. "timeout: it would block forever", 2)
       end
       core.sleep(timeout)
       return readable, writable, "timeout"
@@ -799,7 +825,8 @@ end
 
 function dns.getaddrinfo(host)
   if type(host) ~= "string" then
-    error("bad argument #1 to 'getaddrinfo' (string expected)", 2)
+    argerror(1, "gevent.socket.dns.getaddrinfo", "string expected, got "
+             .. typename(host), 2)
   end
   return D.getaddrinfo(host, nil, "unspec", "stream")
 end
@@ -848,17 +875,20 @@ function M.gethostbyname_ex(name)
   return r.name, r.alias, r.ip
 end
 
-local function split_address(address)
+-- host, port of an address, argument n of fname ({host, port} or
+-- "host:port"); raises for the caller of fname otherwise.
+local function split_address(address, n, fname)
   if type(address) == "table" then return address[1], address[2] end
   if type(address) == "string" then
     local h, p = address:match("^%[(.*)%]:(%d+)$")
     if not h then h, p = address:match("^(.*):(%d+)$") end
     if h then return h, tonumber(p) end
   end
-  error("bad address (expected {host, port} or \"host:port\"): "
-        .. tostring(address), 3)
+  argerror(n, fname, ("{host, port} or \"host:port\" expected, got %s")
+           :format(type(address) == "string" and ("'" .. address .. "'")
+                   or typename(address)), 3)
 end
-M._split_address = split_address
+internal.split_address = split_address
 
 -- Happy eyeballs (RFC 8305, section 5): the addresses in the order to
 -- try them: families interleaved, starting with the first one resolved.
@@ -888,7 +918,8 @@ local function attempt(a, port, timeout, source_address)
   if timeout then s:settimeout(timeout) end
   local ok, r, err = true, true, nil
   if source_address then
-    local sh, sp = split_address(source_address)
+    local sh, sp = split_address(source_address, 3,
+                                 "gevent.socket.create_connection")
     ok, r, err = pcall(s.bind, s, sh, sp or 0)
   end
   if ok and r then ok, r, err = pcall(s.connect, s, a, port) end
@@ -959,17 +990,20 @@ end
 -- attempt and stays the socket's timeout. Returns the connected object or
 -- nil, err.
 function M.create_connection(address, timeout, source_address)
-  local host, port = split_address(address)
+  local host, port = split_address(address, 1, "gevent.socket.create_connection")
+  if source_address ~= nil then -- checked here: attempts run in greenlets
+    split_address(source_address, 3, "gevent.socket.create_connection")
+  end
   local addrs, err = resolve(host, "stream")
   if not addrs then return nil, err end
   return connect_any(addrs, port, timeout, source_address)
 end
-M._connect_any = connect_any
+internal.connect_any = connect_any
 
 ---------------------------------------------------------------------------
 -- in-place patching of LuaSocket (for gevent.monkey)
 ---------------------------------------------------------------------------
-M._luasocket_classes = {
+internal.luasocket_classes = {
   "tcp{master}", "tcp{client}", "tcp{server}",
   "udp{connected}", "udp{unconnected}",
   "unixstream{master}", "unixstream{client}", "unixstream{server}",
@@ -981,17 +1015,17 @@ M._luasocket_classes = {
 -- the socket.core functions that block (connect, select, sleep, dns.*),
 -- which then return raw LuaSocket objects as LuaSocket does. Returns a
 -- function that undoes it. Idempotent.
-function M._patch_luasocket()
+function internal.patch_luasocket()
   local undo = {}
   local function set(t, k, v)
     undo[#undo + 1] = {t, k, t[k]}
     t[k] = v
   end
-  for _, name in ipairs(M._luasocket_classes) do
+  for _, name in ipairs(internal.luasocket_classes) do
     local mt = registry[name]
     if mt and type(mt.__index) == "table" then
       local index = mt.__index
-      local coop = M._cooperative_methods(index)
+      local coop = cooperative_methods(index)
       for k, f in pairs(coop) do
         if type(f) == "function" and index[k] ~= f and orig_of(index[k]) ~= f
            and originals[index[k]] == nil then

@@ -32,8 +32,11 @@ local function is_context(x)
          debug.getregistry()["gevent.ssl.Context"]
 end
 
-local function argerr(n, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+-- Raises "bad argument #n to 'gevent.ssl.fname' (msg)" for the caller of
+-- the public function (depth: calls between it and here; 1 by default).
+local function argerr(n, fname, msg, depth)
+  error(("bad argument #%d to 'gevent.ssl.%s' (%s)"):format(n, fname, msg),
+        2 + (depth or 1))
 end
 
 -- verify = "none" | "peer" | {"peer", "fail_if_no_peer_cert", ...}
@@ -41,14 +44,15 @@ local function verify_flags(v, server)
   if v == nil then return not server, false end
   if type(v) == "string" then v = {v} end
   if type(v) ~= "table" then
-    argerr(1, "newcontext", "'verify' must be a string or a list")
+    argerr(1, "newcontext", "'verify' must be a string or a list", 2)
   end
   local peer, require_cert = false, false
   for _, f in ipairs(v) do
     if f == "peer" then peer = true
     elseif f == "fail_if_no_peer_cert" then require_cert = true
     elseif f ~= "client_once" and f ~= "none" then
-      argerr(1, "newcontext", "unknown verify flag '" .. tostring(f) .. "'") end
+      argerr(1, "newcontext", "unknown verify flag '" .. tostring(f) .. "'",
+             2) end
   end
   return peer, require_cert
 end
@@ -83,23 +87,23 @@ function M.newcontext(params)
     elseif o == "no_tlsv1_3" then max = 0x0303 end
   end
   if min > max then return nil, "no protocol version left to use" end
-  ok, err = ctx:_versions(min, max)
+  ok, err = C.ctx_versions(ctx, min, max)
   if not ok then return nil, err end
   local password = params.password
   if type(password) == "function" then password = password() end
   if params.certificate or params.key then
-    ok, err = ctx:_certificate(params.certificate, params.key or
+    ok, err = C.ctx_certificate(ctx, params.certificate, params.key or
                                params.certificate, password)
     if not ok then return nil, err end
   end
   local peer, require_cert = verify_flags(params.verify, server)
-  ctx:_verify(peer, require_cert, params.depth, params.check_hostname)
+  C.ctx_verify(ctx, peer, require_cert, params.depth, params.check_hostname)
   if params.cafile or params.capath then
-    ok, err = ctx:_trust(params.cafile, params.capath)
+    ok, err = C.ctx_trust(ctx, params.cafile, params.capath)
     if not ok then return nil, err end
   end
   if params.ciphers or params.ciphersuites then
-    ok, err = ctx:_ciphers(params.ciphers, params.ciphersuites)
+    ok, err = C.ctx_ciphers(ctx, params.ciphers, params.ciphersuites)
     if not ok then return nil, err end
   end
   local alpn = params.alpn
@@ -108,7 +112,12 @@ function M.newcontext(params)
     if type(alpn) ~= "table" then
       argerr(1, "newcontext", "'alpn' must be a string or a list")
     end
-    ok, err = ctx:_alpn(alpn)
+    for _, name in ipairs(alpn) do
+      if type(name) ~= "string" then
+        argerr(1, "newcontext", "'alpn' names must be strings")
+      end
+    end
+    ok, err = C.ctx_alpn(ctx, alpn)
     if not ok then return nil, err end
   end
   if params.sni ~= nil then
@@ -125,11 +134,11 @@ function M.newcontext(params)
         sub, e = M.newcontext(p)
         if not sub then return nil, e end
       end
-      ok, err = ctx:_sni(name, sub)
+      ok, err = C.ctx_sni(ctx, name, sub)
       if not ok then return nil, err end
     end
   end
-  ctx:_options(params.sni_strict, params.session_cache)
+  C.ctx_options(ctx, params.sni_strict, params.session_cache)
   return ctx
 end
 
@@ -138,7 +147,7 @@ local function take_fd(sock)
   if math.type(sock) == "integer" then return sock end
   if (type(sock) ~= "table" and type(sock) ~= "userdata") or
      not sock.getfd then
-    argerr(1, "wrap", "socket expected, got " .. type(sock))
+    argerr(1, "wrap", "socket expected, got " .. type(sock), 2)
   end
   local fd = sock:getfd()
   if not fd or fd < 0 then return nil end
@@ -240,107 +249,6 @@ function M.wrap_socket(sock, opts)
     if not ok then conn:close() return nil, e end
   end
   return conn
-end
-
----------------------------------------------------------------------------
--- LuaSec made cooperative (for gevent.monkey)
----------------------------------------------------------------------------
-local gsock -- gevent.socket, loaded on first use (it needs LuaSocket)
-
---- _luasec_methods(o): cooperative versions of LuaSec's connection methods
--- in table o (debug.getregistry()["SSL:Connection"].__index), to be stored
--- in place by gevent.monkey. LuaSec waits inside its C calls with poll();
--- here its real timeout is 0, so those calls give back "wantread",
--- "wantwrite" or "timeout" at once, and the wait happens in the hub
--- (within the timeouts kept here per connection, in LuaSocket's "b" and
--- "t" modes), then the call is retried, passing a receive's partial data
--- back as its prefix and a send's progress as its start index.
-function M._luasec_methods(o)
-  gsock = gsock or require "gevent.socket"
-  local C_wait, cancel_wait = gsock.wait, gsock.cancel_wait
-  local mono = require("gvlua").socket.monotonic
-  local states = setmetatable({}, {__mode = "k"})
-  local settimeout, getfd = o.settimeout, o.getfd
-
-  local function st_of(c)
-    local st = states[c]
-    if not st then
-      st = {}
-      states[c] = st
-      settimeout(c, 0)
-    end
-    return st
-  end
-
-  local WAIT = {wantread = 1, wantwrite = 2, timeout = 1}
-
-  -- waits as LuaSec asked (err); nil, "timeout"/"closed" when it cannot
-  local function wait(c, st, err, start)
-    local w = st.b
-    if st.t then
-      local left = st.t - (mono() - start)
-      if left < 0 then left = 0 end
-      if not w or left < w then w = left end
-    end
-    if w == 0 then return nil, "timeout" end
-    return C_wait(getfd(c), WAIT[err], w)
-  end
-
-  local m = {}
-  m.settimeout = function(c, value, mode)
-    local st = st_of(c)
-    value = tonumber(value)
-    if value and value < 0 then value = nil end
-    local k = type(mode) == "string" and mode:sub(1, 1) or "b"
-    if k == "t" or k == "r" then st.t = value else st.b = value end
-    return 1
-  end
-
-  local dohandshake = o.dohandshake
-  m.dohandshake = function(c)
-    local st = st_of(c)
-    local start = st.t and mono()
-    while true do
-      local ok, err = dohandshake(c)
-      if ok or not WAIT[err] then return ok, err end
-      local w, werr = wait(c, st, err, start)
-      if not w then return nil, werr end
-    end
-  end
-
-  local receive = o.receive
-  m.receive = function(c, pattern, prefix)
-    local st = st_of(c)
-    local start = st.t and mono()
-    while true do
-      local data, err, partial = receive(c, pattern, prefix)
-      if data or not WAIT[err] then return data, err, partial end
-      local w, werr = wait(c, st, err, start)
-      if not w then return nil, werr, partial end
-      prefix = partial
-    end
-  end
-
-  local send = o.send
-  m.send = function(c, data, i, j)
-    local st = st_of(c)
-    local start = st.t and mono()
-    while true do
-      local sent, err, last = send(c, data, i, j)
-      if sent or not WAIT[err] then return sent, err, last end
-      local w, werr = wait(c, st, err, start)
-      if not w then return nil, werr, last end
-      if last and last > 0 then i = last + 1 end
-    end
-  end
-
-  local close = o.close
-  m.close = function(c, ...)
-    local fd = getfd(c)
-    if fd and fd >= 0 then cancel_wait(fd) end
-    return close(c, ...)
-  end
-  return m
 end
 
 return M

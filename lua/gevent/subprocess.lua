@@ -27,7 +27,7 @@ local function cmdstr(args)
 end
 
 local function called_process_error(rc, args, out, err)
-  local e = CalledProcessError(("Command '%s' returned non-zero exit status %d.")
+  local e = CalledProcessError(("Command '%s' returned non-zero exit status %d")
                                :format(cmdstr(args), rc))
   e.returncode, e.cmd, e.output, e.stdout, e.stderr = rc, args, out, out, err
   return e
@@ -81,12 +81,16 @@ function M.run(args, opts)
   opts = opts or {}
   local o = popen_opts(opts)
   if opts.input ~= nil then
-    if o.stdin ~= nil then error("stdin and input arguments may not both be used", 2) end
+    if o.stdin ~= nil then
+      error("bad argument #2 to 'gevent.subprocess.run' (stdin and input may "
+            .. "not both be given)", 2)
+    end
     o.stdin = M.PIPE
   end
   if opts.capture_output then
     if o.stdout ~= nil or o.stderr ~= nil then
-      error("stdout and stderr arguments may not be used with capture_output", 2)
+      error("bad argument #2 to 'gevent.subprocess.run' (stdout and stderr "
+            .. "may not be given with capture_output)", 2)
     end
     o.stdout, o.stderr = M.PIPE, M.PIPE
   end
@@ -125,7 +129,10 @@ function M.check_output(args, opts)
   check_opts(opts, "gevent.subprocess.check_output")
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
-  if o.stdout ~= nil then error("stdout argument not allowed, it will be overridden.", 2) end
+  if o.stdout ~= nil then
+    error("bad argument #2 to 'gevent.subprocess.check_output' (stdout may "
+          .. "not be given: check_output captures it)", 2)
+  end
   o.stdout = M.PIPE
   o.check = true
   local ok, r = pcall(M.run, args, o)

@@ -13,11 +13,15 @@ local M = {}
 
 local function new_result() return AsyncResult() end
 
-local methods = core._pool_methods
+local methods, submit = core._pool_methods, core.submit
 
 --- pool:spawn(fn, ...): runs fn(...) in a worker; returns its result.
 function methods:spawn(fn, ...)
-  local ok, r = pcall(self._submit, self, new_result(), fn, ...)
+  if type(fn) ~= "function" then
+    error(("bad argument #1 to 'spawn' (function expected, got %s)")
+          :format(fn == nil and "no value" or type(fn)), 2)
+  end
+  local ok, r = pcall(submit, self, new_result(), fn, ...)
   if not ok then error(r, 2) end
   return r
 end
