@@ -29,16 +29,6 @@ static void noop_async(struct ev_loop *loop, ev_async *w, int revents) {
   (void)loop; (void)w; (void)revents;
 }
 
-/* Whether fd is an eventfd (where /proc tells; else whether it is open). */
-static int is_eventfd(int fd) {
-  char path[64], link[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(path, link, sizeof link - 1);
-  if (n < 0) return fcntl(fd, F_GETFD) >= 0;
-  link[n] = 0;
-  return strcmp(link, "anon_inode:[eventfd]") == 0;
-}
-
 int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
   memset(hub, 0, sizeof *hub);
   hub->backend_fd = hub->evpipe_fd = -1;
@@ -57,6 +47,7 @@ int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
     if (ev_backend(loop) == EVBACKEND_EPOLL && next >= 0 &&
         epoll_wait(next, &ev, 1, 0) == 0)
       hub->backend_fd = next;
+    (void)ev;
     /* its wake-up fd (an eventfd) is made with the first async watcher:
     ** make it now, the same way, so that it is known too (closing it
     ** through a socket's setfd would lose every wake-up from threads) */
@@ -65,7 +56,7 @@ int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
     ev_async_init(&a, noop_async);
     ev_async_start(loop, &a);
     ev_async_stop(loop, &a);
-    if (next >= 0 && is_eventfd(next)) hub->evpipe_fd = next;
+    if (next >= 0 && gv__is_eventfd(next)) hub->evpipe_fd = next;
   }
   hub->loop = loop;
   hub->L = L;

@@ -71,6 +71,8 @@ void gv__fdwatch_detach(gv_greenlet *g);
 int gv__fd_dead(int fd);
 void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
 void gv__io_free(gv_hub *hub);
+/* Whether fd is an eventfd (by /proc; without it, whether fd is open). */
+int gv__is_eventfd(int fd);
 
 /* ---- children (child.c) ----------------------------------------------- */
 

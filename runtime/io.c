@@ -8,16 +8,37 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include "internal.h"
 
 /* ---- fds libev may be given ------------------------------------------- */
 
+int gv__is_eventfd(int fd) {
+  char path[64], link[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, link, sizeof link - 1);
+  if (n < 0) return fcntl(fd, F_GETFD) >= 0; /* no /proc: trust the number */
+  link[n] = 0;
+  return strcmp(link, "anon_inode:[eventfd]") == 0;
+}
+
+/* libev's fds are checked again when met: after a fork, libev makes new
+** ones (maybe under other numbers), and the old numbers go to other files. */
+static int is_libev_fd(gv_hub *hub, int fd) {
+  struct epoll_event ev;
+  if (fd == hub->backend_fd) return epoll_wait(fd, &ev, 1, 0) >= 0;
+  if (fd == hub->evpipe_fd) return gv__is_eventfd(fd);
+  return 0;
+}
+
 int gv_fd_check(gv_hub *hub, int fd) {
   if (fd < 0) return -EBADF;
-  if (fd == hub->backend_fd || fd == hub->evpipe_fd) return -EINVAL; /* libev's */
   if (fcntl(fd, F_GETFD) < 0) return -errno;
+  if (is_libev_fd(hub, fd)) return -EINVAL;
   return 0;
 }
 

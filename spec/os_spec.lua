@@ -211,3 +211,38 @@ describe("gevent.os.waitpid of other pids", function()
     ticker:kill()
   end)
 end)
+
+-- Issue 9, found by the soak: after a fork libev makes its epoll fd and
+-- eventfd anew, maybe under other numbers, and the old numbers go to new
+-- files; the check that keeps libev's fds out of waits must not then
+-- refuse a socket that took an old number.
+describe("gevent.fork and libev's own fds", function()
+  it("refuses only fds that are libev's in the child too", function()
+    local gsock = require "gevent.socket"
+    local pid = gevent.fork()
+    if pid == 0 then
+      child(function()
+        local keep = {}
+        for i = 1, 4 do keep[i] = gsock.udp4() end -- numbers move
+        gevent.sleep(0.001)                         -- libev makes its fds
+        for i = 1, 2 do keep[i]:close() end
+        for i = 5, 8 do keep[i] = gsock.udp4() end
+        for fd = 0, 40 do
+          local ok, err = pcall(gsock.wait_readwrite, fd, 0)
+          if not ok and err:find("hub's own", 1, true) then
+            local p = io.popen("readlink /proc/" .. gos.getpid() .. "/fd/" .. fd)
+            local what = p:read("l") or ""
+            p:close()
+            if not what:find("anon_inode:%[event") then return 1 end
+          end
+        end
+        for _, u in ipairs(keep) do
+          if u:getfd() >= 0 then assert(gsock.wait_write(u, 1)) end
+        end
+        return 0
+      end)
+    end
+    local _, how, code = gos.waitpid(pid, 10)
+    assert.are.same({"exited", 0}, {how, code})
+  end)
+end)
