@@ -920,6 +920,8 @@ static int l_serve(lua_State *L) {
     fd = tls->fd;
   } else {
     fd = (int)luaL_checkinteger(L, 3);
+    if (gv_fd_check(&s->h->hub, fd) == -EINVAL) /* it would close libev's */
+      return luaL_argerror(L, 3, "file descriptor is the hub's own");
   }
   lua_settop(L, 4);
   l_http_conn *k = lua_newuserdatauv(L, sizeof *k, 0);

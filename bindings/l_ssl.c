@@ -333,6 +333,8 @@ static int l_wrap(lua_State *L) {
   gv_tls_ctx *c = check_ctx(L, 1);
   int fd = (int)luaL_checkinteger(L, 2);
   if (fd < 0) return luaL_argerror(L, 2, "invalid file descriptor");
+  if (gv_fd_check(&h->hub, fd) == -EINVAL) /* it would close libev's */
+    return luaL_argerror(L, 2, "file descriptor is the hub's own");
   l_conn *s = lua_newuserdatauv(L, sizeof *s, 0);
   memset(s, 0, sizeof *s);
   s->fd = -1;

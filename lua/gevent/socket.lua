@@ -485,11 +485,9 @@ local function cooperative_methods(orig, wrap, proxied)
   if setfd then
     m.setfd = function(sock, fd)
       local n = math.tointeger(tonumber(fd)) -- LuaSocket takes "3" too
-      if n and n >= 0 and n <= 0x7fffffff and (hubfd(n) or n <= 2) then
-        fd = n
-        error(("bad argument #1 to 'setfd' (file descriptor %d is %s)")
-              :format(fd, fd <= 2 and "standard input, output or error"
-                                   or "the hub's own"), 2)
+      if n and n >= 0 and n <= 0x7fffffff and hubfd(n) then
+        error(("bad argument #1 to 'setfd' (file descriptor %d is the hub's "
+               .. "own)"):format(n), 2)
       end
       disarm(sock)
       return setfd(sock, fd)
