@@ -177,10 +177,12 @@ static int read_one(lua_State *L, sp_file *f, int fi) {
 
 static int read_k(lua_State *L, int status, lua_KContext ctx);
 
-/* Formats at [2, last]; results above 'last'; continue at format i. */
+/* Formats at [2, last]; results above 'last'; continue at format i. On
+** the slow path (gv_can_yield) it waits here and loops, as comm_run: a
+** continuation per wait would nest a C frame per chunk the child writes. */
 static int read_run(lua_State *L, int i, int last) {
   sp_file *f = lua_touserdata(L, 1);
-  for (; i <= last; i++) {
+  while (i <= last) {
     if (f->fd < 0) {
       lua_pushnil(L);
       lua_pushliteral(L, "closed");
@@ -191,10 +193,14 @@ static int read_run(lua_State *L, int i, int last) {
     if (r == -2) return l_push_oserror(L, errno, NULL);
     if (r == -1) {
       short ev = POLLIN;
-      return wait_fds(L, &l_hubup(L)->hub, &f->rw, &f->fd, &ev, 1, -1,
-                      "a pipe read", ((lua_KContext)last << 16) | i,
-                      read_k);
+      gv_hub *hub = &l_hubup(L)->hub;
+      if (gv_can_yield(hub, L))
+        return wait_fds(L, hub, &f->rw, &f->fd, &ev, 1, -1, "a pipe read",
+                        ((lua_KContext)last << 16) | i, read_k);
+      wait_fds(L, hub, &f->rw, &f->fd, &ev, 1, -1, "a pipe read", 0, NULL);
+      continue; /* the same format again */
     }
+    i++;
   }
   return lua_gettop(L) - last;
 }
@@ -267,7 +273,8 @@ static int f_lines(lua_State *L) {
 
 static int write_k(lua_State *L, int status, lua_KContext ctx);
 
-/* Writes arguments [i, top] from byte 'off' of argument i. */
+/* Writes arguments [i, top] from byte 'off' of argument i; on the slow
+** path it waits here and loops (see read_run). */
 static int write_run(lua_State *L, int i, size_t off) {
   sp_file *f = lua_touserdata(L, 1);
   int top = lua_gettop(L);
@@ -285,9 +292,12 @@ static int write_run(lua_State *L, int i, size_t off) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         short ev = POLLOUT;
-        return wait_fds(L, &l_hubup(L)->hub, &f->rw, &f->fd, &ev, 1, -1,
-                        "a pipe write", ((lua_KContext)off << 8) | i,
-                        write_k);
+        gv_hub *hub = &l_hubup(L)->hub;
+        if (gv_can_yield(hub, L))
+          return wait_fds(L, hub, &f->rw, &f->fd, &ev, 1, -1, "a pipe write",
+                          ((lua_KContext)off << 8) | i, write_k);
+        wait_fds(L, hub, &f->rw, &f->fd, &ev, 1, -1, "a pipe write", 0, NULL);
+        continue; /* the rest of this argument */
       }
       return l_push_oserror(L, errno, NULL);
     }
@@ -689,54 +699,84 @@ static int comm_drain(lua_State *L, sp_file *f, int chunks) {
   }
 }
 
+/* After a wait ended: raises TimeoutExpired if it timed out with work
+** left; else 0 (go on). */
+static int comm_woken(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  if (h->hub.current->wake == GV_WAKE_TIMEOUT) {
+    int rc;
+    sp_popen *p = lua_touserdata(L, 1);
+    int done = returncode(p, &rc);
+    int open = comm_file(L, 5) || comm_file(L, 6) || comm_file(L, 7);
+    if (!done || open) return raise_timeout_expired(L, lua_tonumber(L, 3));
+  }
+  return 0;
+}
+
+/* One round after another until the child is done. On the fast path a
+** round ends in a wait whose continuation (comm_k) starts the next; on the
+** slow path (the main greenlet) the rounds loop here instead: a
+** continuation that blocks again would keep a C frame per round, and a
+** child writing its output in many small pieces would overflow the stack
+** (gv_can_yield). */
 static int comm_run(lua_State *L) {
   sp_popen *p = lua_touserdata(L, 1);
   l_hub *h = l_hubup(L);
-  int fds[3], n = 0;
-  short evs[3];
-  sp_file *fin = comm_file(L, 5);
-  if (fin) {
-    size_t len = 0;
-    const char *s = lua_isnil(L, 2) ? NULL : lua_tolstring(L, 2, &len);
-    while (p->in_off < len) {
-      ssize_t w = write(fin->fd, s + p->in_off, len - p->in_off);
-      if (w >= 0) { p->in_off += (size_t)w; continue; }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      p->in_off = len; /* EPIPE and the like: the child will not read */
+  for (;;) {
+    int fds[3], n = 0;
+    short evs[3];
+    sp_file *fin = comm_file(L, 5);
+    if (fin) {
+      size_t len = 0;
+      const char *s = lua_isnil(L, 2) ? NULL : lua_tolstring(L, 2, &len);
+      while (p->in_off < len) {
+        ssize_t w = write(fin->fd, s + p->in_off, len - p->in_off);
+        if (w >= 0) { p->in_off += (size_t)w; continue; }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        p->in_off = len; /* EPIPE and the like: the child will not read */
+      }
+      if (p->in_off >= len) {
+        file_release(fin);
+        fin = NULL;
+      } else {
+        fds[n] = fin->fd;
+        evs[n++] = POLLOUT;
+      }
     }
-    if (p->in_off >= len) {
-      file_release(fin);
-      fin = NULL;
+    for (int i = 0; i < 2; i++) {
+      sp_file *f = comm_file(L, 6 + i);
+      if (!f) continue;
+      int r = comm_drain(L, f, 8 + i);
+      if (r == -2)
+        return luaL_error(L, "cannot read the child's output: %s",
+                          strerror(errno));
+      if (r == -1) {
+        fds[n] = f->fd;
+        evs[n++] = POLLIN;
+      }
+    }
+    double timeout = -1;
+    if (!lua_isnil(L, 10)) {
+      gv_now(&h->hub);
+      timeout = lua_tonumber(L, 10) - gv_now(&h->hub);
+      if (timeout < 0) timeout = 0;
+    }
+    int rc, yield = gv_can_yield(&h->hub, L);
+    if (n > 0) {
+      if (yield)
+        return wait_fds(L, &h->hub, &p->cw, fds, evs, n, timeout,
+                        "communicate()", 0, comm_k);
+      wait_fds(L, &h->hub, &p->cw, fds, evs, n, timeout, "communicate()",
+               0, NULL);
+    } else if (!returncode(p, &rc)) {
+      if (yield) return gv_child_wait(&h->hub, L, p->child, timeout, 0, comm_k);
+      gv_child_wait(&h->hub, L, p->child, timeout, 0, NULL);
     } else {
-      fds[n] = fin->fd;
-      evs[n++] = POLLOUT;
+      break;
     }
+    comm_woken(L); /* the slow path's continuation, inline */
   }
-  for (int i = 0; i < 2; i++) {
-    sp_file *f = comm_file(L, 6 + i);
-    if (!f) continue;
-    int r = comm_drain(L, f, 8 + i);
-    if (r == -2)
-      return luaL_error(L, "cannot read the child's output: %s",
-                        strerror(errno));
-    if (r == -1) {
-      fds[n] = f->fd;
-      evs[n++] = POLLIN;
-    }
-  }
-  double timeout = -1;
-  if (!lua_isnil(L, 10)) {
-    gv_now(&h->hub);
-    timeout = lua_tonumber(L, 10) - gv_now(&h->hub);
-    if (timeout < 0) timeout = 0;
-  }
-  if (n > 0)
-    return wait_fds(L, &h->hub, &p->cw, fds, evs, n, timeout,
-                    "communicate()", 0, comm_k);
-  int rc;
-  if (!returncode(p, &rc))
-    return gv_child_wait(&h->hub, L, p->child, timeout, 0, comm_k);
   /* done: out, err */
   for (int i = 0; i < 2; i++) {
     if (lua_isnil(L, 8 + i)) {
@@ -758,14 +798,7 @@ static int comm_run(lua_State *L) {
 
 static int comm_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  l_hub *h = l_hubup(L);
-  if (h->hub.current->wake == GV_WAKE_TIMEOUT) {
-    int rc;
-    sp_popen *p = lua_touserdata(L, 1);
-    int done = returncode(p, &rc);
-    int open = comm_file(L, 5) || comm_file(L, 6) || comm_file(L, 7);
-    if (!done || open) return raise_timeout_expired(L, lua_tonumber(L, 3));
-  }
+  comm_woken(L);
   return comm_run(L);
 }
 

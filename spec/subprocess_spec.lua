@@ -397,3 +397,75 @@ describe("closing a Popen pipe", function()
     p:kill(); p:wait()
   end)
 end)
+
+-- Issue 9, seen under ASan: communicate and the pipes' read and write in
+-- a greenlet on the slow path (the main one, or one blocked inside a C
+-- call, here 150 gsub callbacks deep in its 1 MiB stack) kept a C frame
+-- per wait, and a child writing (or reading) in many small pieces
+-- overflowed the stack. They loop now. (Without the loop these fail under
+-- ASan, whose frames are bigger; the optimized build's tail calls hide it.
+-- The suite runs them under ASan.)
+describe("pipes on the slow path", function()
+  local function deep(d, fn) -- d C levels down (gsub callbacks), then fn
+    if d == 0 then return fn() end
+    local r
+    string.gsub("x", "x", function() r = deep(d - 1, fn) end)
+    return r
+  end
+  local function on_slow_path(fn)
+    return gevent.spawn(deep, 150, fn):get(true, 60)
+  end
+  local pieces = [[
+    local s = require "socket"
+    for i = 1, 3000 do io.write(i, "\n"); io.flush(); s.sleep(0.0002) end
+  ]]
+  local function lines(s)
+    local n = 0
+    for _ in s:gmatch("\n") do n = n + 1 end
+    return n
+  end
+
+  it("communicate reads thousands of small pieces", function()
+    local out = on_slow_path(function()
+      return Popen({"lua5.4", "-e", pieces}, {stdout = PIPE}):communicate(nil, 30)
+    end)
+    assert.are.equal(3000, lines(out))
+  end)
+
+  it("read and lines read thousands of small pieces", function()
+    local out = on_slow_path(function()
+      local p = Popen({"lua5.4", "-e", pieces}, {stdout = PIPE})
+      local s = p.stdout:read("a")
+      p:wait()
+      return s
+    end)
+    assert.are.equal(3000, lines(out))
+    local n = on_slow_path(function()
+      local p = Popen({"lua5.4", "-e", pieces}, {stdout = PIPE})
+      local k = 0
+      for _ in p.stdout:lines() do k = k + 1 end
+      p:wait()
+      return k
+    end)
+    assert.are.equal(3000, n)
+  end)
+
+  it("write feeds a child that reads in thousands of small pieces", function()
+    local got = on_slow_path(function()
+      local p = Popen({"lua5.4", "-e", [[
+        local s, n = require "socket", 0
+        for _ = 1, 3000 do
+          local b = io.read(4096); if not b then break end
+          n = n + #b; s.sleep(0.0002)
+        end
+        io.write(n)
+      ]]}, {stdin = PIPE, stdout = PIPE})
+      assert(p.stdin:write(string.rep("x", 3000 * 4096)))
+      p.stdin:close()
+      local n = p.stdout:read("a")
+      p:wait()
+      return n
+    end)
+    assert.are.equal(tostring(3000 * 4096), got)
+  end)
+end)
