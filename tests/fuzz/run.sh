@@ -78,17 +78,24 @@ run_lua() { # NAME
   local limit=$((secs + 60))
   local env=(GVLUA_PATH="$PWD/lua" LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"
     LUA_CPATH="$PWD/build-asan/bindings/?.so;;"
-    ASAN_OPTIONS=detect_leaks=1:handle_abort=1:allocator_may_return_null=1${GVLUA_FUZZ_ASAN:+:$GVLUA_FUZZ_ASAN}
+    ASAN_OPTIONS=detect_leaks=1:handle_abort=1:allocator_may_return_null=1:log_path="$PWD/$out/$n.asan"${GVLUA_FUZZ_ASAN:+:$GVLUA_FUZZ_ASAN}
     LSAN_OPTIONS=suppressions="$PWD/tests/fuzz/lsan.supp":print_suppressions=0
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path="$PWD/$out/$n.asan")
   local script="$PWD/tests/fuzz/$n.lua" rc
+  # sanitizer reports go to files (the fuzz may close the process's stderr)
+  rm -f "$out/$n.asan".*
   if unshare -n -p -f --kill-child true 2>/dev/null; then
     # gvlua is the namespaces' init (signals from inside it do not kill
-    # it); a hang is stopped by an ABRT that ASan reports with the stack
+    # it); a hang is stopped by an ABRT that ASan reports with the stack.
+    # The watchdog counts on the clock, not on one sleep: the fuzz may
+    # kill its sleep (kill(4)); if it kills the watchdog, the outer
+    # timeout still ends the run.
     env "${env[@]}" timeout -s KILL $((limit + 10)) \
       unshare -n -p -f --kill-child sh -c \
       'ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
-       (sleep "$1"; kill -ABRT 1) &
+       (end=$(($(date +%s) + $1))
+        while [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
+        kill -ABRT 1) &
        exec "$2" "$3" "$4" "$5" "$6"' sh "$limit" "$gv" "$script" "$secs" \
       "$seed" "$log" >"$res" 2>"$err"
     rc=$?
@@ -97,9 +104,10 @@ run_lua() { # NAME
       "$gv" "$script" "$secs" "$seed" "$log" >"$res" 2>"$err"
     rc=$?
   fi
+  cat "$out/$n.asan".* >>"$err" 2>/dev/null
   if [ $rc = 0 ] && grep -q "^$n: ok" "$res" "$log" &&
      ! grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$err"; then
-    echo "ok $n ($(grep -Eo '[0-9]+ calls' "$res" | head -1), seed $seed)"
+    echo "ok $n ($(grep -Eo '^[0-9]+' "$log" | tail -1) calls, seed $seed)"
     pass=$((pass + 1))
   else
     echo "FAIL $n (exit $rc, seed $seed): the last calls ($log):"
