@@ -88,12 +88,33 @@ l_hub *l_hub_new(lua_State *L, struct ev_loop *loop);
 void l_setfuncs(lua_State *L, const luaL_Reg *fns);
 /* The one recipe for a Lua-visible type. Pushes the metatable registered
 ** as 'name' (gevent.<Type>: luaL_checkudata's errors name it), made on
-** first use with the metamethods 'meta' (__gc, __close, __tostring, ...;
-** may be NULL) and a table of 'methods'. Without 'index' that table is
-** __index; with it (types with fields), the table is __methods and
-** 'index' is __index. Every function gets the hub as upvalue 1. */
+** first use with
+** - the metamethods 'meta' (__gc, __close, __tostring, __call, ...; may be
+**   NULL), each with the hub as upvalue 1;
+** - a table of 'methods' (may be NULL), each with upvalues 1 the hub and 2
+**   the metatable as a light userdata (l_isself);
+** - without 'index' that table is __index; with it (types with fields),
+**   the table is __methods and __index is 'index' with upvalues 1 the hub,
+**   2 the methods table, 3 a table of the type's own (for caches). */
 void l_newtype(lua_State *L, const char *name, const luaL_Reg *methods,
                const luaL_Reg *meta, lua_CFunction index);
+/* Makes the type whose metatable is below the 'nup' values on top a class,
+** as gevent's classes are: its methods table, named 'classname', callable
+** (Class(...) calls ctor(Class, ...) with upvalues the hub and the 'nup'
+** values) and printing as <class classname>. Pops the values and pushes
+** the class above the metatable (the same class when made already). */
+void l_newclass(lua_State *L, const char *classname, lua_CFunction ctor,
+                int nup);
+/* In a method made by l_newtype: whether the value at idx is of the
+** method's own type (one comparison; luaL_testudata looks the name up). */
+static inline int l_isself(lua_State *L, int idx) {
+  int same = 0;
+  if (lua_getmetatable(L, idx)) {
+    same = lua_topointer(L, -1) == lua_touserdata(L, lua_upvalueindex(2));
+    lua_pop(L, 1);
+  }
+  return same;
+}
 /* Runs f(L) in protected mode on the hub's thread from hub context;
 ** prints and swallows errors. 'ud' is passed as a light userdata. */
 void l_hub_protected(l_hub *h, lua_CFunction f, void *ud);

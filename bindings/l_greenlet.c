@@ -1340,7 +1340,6 @@ static const luaL_Reg greenlet_methods[] = {
 };
 
 static const luaL_Reg greenlet_meta[] = {
-  {"__index", m_index},
   {"__newindex", m_newindex},
   {"__tostring", m_tostring},
   {NULL, NULL}
@@ -1359,44 +1358,26 @@ static const luaL_Reg gevent_funcs[] = {
   {NULL, NULL}
 };
 
-static int class_tostring(lua_State *L) {
-  lua_pushliteral(L, "<class Greenlet>");
-  return 1;
-}
+static const luaL_Reg ident_meta[] = {
+  {"__gc", ident_gc},
+  {NULL, NULL}
+};
 
 /* Creates the classes and metatables (once per state, with the hub). */
 void l_greenlet_register(lua_State *L) {
   l_class_new(L, "GreenletExit", 0, L_GREENLETEXIT);
   l_class_new(L, "LoopExit", 0, L_LOOPEXIT);
   lua_pop(L, 2);
-  luaL_newmetatable(L, ERRBOX);
+  l_newtype(L, ERRBOX, NULL, NULL, NULL); /* marks boxed errors */
   lua_pop(L, 1);
   lua_pushstring(L, NOMEM_START); /* kept: the message when memory is out */
   lua_rawsetp(L, LUA_REGISTRYINDEX, NOMEM_START);
-  {
-    lua_newtable(L);
-    l_setfuncs(L, greenlet_methods);
-    lua_pushliteral(L, "Greenlet");
-    lua_setfield(L, -2, "__name");
-    lua_createtable(L, 0, 2);
-    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-    lua_pushcclosure(L, c_call, 1);
-    lua_setfield(L, -2, "__call");
-    lua_pushcfunction(L, class_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
-    /* instance metatable */
-    luaL_newmetatable(L, L_GREENLET);
-    l_setfuncs(L, greenlet_meta);
-    lua_pop(L, 1);
-    luaL_newmetatable(L, L_GREENLET_IDENT);
-    lua_pushcfunction(L, ident_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-    lua_pop(L, 1);
-  }
+  l_newtype(L, L_GREENLET, greenlet_methods, greenlet_meta, m_index);
+  l_newclass(L, "Greenlet", c_call, 0);
+  lua_setfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
+  lua_pop(L, 1);
+  l_newtype(L, L_GREENLET_IDENT, NULL, ident_meta, NULL);
+  lua_pop(L, 1);
 }
 
 void l_greenlet_open(lua_State *L, l_hub *h) {

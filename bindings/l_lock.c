@@ -331,12 +331,6 @@ static int c_new(lua_State *L) {
   return 1;
 }
 
-static int c_tostring(lua_State *L) {
-  lua_getfield(L, 1, "__name");
-  lua_pushfstring(L, "<class %s>", luaL_optstring(L, -1, "?"));
-  return 1;
-}
-
 /* ---- registration ------------------------------------------------------ */
 
 static const luaL_Reg sem_methods[] = {
@@ -364,30 +358,12 @@ static const luaL_Reg sem_meta[] = {
 
 void l_lock_open(lua_State *L, l_hub *h) {
   (void)h;
-  int mod = lua_gettop(L);
   for (int k = 0; k < K_COUNT; k++) {
-    /* the class: methods, callable */
-    lua_newtable(L);
-    l_setfuncs(L, k == K_RLOCK ? rlock_methods : sem_methods);
-    lua_pushstring(L, CLASSNAME[k]);
-    lua_setfield(L, -2, "__name");
-    int cls = lua_gettop(L);
-    lua_createtable(L, 0, 2);
-    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+    l_newtype(L, MT[k], k == K_RLOCK ? rlock_methods : sem_methods,
+              sem_meta, m_index);
     lua_pushinteger(L, k);
-    lua_pushcclosure(L, c_new, 2);
-    lua_setfield(L, -2, "__call");
-    lua_pushcfunction(L, c_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_setmetatable(L, cls);
-    /* the instance metatable */
-    luaL_newmetatable(L, MT[k]);
-    l_setfuncs(L, sem_meta);
-    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-    lua_pushvalue(L, cls);
-    lua_pushcclosure(L, m_index, 2);
-    lua_setfield(L, -2, "__index");
+    l_newclass(L, CLASSNAME[k], c_new, 1);
+    lua_setfield(L, -3, CLASSNAME[k]);
     lua_pop(L, 1);
-    lua_setfield(L, mod, CLASSNAME[k]);
   }
 }

@@ -431,11 +431,6 @@ static const luaL_Reg ws_methods[] = {
 };
 
 void l_websocket_register(lua_State *L) {
-  luaL_newmetatable(L, L_WEBSOCKET);
-  lua_newtable(L);
-  l_setfuncs(L, ws_methods);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__methods");
-  lua_setfield(L, -2, "__index");
+  l_newtype(L, L_WEBSOCKET, ws_methods, NULL, NULL);
   lua_pop(L, 1);
 }
