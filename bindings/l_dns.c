@@ -101,6 +101,7 @@ static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int lookup(lua_State *L, const gv_dns_query *q) {
   l_hub *h = l_hubup(L);
+  gv_check_block(&h->hub, L); /* raises before d exists, not after */
   gv_dns *d = gv_dns_new(q);
   if (!d) return luaL_error(L, "not enough memory");
   lua_settop(L, 0);

@@ -21,6 +21,8 @@ static int l_fork(lua_State *L) {
   return 1;
 }
 
+static int waitpid_poll_k(lua_State *L, int status, lua_KContext ctx);
+
 static int push_wait_status(lua_State *L, pid_t pid, int st) {
   static const char *const how[] = {"exited", "killed", "stopped"};
   int code;
@@ -48,9 +50,44 @@ static int waitpid_k(lua_State *L, int status, lua_KContext ctx) {
   return push_wait_status(L, pid, st);
 }
 
+/* Other pids (not started here; -1 or 0: any child) are polled without
+** blocking, every 10 ms at first and then less often (at most every
+** 0.5 s), so that only the calling greenlet waits: a blocking waitpid
+** would stop the hub, maybe for ever. Stack: 1 pid, 2 timeout, 3 the
+** deadline or nil, 4 the current interval. */
+static int waitpid_poll(lua_State *L) {
+  l_hub *h = l_hubup(L);
+  for (;;) {
+    int st;
+    pid_t r = gv_waitpid((pid_t)lua_tointeger(L, 1), &st, 1);
+    if (r < 0) return l_push_oserror(L, -r, "waitpid");
+    if (r > 0) return push_wait_status(L, r, st);
+    double wait = lua_tonumber(L, 4);
+    lua_pushnumber(L, wait * 2 < 0.5 ? wait * 2 : 0.5);
+    lua_replace(L, 4);
+    if (!lua_isnil(L, 3)) {
+      double left = lua_tonumber(L, 3) - gv_now(&h->hub);
+      if (left <= 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "timeout");
+        return 2;
+      }
+      if (left < wait) wait = left;
+    }
+    if (gv_can_yield(&h->hub, L))
+      return gv_sleep(&h->hub, L, wait, 0, waitpid_poll_k);
+    gv_sleep(&h->hub, L, wait, 0, NULL); /* slow path: loop here */
+  }
+}
+
+static int waitpid_poll_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return waitpid_poll(L);
+}
+
 /* waitpid(pid, timeout): for a pid from fork() or Popen, waits
 ** cooperatively; returns pid, "exited"|"killed", code (luaposix style),
-** or nil, "timeout". Other pids: a plain blocking waitpid. */
+** or nil, "timeout". Other pids: polled (waitpid_poll). */
 static int l_waitpid(lua_State *L) {
   l_hub *h = l_hubup(L);
   pid_t pid = (pid_t)luaL_checkinteger(L, 1);
@@ -58,10 +95,12 @@ static int l_waitpid(lua_State *L) {
   double timeout = l_opttimeout(L, 2, &tmo);
   gv_child *c = gv_child_find(&h->hub, pid);
   if (!c) {
-    int st;
-    pid_t r = gv_waitpid(pid, &st);
-    if (r < 0) return l_push_oserror(L, -r, "waitpid");
-    return push_wait_status(L, r, st);
+    lua_settop(L, 2);
+    if (timeout >= 0) lua_pushnumber(L, gv_now(&h->hub) + timeout);
+    else lua_pushnil(L);
+    lua_pushnumber(L, 0.01);
+    gv_check_block(&h->hub, L);
+    return waitpid_poll(L);
   }
   lua_settop(L, 2);
   if (gv_child_poll(c)) return waitpid_k(L, LUA_OK, (lua_KContext)c);

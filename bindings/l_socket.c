@@ -565,7 +565,18 @@ static int l_strerror(lua_State *L) {
   return 1;
 }
 
+/* hubfd(fd): whether fd is one the hub's loop lives on (libev's epoll fd
+** and eventfd): a socket's setfd must not take it, or its close would
+** stop the hub. */
+static int l_hubfd(lua_State *L) {
+  lua_Integer fd = luaL_checkinteger(L, 1);
+  lua_pushboolean(L, fd >= 0 && fd <= INT_MAX &&
+                     gv_fd_check(&l_hubup(L)->hub, (int)fd) == -EINVAL);
+  return 1;
+}
+
 static const luaL_Reg socket_funcs[] = {
+  {"hubfd", l_hubfd},
   {"wait", l_wait},
   {"wait_read", l_wait_read},
   {"wait_write", l_wait_write},

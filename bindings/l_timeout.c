@@ -10,7 +10,9 @@
 typedef struct l_timeout {
   gv_timer timer;
   gv_hub *hub;
-  gv_greenlet *owner;  /* the greenlet that started it */
+  gv_greenlet *owner;  /* the greenlet that started it (its object is
+                       ** user value OWNER while armed, so that it stays
+                       ** alive until the timer fires or is cancelled) */
   double seconds;      /* < 0: never fires */
   int ref;             /* anchor while pending (the heap holds a pointer) */
 } l_timeout;
@@ -23,6 +25,8 @@ static l_timeout *check(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, L_TIMEOUT);
 }
 
+enum { EXC = 1, OWNER = 2 }; /* user values */
+
 static void unanchor(lua_State *L, l_timeout *t) {
   if (t->ref != LUA_NOREF) {
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
@@ -33,7 +37,7 @@ static void unanchor(lua_State *L, l_timeout *t) {
 /* Pushes what the timeout raises: itself, an instance of a given class,
 ** or the given value. */
 static void push_error(lua_State *L, int self) {
-  lua_getiuservalue(L, self, 1);
+  lua_getiuservalue(L, self, EXC);
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
     lua_pushvalue(L, self);
@@ -50,6 +54,9 @@ static int fire_p(lua_State *L) {
   unanchor(L, t);
   gv_greenlet *g = t->owner;
   t->owner = NULL;
+  lua_getiuservalue(L, self, OWNER); /* keeps g alive while it is used */
+  lua_pushnil(L);
+  lua_setiuservalue(L, self, OWNER);
   if (!g || g->state == GV_DEAD) return 0;
   push_error(L, self);
   gv_throw(g, L);
@@ -67,14 +74,14 @@ static int t_new(lua_State *L) {
   lua_settop(L, 2);
   if (!lua_isnil(L, 1) && lua_type(L, 1) != LUA_TNUMBER)
     l_typeerror(L, 1, 1, "gevent.Timeout", "number");
-  l_timeout *t = lua_newuserdatauv(L, sizeof *t, 1);
+  l_timeout *t = lua_newuserdatauv(L, sizeof *t, 2);
   t->timer.index = 0;
   t->hub = &l_hubup(L)->hub;
   t->owner = NULL;
   t->seconds = lua_isnil(L, 1) ? -1 : luaL_checknumber(L, 1);
   t->ref = LUA_NOREF;
   lua_pushvalue(L, 2);
-  lua_setiuservalue(L, -2, 1);
+  lua_setiuservalue(L, -2, EXC);
   luaL_setmetatable(L, L_TIMEOUT);
   return 1;
 }
@@ -95,6 +102,8 @@ static void arm(lua_State *L, int idx, l_timeout *t) {
   if (!g) luaL_error(L, "a Timeout must be started by a greenlet");
   if (gv_timer_active(&t->timer)) gv_timer_stop(t->hub, &t->timer);
   t->owner = g;
+  l_greenlet_push(L, (l_greenlet *)g);
+  lua_setiuservalue(L, idx, OWNER);
   if (t->seconds < 0) return;
   if (t->ref == LUA_NOREF) {
     lua_pushvalue(L, idx);
@@ -133,10 +142,13 @@ int l_timeout_fired(lua_State *L, gv_greenlet *cur, void *tmo) {
 }
 
 void l_cancel_timeout(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
   l_timeout *t = l_timeout_test(L, idx);
   if (!t) return;
   if (gv_timer_active(&t->timer)) gv_timer_stop(t->hub, &t->timer);
   t->owner = NULL;
+  lua_pushnil(L);
+  lua_setiuservalue(L, idx, OWNER);
   unanchor(L, t);
 }
 
@@ -156,6 +168,8 @@ static int t_cancel(lua_State *L) {
   l_timeout *t = check(L, 1);
   if (gv_timer_active(&t->timer)) gv_timer_stop(t->hub, &t->timer);
   t->owner = NULL;
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, OWNER);
   unanchor(L, t);
   return 0;
 }
@@ -190,7 +204,7 @@ static int t_index(lua_State *L) {
       return 1;
     }
     if (k[0] == 'e' && strcmp(k, "exception") == 0) {
-      lua_getiuservalue(L, 1, 1);
+      lua_getiuservalue(L, 1, EXC);
       return 1;
     }
   }

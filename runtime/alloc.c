@@ -11,6 +11,7 @@
 ** so those still go back to free(). Under Valgrind or AddressSanitizer
 ** everything goes to malloc, so their checks keep working.
 */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ struct gv_alloc {
   uintptr_t arenas[ARENA_SLOTS];
   size_t narenas;
   int plain;                 /* pass everything to malloc */
+  struct gv_alloc *next_live;
 };
 
 static size_t slot_of(uintptr_t key) {
@@ -146,19 +148,47 @@ void *gv_alloc_f(void *ud, void *ptr, size_t osize, size_t nsize) {
   return realloc(ptr, nsize); /* a malloc block stays with malloc */
 }
 
+/* Allocators not freed yet. A state closed by os.exit(code, true) never
+** comes back to gvlua_close: its allocator is freed at exit instead. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static gv_alloc *live;
+
+static void free_live_at_exit(void) {
+  pthread_mutex_lock(&live_mu);
+  gv_alloc *a = live;
+  live = NULL;
+  pthread_mutex_unlock(&live_mu);
+  while (a) {
+    gv_alloc *next = a->next_live;
+    a->next_live = NULL;
+    gv_alloc_free(a);
+    a = next;
+  }
+}
+
 gv_alloc *gv_alloc_new(void) {
+  static int hooked;
   gv_alloc *a = calloc(1, sizeof *a);
   if (!a) return NULL;
 #ifdef GV_ALLOC_PLAIN
   a->plain = 1;
 #endif
   if (RUNNING_ON_VALGRIND) a->plain = 1;
+  pthread_mutex_lock(&live_mu);
+  if (!hooked) hooked = atexit(free_live_at_exit) == 0;
+  a->next_live = live;
+  live = a;
+  pthread_mutex_unlock(&live_mu);
   return a;
 }
 
 /* Unmaps the arenas: only once the state using 'a' is closed. */
 void gv_alloc_free(gv_alloc *a) {
   if (!a) return;
+  pthread_mutex_lock(&live_mu);
+  for (gv_alloc **p = &live; *p; p = &(*p)->next_live)
+    if (*p == a) { *p = a->next_live; break; }
+  pthread_mutex_unlock(&live_mu);
   for (size_t i = 0; i < ARENA_SLOTS; i++)
     if (a->arenas[i])
       munmap((void *)(a->arenas[i] << ARENA_SHIFT), ARENA_SIZE);

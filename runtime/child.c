@@ -204,9 +204,10 @@ int gv_kill(pid_t pid, int sig) {
   return kill(pid, sig) == 0 ? 0 : -errno;
 }
 
-pid_t gv_waitpid(pid_t pid, int *status) {
+pid_t gv_waitpid(pid_t pid, int *status, int nohang) {
   pid_t r;
-  do r = waitpid(pid, status, 0); while (r < 0 && errno == EINTR);
+  do r = waitpid(pid, status, nohang ? WNOHANG : 0);
+  while (r < 0 && errno == EINTR);
   return r < 0 ? -errno : r;
 }
 

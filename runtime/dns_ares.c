@@ -293,6 +293,8 @@ static void wait_ended(gv_greenlet *g) {
   }
 }
 
+static void release_lookup(void *d) { gv_dns_free(d); }
+
 int gv__dns_ares_wait(gv_hub *hub, lua_State *L, gv_dns *d, double timeout,
                       lua_KContext ctx, gv_kfunction k) {
   pthread_once(&once, library_init);
@@ -340,6 +342,8 @@ int gv__dns_ares_wait(gv_hub *hub, lua_State *L, gv_dns *d, double timeout,
   g->flags |= GV_F_CATCH;  /* k runs on a throw too, to free the lookup */
   a->waiter = g;
   g->cancel = wait_ended;
+  g->owned = d;            /* the hub closing first frees it */
+  g->release = release_lookup;
   if (d->done) {            /* answered at once (/etc/hosts): no timer */
     gv_wake(g, GV_WAKE_NORMAL);
     return gv_block(hub, L, ctx, k);

@@ -125,6 +125,9 @@ struct gv_timer {
   gv_timer_fn fn;
 };
 
+/* Starts t to fire in 'seconds': negative or NaN is 0 (the next poll),
+** more than GV_TIMER_MAX (about 30 years, +inf included) is GV_TIMER_MAX. */
+#define GV_TIMER_MAX 1e9
 void gv_timer_start(gv_hub *hub, gv_timer *t, double seconds,
                     gv_timer_fn fn);
 void gv_timer_stop(gv_hub *hub, gv_timer *t);
@@ -177,6 +180,12 @@ struct gv_greenlet {
   gv_kfunction k;           /* runtime's: continuation of the block */
   lua_KContext kctx;        /* runtime's: see gv_wait_ctx */
   void (*cancel)(gv_greenlet *g); /* extra cleanup when a wait is cut short */
+  /* C memory the current wait holds for its continuation (a lookup, a
+  ** job): if the hub closes while the greenlet is still suspended (it is
+  ** never resumed), gv_hub_close calls release(owned). Cleared when the
+  ** continuation runs: it owns the memory again. */
+  void *owned;
+  void (*release)(void *owned);
   const char *waiting_on;   /* runtime's: see gv_waiting_on */
   int waiting_fd;           /* runtime's: fd of the current fd wait */
   void *wait_obj;           /* runtime's: the gv_fdwatch or fd set waited on */
@@ -261,6 +270,7 @@ struct gv_hub {
   struct ev_loop *loop;
   int own_loop;
   int backend_fd;            /* libev's epoll fd if known, else -1 */
+  int evpipe_fd;             /* libev's wake-up eventfd if known, else -1 */
   lua_State *L;              /* hub's Lua thread, for callbacks */
   gv_hooks hooks;
   gv_greenlet *current;      /* NULL in hub context */
@@ -379,6 +389,13 @@ int gv_block(gv_hub *hub, lua_State *L, lua_KContext ctx,
 /* The same for C callers that cannot return through Lua (embedders):
 ** always the slow path; returns the wake reason. Raises thrown errors. */
 int gv_block_here(gv_hub *hub, lua_State *L);
+/* Whether gv_block with a continuation would take the fast path (L's
+** greenlet can yield here). A primitive that blocks again and again in a
+** loop checks it: on the slow path, gv_block calls k from its own frame,
+** so a k that blocks again nests a C frame per round (thousands of
+** rounds overflow the stack); there it loops itself, blocking with k NULL
+** (gv_block returns once woken), and uses k only on the fast path. */
+int gv_can_yield(gv_hub *hub, lua_State *L);
 /* gv_block with a limit: with timeout >= 0 (seconds) it first arms the
 ** greenlet's timer, whose expiry wakes it with GV_WAKE_TIMEOUT (gv_wake
 ** stops the timer however the wait ends). Every "wait for X or a timeout"
@@ -454,9 +471,9 @@ static inline void gv_waitq_leave(gv_greenlet *g) {
 
 /* ---- fd waits (io.c) ------------------------------------------------- */
 
-/* Whether fd may be given to libev: 0, or -EBADF (not open) or -EINVAL
-** (the hub's own epoll fd, known for loops the hub made). Waits check it
-** before they register fd. */
+/* Whether fd may be given to libev, or closed by Lua code: 0, or -EBADF
+** (not open) or -EINVAL (libev's own epoll fd or eventfd, known for loops
+** the hub made). Waits check it before they register fd. */
 int gv_fd_check(gv_hub *hub, int fd);
 
 /* Every ev_io of the hub is started and stopped through these, never
@@ -696,9 +713,9 @@ enum { GV_EXITED, GV_KILLED, GV_STOPPED };
 int gv_status_decode(int status, int *code);
 /* kill(2): 0 or -errno. */
 int gv_kill(pid_t pid, int sig);
-/* waitpid(2) that blocks the whole process (for pids not registered
-** here): the pid, or -errno. */
-pid_t gv_waitpid(pid_t pid, int *status);
+/* waitpid(2) for pids not registered here, blocking the whole process
+** unless 'nohang': the pid, 0 (nohang: none ended yet), or -errno. */
+pid_t gv_waitpid(pid_t pid, int *status, int nohang);
 
 /* ---- signals (signal.c) --------------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -24,9 +25,23 @@ static int lowest_free_fd(void) {
   return fd;
 }
 
+static void noop_async(struct ev_loop *loop, ev_async *w, int revents) {
+  (void)loop; (void)w; (void)revents;
+}
+
+/* Whether fd is an eventfd (where /proc tells; else whether it is open). */
+static int is_eventfd(int fd) {
+  char path[64], link[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, link, sizeof link - 1);
+  if (n < 0) return fcntl(fd, F_GETFD) >= 0;
+  link[n] = 0;
+  return strcmp(link, "anon_inode:[eventfd]") == 0;
+}
+
 int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
   memset(hub, 0, sizeof *hub);
-  hub->backend_fd = -1;
+  hub->backend_fd = hub->evpipe_fd = -1;
   if (!loop) {
     /* Never libev's default loop: that one reaps every child with
     ** waitpid(-1), stealing the exit status of io.popen() and
@@ -42,6 +57,15 @@ int gv_hub_init(gv_hub *hub, struct ev_loop *loop, lua_State *L) {
     if (ev_backend(loop) == EVBACKEND_EPOLL && next >= 0 &&
         epoll_wait(next, &ev, 1, 0) == 0)
       hub->backend_fd = next;
+    /* its wake-up fd (an eventfd) is made with the first async watcher:
+    ** make it now, the same way, so that it is known too (closing it
+    ** through a socket's setfd would lose every wake-up from threads) */
+    next = lowest_free_fd();
+    ev_async a;
+    ev_async_init(&a, noop_async);
+    ev_async_start(loop, &a);
+    ev_async_stop(loop, &a);
+    if (next >= 0 && is_eventfd(next)) hub->evpipe_fd = next;
   }
   hub->loop = loop;
   hub->L = L;
@@ -83,9 +107,11 @@ void gv_hub_close(gv_hub *hub) {
     gv_link_remove(&g->all);
     if (!gv_link_empty(&g->wait)) gv_link_remove(&g->wait);
     if (ev_is_active(&g->io)) ev_io_stop(hub->loop, &g->io);
+    g->state = GV_DEAD;   /* nothing wakes it now, not even its release */
+    if (g->owned && g->release) g->release(g->owned);
+    g->owned = NULL;
     if (g->flags & GV_F_STACKFUL) gv__runner_abandon(hub, g->runner);
     g->runner = NULL;
-    g->state = GV_DEAD;
   }
   hub->nalive = 0;
   gv__children_free(hub);

@@ -16,7 +16,7 @@
 
 int gv_fd_check(gv_hub *hub, int fd) {
   if (fd < 0) return -EBADF;
-  if (fd == hub->backend_fd) return -EINVAL; /* epoll's own */
+  if (fd == hub->backend_fd || fd == hub->evpipe_fd) return -EINVAL; /* libev's */
   if (fcntl(fd, F_GETFD) < 0) return -errno;
   return 0;
 }

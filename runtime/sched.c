@@ -414,6 +414,7 @@ gv_greenlet *gv_prepare_block(gv_hub *hub, lua_State *L, const char *what) {
 
 static int block_k(lua_State *L, int status, lua_KContext ctx) {
   gv_greenlet *g = (gv_greenlet *)ctx;
+  g->owned = NULL; /* the continuation's again */
   g->blocked_L = NULL;
   g->waiting_on = NULL;
   if (g->wake == GV_WAKE_THROW && !(g->flags & GV_F_CATCH))
@@ -422,12 +423,17 @@ static int block_k(lua_State *L, int status, lua_KContext ctx) {
   return g->k(L, status, g->kctx);
 }
 
+int gv_can_yield(gv_hub *hub, lua_State *L) {
+  gv_greenlet *g = hub->current;
+  return g && L == g->L && !(g->flags & GV_F_MAIN) && lua_isyieldable(L);
+}
+
 int gv_block(gv_hub *hub, lua_State *L, lua_KContext ctx, gv_kfunction k) {
   gv_greenlet *g = hub->current;
   g->k = k;
   g->kctx = ctx;
   g->blocked_L = L;
-  if (k && L == g->L && !(g->flags & GV_F_MAIN) && lua_isyieldable(L))
+  if (k && gv_can_yield(hub, L))
     return lua_yieldk(L, 0, (lua_KContext)g, block_k);
   switch_out(hub, g);
   if (k) return block_k(L, LUA_YIELD, (lua_KContext)g);

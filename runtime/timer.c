@@ -66,7 +66,11 @@ void gv_timer_start(gv_hub *hub, gv_timer *t, double seconds, gv_timer_fn fn) {
     hub->heap = h;
     hub->heap_cap = cap;
   }
-  if (seconds < 0) seconds = 0;
+  /* NaN waits no time, as a negative wait does (a NaN deadline would
+  ** break the heap's order and make the poll's wait NaN: forever); past
+  ** GV_TIMER_MAX is as good as never and keeps the deadline finite */
+  if (!(seconds > 0)) seconds = 0;
+  else if (seconds > GV_TIMER_MAX) seconds = GV_TIMER_MAX;
   t->at = ev_now(hub->loop) + seconds;
   t->seq = ++hub->timer_seq;
   t->fn = fn;

@@ -237,6 +237,17 @@ int gv_work_submit(gv_hub *hub, gv_work *w) {
   return submit(hub, w);
 }
 
+/* The hub closed with w's waiter still suspended: w is released here if
+** it was handed to the waiter already, else by the pool (gv_work_shutdown
+** or its thread), since the waiter is no longer in w->waiters. */
+static void work_release(void *p) {
+  gv_work *w = p;
+  pthread_mutex_lock(&mu);
+  int taken = w->state == W_TAKEN;
+  pthread_mutex_unlock(&mu);
+  if (taken && w->drop) w->drop(w);
+}
+
 int gv_work_wait(gv_hub *hub, lua_State *L, gv_work *w, double timeout,
                  lua_KContext ctx, gv_kfunction k) {
   gv_greenlet *g = gv_check_block(hub, L);
@@ -246,6 +257,8 @@ int gv_work_wait(gv_hub *hub, lua_State *L, gv_work *w, double timeout,
   g = gv_prepare_block(hub, L, "work on an OS thread");
   g->flags |= GV_F_CATCH;  /* k runs on a throw too, to free what it owns */
   gv_link_append(&w->waiters.head, &g->wait);
+  g->owned = w;
+  g->release = work_release;
   return gv_block_timeout(hub, L, timeout, ctx, k);
 }
 

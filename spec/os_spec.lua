@@ -188,3 +188,26 @@ describe("gevent.fork", function()
     assert.has_error(function() gos.kill(pid, "SIGNOPE") end)
   end)
 end)
+
+-- Issue 9, found by the API fuzz: waitpid for a pid not started here (or
+-- -1, 0: any child) was a blocking waitpid(2) that stopped the hub, for
+-- ever if that child never ends. It blocks only its greenlet now.
+describe("gevent.os.waitpid of other pids", function()
+  it("blocks only the calling greenlet", function()
+    local ticks = 0
+    local ticker = gevent.spawn(function()
+      while true do ticks = ticks + 1; gevent.sleep(0.005) end
+    end)
+    local f = io.popen("sleep 1") -- a child gvlua does not know
+    local r = {gos.waitpid(-1, 0.2)}
+    assert.are.same({nil, "timeout"}, r)
+    assert.is_true(ticks >= 10, "the hub ran " .. ticks .. " ticks")
+    r = {gos.waitpid(0, 5)}          -- it ends: reaped here
+    assert.are.equal("exited", r[2])
+    f:close()
+    r = {gos.waitpid(-1, 1)}         -- no child left
+    assert.is_nil(r[1])
+    assert.matches("No child processes", r[2])
+    ticker:kill()
+  end)
+end)

@@ -1019,13 +1019,13 @@ describe("gevent.socket fd arguments", function()
     ok, err = pcall(socket.wait, fd, 3, 1)
     assert.is_false(ok)
     assert.matches("is not open", err)
-    -- one of the low fds is the hub's epoll instance: refused, no abort
+    -- two of the low fds are libev's (epoll, eventfd): refused, no abort
     local own = 0
     for n = 0, 16 do
       local ok2, e = pcall(socket.wait_readwrite, n, 0)
       if not ok2 and e:find("hub's own", 1, true) then own = own + 1 end
     end
-    assert.are.equal(1, own)
+    assert.are.equal(2, own)
     assert.is_nil(gevent.sleep(0.001))
   end)
 
@@ -1201,5 +1201,30 @@ describe("a closed gevent.socket", function()
     assert.is_false(ok)
     assert.matches("'accept'", e)
     t:close()
+  end)
+end)
+
+-- Issue 9, found by the API fuzz: setfd let a socket take the hub's own
+-- fds (libev's epoll fd and eventfd), whose close then made libev abort
+-- the process ("epoll_wait: Invalid argument"), or the standard streams.
+describe("setfd", function()
+  it("refuses the hub's fds and 0-2", function()
+    local own = 0
+    for fd = 0, 20 do
+      local s = socket.tcp4()
+      local raw = socket.unwrap(s)
+      local mine = raw:getfd()
+      local ok, err = pcall(s.setfd, s, fd)
+      if not ok then
+        assert.matches("bad argument #1 to 'setfd' %(file descriptor " .. fd
+                       .. " is ", err)
+        if err:find("hub's own", 1, true) then own = own + 1 end
+        s:close()
+      else
+        s:setfd(mine); s:close() -- give it its own fd back to close
+      end
+    end
+    assert.are.equal(2, own)       -- epoll and eventfd
+    assert.is_nil(gevent.sleep(0.001))
   end)
 end)

@@ -147,3 +147,43 @@ describe("Timeout(0)", function()
     assert.is_nil(gevent.sleep(0.001))
   end)
 end)
+
+-- Issue 9, found by the API fuzz: a NaN duration (Timeout, spawn_later, a
+-- wait's timeout) made the hub's poll wait forever; it now waits no time,
+-- as a negative one does, and an infinite one waits (about) forever
+-- without harm. In a child: the broken hub hangs.
+describe("NaN and infinite durations", function()
+  it("do not stop the hub", function()
+    local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "spec"
+    local r = dofile(here .. "/support/child.lua").run([[
+      local gevent = require "gevent"
+      local t = gevent.Timeout(0 / 0):start()
+      print(pcall(gevent.sleep, 0.01))             -- fires at once
+      local t2 = gevent.Timeout(math.huge):start()
+      print(pcall(gevent.sleep, 0.01))             -- never fires
+      t2:cancel()
+      print(gevent.spawn_later(0 / 0, function() return "ran" end):get(true, 1))
+      print(gevent.spawn(gevent.sleep, 0.01):join(0 / 0))
+      print(select(2, pcall(gevent.sleep, 0 / 0)) == nil)
+    ]], {timeout = 10})
+    assert.are.equal(0, r.rc, r.err)
+    assert.matches("^false\tTimeout: .-\ntrue\nran\ntrue\ntrue\n$", r.out)
+  end)
+end)
+
+-- Issue 9, found by the API fuzz (under ASan: a use after free): a Timeout
+-- started by a greenlet that ends without cancelling it kept a bare
+-- pointer to that greenlet, which could be collected before the timer
+-- fired. It holds the greenlet now until it fires or is cancelled.
+describe("a Timeout whose greenlet is gone", function()
+  it("fires harmlessly", function()
+    do
+      local g = gevent.spawn(function() Timeout(0.02):start() end)
+      assert.is_true(g:join(1))
+    end -- g is garbage now
+    collectgarbage(); collectgarbage()
+    gevent.sleep(0.05)         -- it fires now, for a dead greenlet
+    collectgarbage()
+    assert.is_nil(gevent.sleep(0))
+  end)
+end)

@@ -31,6 +31,7 @@ local cancel_wait, sockerror, connected = C.cancel_wait, C.sockerror,
 local watcher, wait_on, unwatch, readable = C.watcher, C.wait_on, C.unwatch,
   C.readable
 local receiver, sender, set_quick = C.receiver, C.sender, C.set_quick
+local hubfd = C.hubfd
 local type, tonumber, error, ipairs, pairs, setmetatable =
   type, tonumber, error, ipairs, pairs, setmetatable
 
@@ -483,6 +484,13 @@ local function cooperative_methods(orig, wrap, proxied)
   local setfd = o.setfd
   if setfd then
     m.setfd = function(sock, fd)
+      local n = math.tointeger(tonumber(fd)) -- LuaSocket takes "3" too
+      if n and n >= 0 and n <= 0x7fffffff and (hubfd(n) or n <= 2) then
+        fd = n
+        error(("bad argument #1 to 'setfd' (file descriptor %d is %s)")
+              :format(fd, fd <= 2 and "standard input, output or error"
+                                   or "the hub's own"), 2)
+      end
       disarm(sock)
       return setfd(sock, fd)
     end

@@ -1,38 +1,119 @@
 #!/usr/bin/env bash
-# tests/fuzz/run.sh [SECONDS] [NAME...] - builds each tests/fuzz/fuzz_NAME.c
-# with clang's libFuzzer (plus ASan and UBSan) against the runtime files it
-# needs, and runs it for SECONDS (default 30) from its seed corpus
-# tests/fuzz/corpus/fuzz_NAME/ (new inputs go to build-fuzz/, crashes are
-# left there as crash-*). Ends with "N passed, N failed".
+# tests/fuzz/run.sh [SECONDS [SEED [NAME...]]] - runs the fuzz harnesses of
+# tests/fuzz/, each for SECONDS (default 30) with SEED (default: the time,
+# printed), every harness when no NAME is given. Each kind is picked up by
+# its name:
+#   fuzz_NAME.c    a libFuzzer harness, built with clang (plus ASan and
+#                  UBSan) against the runtime files SRC lists for it, run
+#                  from its seed corpus tests/fuzz/corpus/fuzz_NAME/ (new
+#                  inputs go to build-fuzz/, crashes are left there as
+#                  NAME-crash-*);
+#   fuzz_NAME.lua  a Lua harness, run by the ASan+UBSan gvlua (build-asan/)
+#                  as `gvlua fuzz_NAME.lua SECONDS SEED LOG` in network and
+#                  pid namespaces of its own (unshare -n -p -f, loopback up,
+#                  gvlua as their init, so that no fuzzed signal, pid or
+#                  address reaches anything else); without unshare it runs
+#                  with GVLUA_FUZZ_UNSAFE=1 (the harness then sends no
+#                  signals). It must end with "NAME: ok"; a sanitizer
+#                  report, a crash or running SECONDS + 60 s fails it. Its
+#                  LOG (the calls, in order) is build-fuzz/NAME.calls.
+# Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
 secs=${1:-30}; shift || true
+seed=$(date +%s)
+if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then seed=$1; shift; fi
 out=build-fuzz
 mkdir -p "$out"
-# the runtime sources each harness links, and extra libraries
+# the runtime sources each libFuzzer harness links, and extra libraries
 declare -A SRC=([fuzz_http]="runtime/http.c")
 declare -A LIBS=([fuzz_http]="-lhttp_parser")
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  for f in tests/fuzz/fuzz_*.c; do names+=("$(basename "$f" .c)"); done
+  for f in tests/fuzz/fuzz_*.c tests/fuzz/fuzz_*.lua; do
+    [ -e "$f" ] && names+=("$(basename "${f%.*}")")
+  done
 fi
+echo "fuzz: $secs s each, seed $seed"
 pass=0 fail=0
-for n in "${names[@]}"; do
+
+run_c() { # NAME
+  local n=$1
+  if ! command -v clang >/dev/null; then
+    echo "FAIL $n: clang is not installed (./dev fuzz installs it)"
+    fail=$((fail + 1)); return
+  fi
   if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
       -Iruntime $(pkg-config --cflags lua5.4) "tests/fuzz/$n.c" ${SRC[$n]:-} \
       ${LIBS[$n]:-} -o "$out/$n"; then
-    echo "FAIL $n: does not build"; fail=$((fail + 1)); continue
+    echo "FAIL $n: does not build"; fail=$((fail + 1)); return
   fi
   mkdir -p "$out/$n.corpus"
   if (cd "$out" && "./$n" -max_total_time="$secs" -max_len=4096 \
-        -artifact_prefix="$n-" "$n.corpus" "../tests/fuzz/corpus/$n" \
-        > "$n.log" 2>&1); then
+        -seed="$seed" -artifact_prefix="$n-" "$n.corpus" \
+        "../tests/fuzz/corpus/$n" > "$n.log" 2>&1); then
     echo "ok $n ($(grep -Eo 'Done [0-9]+ runs' "$out/$n.log" | head -1))"
     pass=$((pass + 1))
   else
     echo "FAIL $n: see $out/$n.log"; grep -E '^==|SUMMARY' "$out/$n.log" | head -5
     fail=$((fail + 1))
   fi
+}
+
+asan_gvlua() { # the ASan+UBSan build's gvlua, built if needed
+  if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+      >/dev/null || return 1
+  fi
+  ninja -C build-asan >/dev/null || return 1
+  echo "$PWD/build-asan/app/gvlua"
+}
+
+run_lua() { # NAME
+  local n=$1 gv log="$out/$1.calls" res="$out/$1.out" err="$out/$1.err"
+  if ! gv=$(asan_gvlua); then
+    echo "FAIL $n: the ASan build (build-asan/) does not build"
+    fail=$((fail + 1)); return
+  fi
+  local limit=$((secs + 60))
+  local env=(GVLUA_PATH="$PWD/lua" LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"
+    LUA_CPATH="$PWD/build-asan/bindings/?.so;;"
+    ASAN_OPTIONS=detect_leaks=1:handle_abort=1:allocator_may_return_null=1${GVLUA_FUZZ_ASAN:+:$GVLUA_FUZZ_ASAN}
+    LSAN_OPTIONS=suppressions="$PWD/tests/fuzz/lsan.supp":print_suppressions=0
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+  local script="$PWD/tests/fuzz/$n.lua" rc
+  if unshare -n -p -f --kill-child true 2>/dev/null; then
+    # gvlua is the namespaces' init (signals from inside it do not kill
+    # it); a hang is stopped by an ABRT that ASan reports with the stack
+    env "${env[@]}" timeout -s KILL $((limit + 10)) \
+      unshare -n -p -f --kill-child sh -c \
+      'ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
+       (sleep "$1"; kill -ABRT 1) &
+       exec "$2" "$3" "$4" "$5" "$6"' sh "$limit" "$gv" "$script" "$secs" \
+      "$seed" "$log" >"$res" 2>"$err"
+    rc=$?
+  else
+    env "${env[@]}" GVLUA_FUZZ_UNSAFE=1 timeout -s ABRT "$limit" \
+      "$gv" "$script" "$secs" "$seed" "$log" >"$res" 2>"$err"
+    rc=$?
+  fi
+  if [ $rc = 0 ] && grep -q "^$n: ok" "$res" "$log" &&
+     ! grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$err"; then
+    echo "ok $n ($(grep -Eo '[0-9]+ calls' "$res" | head -1), seed $seed)"
+    pass=$((pass + 1))
+  else
+    echo "FAIL $n (exit $rc, seed $seed): the last calls ($log):"
+    tail -5 "$log" | sed 's/^/    /'
+    grep -E '^FAIL|ERROR|SUMMARY|runtime error|^    #[0-9] ' "$res" "$err" |
+      head -25 | sed 's/^/    /'
+    fail=$((fail + 1))
+  fi
+}
+
+for n in "${names[@]}"; do
+  if [ -f "tests/fuzz/$n.c" ]; then run_c "$n"
+  elif [ -f "tests/fuzz/$n.lua" ]; then run_lua "$n"
+  else echo "FAIL $n: no tests/fuzz/$n.c or .lua"; fail=$((fail + 1)); fi
 done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
