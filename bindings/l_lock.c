@@ -26,6 +26,10 @@ static const char *const MT[K_COUNT] = {
 static const char *const CLASSNAME[K_COUNT] = {
   "Semaphore", "BoundedSemaphore", "Lock", "RLock"
 };
+static const char *const PUBLIC[K_COUNT] = { /* names in argument errors */
+  "gevent.lock.Semaphore", "gevent.lock.BoundedSemaphore",
+  "gevent.lock.Lock", "gevent.lock.RLock"
+};
 /* What a blocked greenlet waits on, for LoopExit reports. */
 static const char *const WAIT_ACQUIRE[K_COUNT] = {
   "Semaphore.acquire", "BoundedSemaphore.acquire", "Lock.acquire",
@@ -314,12 +318,10 @@ static int c_new(lua_State *L) {
   if ((kind == K_SEM || kind == K_BOUNDED) && !lua_isnoneornil(L, 2)) {
     int isint;
     n = lua_tointegerx(L, 2, &isint);
-    if (!isint)
-      return luaL_error(L, "bad argument #1 to '%s' (integer expected, "
-                        "got %s)", CLASSNAME[kind], luaL_typename(L, 2));
+    if (!isint) return l_typeerror(L, 1, 2, PUBLIC[kind], "integer");
     if (n < 0)
-      return luaL_error(L, "bad argument #1 to '%s' (semaphore initial "
-                        "value must be >= 0)", CLASSNAME[kind]);
+      return l_argerror(L, 1, PUBLIC[kind], "semaphore initial value must "
+                        "be >= 0");
   }
   l_sem *s = lua_newuserdatauv(L, sizeof *s, 1);
   memset(s, 0, sizeof *s);

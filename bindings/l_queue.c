@@ -749,8 +749,8 @@ static int q_tostring(lua_State *L) {
 /* ---- construction ------------------------------------------------------ */
 
 static int arg_error(lua_State *L, int type, int arg, const char *msg) {
-  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg,
-                    type_names[type], msg);
+  return l_argerror(L, arg, lua_pushfstring(L, "gevent.queue.%s",
+                                            type_names[type]), msg);
 }
 
 /* Class(...): Queue(maxsize, items), LifoQueue(maxsize, items),
