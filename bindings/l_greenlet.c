@@ -25,10 +25,6 @@ l_greenlet *l_greenlet_check(lua_State *L, int idx) {
   return g;
 }
 
-void l_greenlet_push(lua_State *L, l_greenlet *g) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref);
-}
-
 static int is_dead(l_greenlet *g) { return g->g.state == GV_DEAD; }
 
 /* ---- minimal_ident: small integers, the smallest free one first ------- */
@@ -423,8 +419,10 @@ static void greenlet_start(lua_State *L, int idx) {
   if (prepare_start(L, idx)) {
     l_greenlet *g = lua_touserdata(L, idx);
     gv_greenlet_start(&g->g);
-    if (gv_observing(g->g.hub, GV_OBS_EVENTS))
-      l_events_spawned(L, g->g.hub->ud, idx);
+    if (gv_observing(g->g.hub, GV_OBS_EVENTS)) {
+      l_hub *h = g->g.hub->ud;
+      h->greenlet_event(L, h, "spawned", idx);
+    }
   }
 }
 
@@ -639,13 +637,17 @@ static int finish_p(lua_State *L) {
       strcmp(lua_tostring(L, err), "not enough memory") == 0)
     out_of_memory(h); /* Lua's memory error (no handler ran for it) */
   g->g.L = NULL;
-  if (err && !l_monitor_interrupted(L, h, g, self, err,
-                                    tb ? lua_tostring(L, tb) : NULL))
-    print_report(L, self, err, tb);
-  else if (!err && h->int_victim == &g->g)
-    h->int_victim = NULL; /* it caught the interrupt and ended well */
+  int report = err != 0;
+  if (h->int_victim == &g->g) { /* Ctrl-C's error was raised in g */
+    h->int_victim = NULL;
+    if (err && h->interrupted(L, h, self, err, tb ? lua_tostring(L, tb)
+                                                  : NULL))
+      report = 0; /* handed on to the main greenlet */
+  }
+  if (report) print_report(L, self, err, tb);
   settle(L, g, self, vals, err);
-  if (gv_observing(&h->hub, GV_OBS_EVENTS)) l_events_finished(L, h, self);
+  if (gv_observing(&h->hub, GV_OBS_EVENTS))
+    h->greenlet_event(L, h, "finished", self);
   return 0;
 }
 
@@ -745,13 +747,12 @@ void l_greenlet_describe(gv_hub *hub, gv_greenlet *gg, char *buf,
   }
 }
 
-void l_hub_hooks(l_hub *h) {
+void l_greenlet_hooks(l_hub *h) {
   h->hub.hooks.finished = on_finished;
   h->hub.hooks.materialize = on_materialize;
   h->hub.hooks.push_loop_exit = push_loop_exit;
   h->hub.hooks.stray_yield = on_stray_yield;
   h->hub.hooks.describe = l_greenlet_describe;
-  l_monitor_hooks(h);
 }
 
 /* ---- gevent functions -------------------------------------------------- */
@@ -813,7 +814,8 @@ static void start_later_fire(gv_hub *hub, gv_timer *t) {
 static void start_later(lua_State *L, l_hub *h, int idx, double s) {
   l_greenlet *g = lua_touserdata(L, idx);
   if (!prepare_start(L, idx)) return;
-  if (gv_observing(&h->hub, GV_OBS_EVENTS)) l_events_spawned(L, h, idx);
+  if (gv_observing(&h->hub, GV_OBS_EVENTS))
+    h->greenlet_event(L, h, "spawned", idx);
   gv_now(&h->hub);
   gv_timer_start(&h->hub, &g->g.timer, s, start_later_fire); /* not started:
                                                   its wait timer is free */

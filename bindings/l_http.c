@@ -1043,12 +1043,19 @@ static const luaL_Reg http_funcs[] = {
   {NULL, NULL}
 };
 
+static int (*websocket_upgrade)(lua_State *L, l_http_conn *k);
+
+void l_http_set_websocket(int (*upgrade)(lua_State *L, l_http_conn *k)) {
+  websocket_upgrade = upgrade;
+}
+
 /* req:websocket(opts) -> WebSocket | nil, err (l_websocket.c) */
 static int req_websocket(lua_State *L) {
   l_http_conn *k = current_conn(L, 1, REQ_MAGIC, "websocket");
   if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  return l_websocket_upgrade(L, k);
+  if (!websocket_upgrade) return luaL_error(L, "no WebSocket support");
+  return websocket_upgrade(L, k);
 }
 
 static const luaL_Reg req_methods[] = {
@@ -1087,7 +1094,6 @@ void l_http_open(lua_State *L, l_hub *h) {
   lua_pop(L, 1);
   l_newtype(L, L_HTTP_RES, res_methods, NULL, res_index);
   lua_pop(L, 1);
-  l_websocket_register(L);
   l_newtype(L, L_HTTP_CHUNKED, chunked_methods, NULL, NULL);
   lua_pop(L, 1);
 }
