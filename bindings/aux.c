@@ -79,16 +79,60 @@ void l_optargs(lua_State *L, int idx, ...) {
 
 void l_newtype(lua_State *L, const char *name, const luaL_Reg *methods,
                const luaL_Reg *meta, lua_CFunction index) {
-  if (!luaL_newmetatable(L, name)) return; /* made already (another state
-                                           ** of the family opened it) */
+  if (!luaL_newmetatable(L, name)) return; /* made already (the module was
+                                           ** opened before) */
+  int mt = lua_gettop(L);
   if (meta) l_setfuncs(L, meta);
   lua_newtable(L);
-  if (methods) l_setfuncs(L, methods);
-  if (index) {
-    lua_setfield(L, -2, "__methods");
-    lua_pushcfunction(L, index);
+  for (; methods && methods->name; methods++) {
+    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+    lua_pushlightuserdata(L, (void *)lua_topointer(L, mt));
+    lua_pushcclosure(L, methods->func, 2);
+    lua_setfield(L, -2, methods->name);
   }
-  lua_setfield(L, -2, "__index");
+  if (index) {
+    lua_pushvalue(L, -1);
+    lua_setfield(L, mt, "__methods");
+    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+    lua_insert(L, -2);
+    lua_newtable(L);
+    lua_pushcclosure(L, index, 3);
+  }
+  lua_setfield(L, mt, "__index");
+}
+
+static int class_tostring(lua_State *L) {
+  lua_getfield(L, 1, "__name");
+  lua_pushfstring(L, "<class %s>", luaL_optstring(L, -1, "?"));
+  return 1;
+}
+
+void l_newclass(lua_State *L, const char *classname, lua_CFunction ctor,
+                int nup) {
+  int mt = lua_gettop(L) - nup;
+  if (lua_getfield(L, mt, "__methods") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_getfield(L, mt, "__index");
+  }
+  int cls = lua_gettop(L);
+  if (lua_getmetatable(L, cls)) { /* a class already */
+    lua_pop(L, 1);
+    lua_copy(L, cls, mt + 1);
+    lua_settop(L, mt + 1);
+    return;
+  }
+  lua_pushstring(L, classname);
+  lua_setfield(L, cls, "__name");
+  lua_createtable(L, 0, 2);
+  lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+  for (int i = 1; i <= nup; i++) lua_pushvalue(L, mt + i);
+  lua_pushcclosure(L, ctor, 1 + nup);
+  lua_setfield(L, -2, "__call");
+  lua_pushcfunction(L, class_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setmetatable(L, cls);
+  lua_copy(L, cls, mt + 1);
+  lua_settop(L, mt + 1);
 }
 
 /* ---- signal names ------------------------------------------------------ */

@@ -27,6 +27,14 @@ typedef struct l_hub {
   char site_src[LUA_IDSIZE];
   gv_callback events_cb;     /* delivers queued events (l_monitor.c) */
   gv_greenlet *int_victim;   /* greenlet Ctrl-C's error was raised in */
+  /* What l_monitor.c, a layer above l_greenlet.c, does when greenlets are
+  ** spawned or die (set by l_monitor_hooks): 'greenlet_event' runs only
+  ** while GV_OBS_EVENTS is observed, 'interrupted' only for int_victim.
+  ** See l_monitor.c for their contracts. */
+  void (*greenlet_event)(lua_State *L, struct l_hub *h, const char *kind,
+                         int idx);
+  int (*interrupted)(lua_State *L, struct l_hub *h, int self, int err,
+                     const char *tb);
 } l_hub;
 
 /* Finished threads kept for new greenlets. The pool's table is made this
@@ -88,12 +96,33 @@ l_hub *l_hub_new(lua_State *L, struct ev_loop *loop);
 void l_setfuncs(lua_State *L, const luaL_Reg *fns);
 /* The one recipe for a Lua-visible type. Pushes the metatable registered
 ** as 'name' (gevent.<Type>: luaL_checkudata's errors name it), made on
-** first use with the metamethods 'meta' (__gc, __close, __tostring, ...;
-** may be NULL) and a table of 'methods'. Without 'index' that table is
-** __index; with it (types with fields), the table is __methods and
-** 'index' is __index. Every function gets the hub as upvalue 1. */
+** first use with
+** - the metamethods 'meta' (__gc, __close, __tostring, __call, ...; may be
+**   NULL), each with the hub as upvalue 1;
+** - a table of 'methods' (may be NULL), each with upvalues 1 the hub and 2
+**   the metatable as a light userdata (l_isself);
+** - without 'index' that table is __index; with it (types with fields),
+**   the table is __methods and __index is 'index' with upvalues 1 the hub,
+**   2 the methods table, 3 a table of the type's own (for caches). */
 void l_newtype(lua_State *L, const char *name, const luaL_Reg *methods,
                const luaL_Reg *meta, lua_CFunction index);
+/* Makes the type whose metatable is below the 'nup' values on top a class,
+** as gevent's classes are: its methods table, named 'classname', callable
+** (Class(...) calls ctor(Class, ...) with upvalues the hub and the 'nup'
+** values) and printing as <class classname>. Pops the values and pushes
+** the class above the metatable (the same class when made already). */
+void l_newclass(lua_State *L, const char *classname, lua_CFunction ctor,
+                int nup);
+/* In a method made by l_newtype: whether the value at idx is of the
+** method's own type (one comparison; luaL_testudata looks the name up). */
+static inline int l_isself(lua_State *L, int idx) {
+  int same = 0;
+  if (lua_getmetatable(L, idx)) {
+    same = lua_topointer(L, -1) == lua_touserdata(L, lua_upvalueindex(2));
+    lua_pop(L, 1);
+  }
+  return same;
+}
 /* Runs f(L) in protected mode on the hub's thread from hub context;
 ** prints and swallows errors. 'ud' is passed as a light userdata. */
 void l_hub_protected(l_hub *h, lua_CFunction f, void *ud);
@@ -140,11 +169,16 @@ void l_greenlet_open(lua_State *L, l_hub *h);   /* fields into table on top */
 void l_greenlet_register(lua_State *L);  /* classes, metatables */
 l_greenlet *l_greenlet_check(lua_State *L, int idx);
 l_greenlet *l_greenlet_test(lua_State *L, int idx);
-void l_greenlet_push(lua_State *L, l_greenlet *g);  /* alive or main */
+/* Pushes the object of g (alive, or the main greenlet: anchored). */
+static inline void l_greenlet_push(lua_State *L, l_greenlet *g) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref);
+}
 /* The greenlet's minimal_ident, assigned on first use (idx: the object). */
 unsigned l_greenlet_ident(lua_State *L, int idx);
 void l_greenlet_idents_free(l_hub *h);
-void l_hub_hooks(l_hub *h);
+/* Installs the runtime hooks that give greenlets their Lua side (finished,
+** materialize, LoopExit, describe, ...). */
+void l_greenlet_hooks(l_hub *h);
 /* Makes the greenlet of host thread L (the main greenlet). */
 void l_greenlet_new_main(lua_State *L, l_hub *h);
 /* Spawns fn (at fn_idx) with nargs values on top as arguments; pops them. */
@@ -152,20 +186,12 @@ l_greenlet *l_greenlet_spawn(lua_State *L, l_hub *h, int nargs);
 
 /* l_monitor.c: gevent.config's C side, counters, events, run info. */
 void l_monitor_open(lua_State *L, l_hub *h);
+/* Installs the monitor's runtime hooks (interrupts, switches, the monitor
+** thread's events) and the l_hub ones above. */
 void l_monitor_hooks(l_hub *h);
 /* Describes g for reports made without Lua (async-signal-safe). */
 void l_greenlet_describe(gv_hub *hub, gv_greenlet *g, char *buf,
                          size_t size);
-/* Events: g (at idx) was spawned / died. Cost one test while nobody
-** listens. */
-void l_events_spawned(lua_State *L, l_hub *h, int idx);
-void l_events_finished(lua_State *L, l_hub *h, int idx);
-/* In finish_p: g (self at idx) died with the error at err (traceback tb
-** or NULL). If it was Ctrl-C's doing, the interrupt goes on to the main
-** greenlet (gevent hands KeyboardInterrupt to the main greenlet too) and
-** 1 is returned: no failure report then. */
-int l_monitor_interrupted(lua_State *L, l_hub *h, l_greenlet *g, int self,
-                          int err, const char *tb);
 
 /* l_timeout.c */
 void l_timeout_open(lua_State *L, l_hub *h);
@@ -227,7 +253,8 @@ void l_ssl_open(lua_State *L, l_hub *h);
 ** to serve HTTPS over (raises if it is not one, is closed, or holds input
 ** its receive buffered). The object keeps owning the fd and the TLS state. */
 gv_tls *l_ssl_conn_tls(lua_State *L, int idx);
-/* l_http.c */
+/* l_http.c, l_websocket.c */
 void l_http_open(lua_State *L, l_hub *h);
+void l_websocket_open(lua_State *L, l_hub *h);
 
 #endif

@@ -20,8 +20,6 @@
 
 #define L_EVENT "gevent.Event"
 #define L_RESULT "gevent.AsyncResult"
-#define L_EVENT_CLASS "gvlua.EventClass"
-#define L_RESULT_CLASS "gvlua.AsyncResultClass"
 
 enum { K_EVENT, K_RESULT };
 
@@ -501,11 +499,11 @@ static int r_call(lua_State *L) {
   return 0;
 }
 
-/* __index: methods (the class, upvalue 1) first, then value, exception. */
+/* __index: methods (the class, upvalue 2) first, then value, exception. */
 static int r_index(lua_State *L) {
   l_event *e = lua_touserdata(L, 1);
   lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
     if (strcmp(k, "value") == 0) {
@@ -626,60 +624,25 @@ static const luaL_Reg result_methods[] = {
   {NULL, NULL}
 };
 
-static int class_tostring(lua_State *L) {
-  lua_getfield(L, 1, "__name");
-  lua_pushfstring(L, "<class %s>", luaL_optstring(L, -1, "?"));
-  return 1;
-}
+static const luaL_Reg event_meta[] = {
+  {"__tostring", m_tostring},
+  {NULL, NULL}
+};
 
-/* Pushes a class table named 'name' with 'methods', callable through
-** 'ctor', and stored in the registry under 'key'. */
-static void new_class(lua_State *L, const char *name, const luaL_Reg *methods,
-                      lua_CFunction ctor, const char *key) {
-  lua_newtable(L);
-  l_setfuncs(L, methods);
-  lua_pushstring(L, name);
-  lua_setfield(L, -2, "__name");
-  lua_createtable(L, 0, 2);
-  lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-  lua_pushcclosure(L, ctor, 1);
-  lua_setfield(L, -2, "__call");
-  lua_pushcfunction(L, class_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_setmetatable(L, -2);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, key);
-}
-
-static void register_types(lua_State *L) {
-  new_class(L, "Event", event_methods, c_new_event, L_EVENT_CLASS);
-  luaL_newmetatable(L, L_EVENT);
-  lua_pushvalue(L, -2);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, m_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 2);
-
-  new_class(L, "AsyncResult", result_methods, c_new_result, L_RESULT_CLASS);
-  luaL_newmetatable(L, L_RESULT);
-  lua_pushvalue(L, -2);
-  lua_pushcclosure(L, r_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, m_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-  lua_pushcclosure(L, r_call, 1);
-  lua_setfield(L, -2, "__call");
-  lua_pop(L, 2);
-}
+static const luaL_Reg result_meta[] = {
+  {"__tostring", m_tostring},
+  {"__call", r_call},
+  {NULL, NULL}
+};
 
 void l_event_open(lua_State *L, l_hub *h) {
   (void)h;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, L_EVENT_CLASS) != LUA_TTABLE)
-    register_types(L);
+  l_newtype(L, L_EVENT, event_methods, event_meta, NULL);
+  l_newclass(L, "Event", c_new_event, 0);
+  lua_setfield(L, -3, "Event");
   lua_pop(L, 1);
-  lua_getfield(L, LUA_REGISTRYINDEX, L_EVENT_CLASS);
-  lua_setfield(L, -2, "Event");
-  lua_getfield(L, LUA_REGISTRYINDEX, L_RESULT_CLASS);
-  lua_setfield(L, -2, "AsyncResult");
+  l_newtype(L, L_RESULT, result_methods, result_meta, r_index);
+  l_newclass(L, "AsyncResult", c_new_result, 0);
+  lua_setfield(L, -3, "AsyncResult");
+  lua_pop(L, 1);
 }

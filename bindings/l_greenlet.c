@@ -25,10 +25,6 @@ l_greenlet *l_greenlet_check(lua_State *L, int idx) {
   return g;
 }
 
-void l_greenlet_push(lua_State *L, l_greenlet *g) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref);
-}
-
 static int is_dead(l_greenlet *g) { return g->g.state == GV_DEAD; }
 
 /* ---- minimal_ident: small integers, the smallest free one first ------- */
@@ -423,8 +419,10 @@ static void greenlet_start(lua_State *L, int idx) {
   if (prepare_start(L, idx)) {
     l_greenlet *g = lua_touserdata(L, idx);
     gv_greenlet_start(&g->g);
-    if (gv_observing(g->g.hub, GV_OBS_EVENTS))
-      l_events_spawned(L, g->g.hub->ud, idx);
+    if (gv_observing(g->g.hub, GV_OBS_EVENTS)) {
+      l_hub *h = g->g.hub->ud;
+      h->greenlet_event(L, h, "spawned", idx);
+    }
   }
 }
 
@@ -639,13 +637,17 @@ static int finish_p(lua_State *L) {
       strcmp(lua_tostring(L, err), "not enough memory") == 0)
     out_of_memory(h); /* Lua's memory error (no handler ran for it) */
   g->g.L = NULL;
-  if (err && !l_monitor_interrupted(L, h, g, self, err,
-                                    tb ? lua_tostring(L, tb) : NULL))
-    print_report(L, self, err, tb);
-  else if (!err && h->int_victim == &g->g)
-    h->int_victim = NULL; /* it caught the interrupt and ended well */
+  int report = err != 0;
+  if (h->int_victim == &g->g) { /* Ctrl-C's error was raised in g */
+    h->int_victim = NULL;
+    if (err && h->interrupted(L, h, self, err, tb ? lua_tostring(L, tb)
+                                                  : NULL))
+      report = 0; /* handed on to the main greenlet */
+  }
+  if (report) print_report(L, self, err, tb);
   settle(L, g, self, vals, err);
-  if (gv_observing(&h->hub, GV_OBS_EVENTS)) l_events_finished(L, h, self);
+  if (gv_observing(&h->hub, GV_OBS_EVENTS))
+    h->greenlet_event(L, h, "finished", self);
   return 0;
 }
 
@@ -745,13 +747,12 @@ void l_greenlet_describe(gv_hub *hub, gv_greenlet *gg, char *buf,
   }
 }
 
-void l_hub_hooks(l_hub *h) {
+void l_greenlet_hooks(l_hub *h) {
   h->hub.hooks.finished = on_finished;
   h->hub.hooks.materialize = on_materialize;
   h->hub.hooks.push_loop_exit = push_loop_exit;
   h->hub.hooks.stray_yield = on_stray_yield;
   h->hub.hooks.describe = l_greenlet_describe;
-  l_monitor_hooks(h);
 }
 
 /* ---- gevent functions -------------------------------------------------- */
@@ -813,7 +814,8 @@ static void start_later_fire(gv_hub *hub, gv_timer *t) {
 static void start_later(lua_State *L, l_hub *h, int idx, double s) {
   l_greenlet *g = lua_touserdata(L, idx);
   if (!prepare_start(L, idx)) return;
-  if (gv_observing(&h->hub, GV_OBS_EVENTS)) l_events_spawned(L, h, idx);
+  if (gv_observing(&h->hub, GV_OBS_EVENTS))
+    h->greenlet_event(L, h, "spawned", idx);
   gv_now(&h->hub);
   gv_timer_start(&h->hub, &g->g.timer, s, start_later_fire); /* not started:
                                                   its wait timer is free */
@@ -1340,7 +1342,6 @@ static const luaL_Reg greenlet_methods[] = {
 };
 
 static const luaL_Reg greenlet_meta[] = {
-  {"__index", m_index},
   {"__newindex", m_newindex},
   {"__tostring", m_tostring},
   {NULL, NULL}
@@ -1359,44 +1360,26 @@ static const luaL_Reg gevent_funcs[] = {
   {NULL, NULL}
 };
 
-static int class_tostring(lua_State *L) {
-  lua_pushliteral(L, "<class Greenlet>");
-  return 1;
-}
+static const luaL_Reg ident_meta[] = {
+  {"__gc", ident_gc},
+  {NULL, NULL}
+};
 
 /* Creates the classes and metatables (once per state, with the hub). */
 void l_greenlet_register(lua_State *L) {
   l_class_new(L, "GreenletExit", 0, L_GREENLETEXIT);
   l_class_new(L, "LoopExit", 0, L_LOOPEXIT);
   lua_pop(L, 2);
-  luaL_newmetatable(L, ERRBOX);
+  l_newtype(L, ERRBOX, NULL, NULL, NULL); /* marks boxed errors */
   lua_pop(L, 1);
   lua_pushstring(L, NOMEM_START); /* kept: the message when memory is out */
   lua_rawsetp(L, LUA_REGISTRYINDEX, NOMEM_START);
-  {
-    lua_newtable(L);
-    l_setfuncs(L, greenlet_methods);
-    lua_pushliteral(L, "Greenlet");
-    lua_setfield(L, -2, "__name");
-    lua_createtable(L, 0, 2);
-    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-    lua_pushcclosure(L, c_call, 1);
-    lua_setfield(L, -2, "__call");
-    lua_pushcfunction(L, class_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
-    /* instance metatable */
-    luaL_newmetatable(L, L_GREENLET);
-    l_setfuncs(L, greenlet_meta);
-    lua_pop(L, 1);
-    luaL_newmetatable(L, L_GREENLET_IDENT);
-    lua_pushcfunction(L, ident_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-    lua_pop(L, 1);
-  }
+  l_newtype(L, L_GREENLET, greenlet_methods, greenlet_meta, m_index);
+  l_newclass(L, "Greenlet", c_call, 0);
+  lua_setfield(L, LUA_REGISTRYINDEX, L_GREENLET_CLASS);
+  lua_pop(L, 1);
+  l_newtype(L, L_GREENLET_IDENT, NULL, ident_meta, NULL);
+  lua_pop(L, 1);
 }
 
 void l_greenlet_open(lua_State *L, l_hub *h) {

@@ -1045,21 +1045,10 @@ static const luaL_Reg http_funcs[] = {
   {NULL, NULL}
 };
 
-/* A metatable whose __index is f with upvalues hub and a methods table. */
-static void ref_type(lua_State *L, l_hub *h, const char *tname,
-                     lua_CFunction index, const luaL_Reg *methods) {
-  (void)h;
-  luaL_newmetatable(L, tname);
-  lua_newtable(L);
-  l_setfuncs(L, methods);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__methods"); /* for tests/docs_sync.lua */
-  lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-  lua_insert(L, -2);
-  lua_newtable(L); /* method names (requests) */
-  lua_pushcclosure(L, index, 3);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+static int (*websocket_upgrade)(lua_State *L, l_http_conn *k);
+
+void l_http_set_websocket(int (*upgrade)(lua_State *L, l_http_conn *k)) {
+  websocket_upgrade = upgrade;
 }
 
 /* req:websocket(opts) -> WebSocket | nil, err (l_websocket.c) */
@@ -1067,7 +1056,8 @@ static int req_websocket(lua_State *L) {
   l_http_conn *k = current_conn(L, 1, REQ_MAGIC, "websocket");
   if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  return l_websocket_upgrade(L, k);
+  if (!websocket_upgrade) return luaL_error(L, "no WebSocket support");
+  return websocket_upgrade(L, k);
 }
 
 static const luaL_Reg req_methods[] = {
@@ -1084,21 +1074,28 @@ static const luaL_Reg res_methods[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg conn_meta[] = {
+  {"__gc", conn_gc},
+  {NULL, NULL}
+};
+
+static const luaL_Reg chunked_methods[] = {
+  {"decode", chunked_decode},
+  {NULL, NULL}
+};
+
 void l_http_open(lua_State *L, l_hub *h) {
+  (void)h;
   l_setfuncs(L, http_funcs);
-  luaL_newmetatable(L, L_HTTP_SERVER);
+  l_newtype(L, L_HTTP_SERVER, NULL, NULL, NULL);
   lua_pop(L, 1);
-  luaL_newmetatable(L, L_HTTP_CONN);
-  lua_pushcfunction(L, conn_gc);
-  lua_setfield(L, -2, "__gc");
+  l_newtype(L, L_HTTP_CONN, NULL, conn_meta, NULL);
   lua_pop(L, 1);
-  ref_type(L, h, L_HTTP_REQ, req_index, req_methods);
-  ref_type(L, h, L_HTTP_RES, res_index, res_methods);
-  l_websocket_register(L);
-  luaL_newmetatable(L, L_HTTP_CHUNKED);
-  lua_newtable(L);
-  lua_pushcfunction(L, chunked_decode);
-  lua_setfield(L, -2, "decode");
-  lua_setfield(L, -2, "__index");
+  /* req_index caches the method names it interns in its upvalue 3 */
+  l_newtype(L, L_HTTP_REQ, req_methods, NULL, req_index);
+  lua_pop(L, 1);
+  l_newtype(L, L_HTTP_RES, res_methods, NULL, res_index);
+  lua_pop(L, 1);
+  l_newtype(L, L_HTTP_CHUNKED, chunked_methods, NULL, NULL);
   lua_pop(L, 1);
 }

@@ -76,10 +76,10 @@ int l_http_woken(lua_State *L, l_http_conn *k);
 ** connection pointer (request, response, WebSocket objects). */
 int l_http_write_flush(lua_State *L, l_http_conn *k);
 
-/* l_websocket.c */
-/* req:websocket(opts) for the request's connection (object at 1, options
-** at 2): answers 101 and returns the WebSocket object, or nil, err. */
-int l_websocket_upgrade(lua_State *L, l_http_conn *k);
-void l_websocket_register(lua_State *L);
+/* req:websocket(opts) is l_websocket.c's, a layer above this file: it
+** hands its upgrade over when it opens. upgrade(L, k): for the request's
+** connection k (object at 1, options at 2), answers 101 and returns the
+** WebSocket object, or nil, err. */
+void l_http_set_websocket(int (*upgrade)(lua_State *L, l_http_conn *k));
 
 #endif

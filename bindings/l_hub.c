@@ -48,7 +48,8 @@ l_hub *l_hub_new(lua_State *L, struct ev_loop *loop) {
   h->hub.ud = h;
   l_greenlet_register(L);
   l_timeout_register(L);
-  l_hub_hooks(h);
+  l_greenlet_hooks(h);
+  l_monitor_hooks(h);
   l_greenlet_new_main(L, h);
   gv_stack_overflow_handler(describe_current, h);
   return h;

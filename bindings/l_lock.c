@@ -26,6 +26,10 @@ static const char *const MT[K_COUNT] = {
 static const char *const CLASSNAME[K_COUNT] = {
   "Semaphore", "BoundedSemaphore", "Lock", "RLock"
 };
+static const char *const PUBLIC[K_COUNT] = { /* names in argument errors */
+  "gevent.lock.Semaphore", "gevent.lock.BoundedSemaphore",
+  "gevent.lock.Lock", "gevent.lock.RLock"
+};
 /* What a blocked greenlet waits on, for LoopExit reports. */
 static const char *const WAIT_ACQUIRE[K_COUNT] = {
   "Semaphore.acquire", "BoundedSemaphore.acquire", "Lock.acquire",
@@ -314,12 +318,10 @@ static int c_new(lua_State *L) {
   if ((kind == K_SEM || kind == K_BOUNDED) && !lua_isnoneornil(L, 2)) {
     int isint;
     n = lua_tointegerx(L, 2, &isint);
-    if (!isint)
-      return luaL_error(L, "bad argument #1 to '%s' (integer expected, "
-                        "got %s)", CLASSNAME[kind], luaL_typename(L, 2));
+    if (!isint) return l_typeerror(L, 1, 2, PUBLIC[kind], "integer");
     if (n < 0)
-      return luaL_error(L, "bad argument #1 to '%s' (semaphore initial "
-                        "value must be >= 0)", CLASSNAME[kind]);
+      return l_argerror(L, 1, PUBLIC[kind], "semaphore initial value must "
+                        "be >= 0");
   }
   l_sem *s = lua_newuserdatauv(L, sizeof *s, 1);
   memset(s, 0, sizeof *s);
@@ -328,12 +330,6 @@ static int c_new(lua_State *L) {
   s->counter = s->initial = n;
   s->kind = kind;
   luaL_setmetatable(L, MT[kind]);
-  return 1;
-}
-
-static int c_tostring(lua_State *L) {
-  lua_getfield(L, 1, "__name");
-  lua_pushfstring(L, "<class %s>", luaL_optstring(L, -1, "?"));
   return 1;
 }
 
@@ -364,30 +360,12 @@ static const luaL_Reg sem_meta[] = {
 
 void l_lock_open(lua_State *L, l_hub *h) {
   (void)h;
-  int mod = lua_gettop(L);
   for (int k = 0; k < K_COUNT; k++) {
-    /* the class: methods, callable */
-    lua_newtable(L);
-    l_setfuncs(L, k == K_RLOCK ? rlock_methods : sem_methods);
-    lua_pushstring(L, CLASSNAME[k]);
-    lua_setfield(L, -2, "__name");
-    int cls = lua_gettop(L);
-    lua_createtable(L, 0, 2);
-    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
+    l_newtype(L, MT[k], k == K_RLOCK ? rlock_methods : sem_methods,
+              sem_meta, m_index);
     lua_pushinteger(L, k);
-    lua_pushcclosure(L, c_new, 2);
-    lua_setfield(L, -2, "__call");
-    lua_pushcfunction(L, c_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_setmetatable(L, cls);
-    /* the instance metatable */
-    luaL_newmetatable(L, MT[k]);
-    l_setfuncs(L, sem_meta);
-    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-    lua_pushvalue(L, cls);
-    lua_pushcclosure(L, m_index, 2);
-    lua_setfield(L, -2, "__index");
+    l_newclass(L, CLASSNAME[k], c_new, 1);
+    lua_setfield(L, -3, CLASSNAME[k]);
     lua_pop(L, 1);
-    lua_setfield(L, mod, CLASSNAME[k]);
   }
 }

@@ -42,15 +42,12 @@ static void new_event(lua_State *L, const char *kind, int idx) {
   }
 }
 
-void l_events_spawned(lua_State *L, l_hub *h, int idx) {
+/* h->greenlet_event: the greenlet at idx was "spawned" or "finished".
+** Runs only while events are observed (one test in l_greenlet.c). */
+static void greenlet_event(lua_State *L, l_hub *h, const char *kind,
+                           int idx) {
   (void)h;
-  new_event(L, "spawned", idx);
-  dispatch(L);
-}
-
-void l_events_finished(lua_State *L, l_hub *h, int idx) {
-  (void)h;
-  new_event(L, "finished", idx);
+  new_event(L, kind, idx);
   dispatch(L);
 }
 
@@ -196,10 +193,13 @@ static void on_interrupt(gv_hub *hub, lua_State *L, unsigned bits) {
   else if (bits & GV_IRQ_SLICE) raise_slice(h, L);
 }
 
-int l_monitor_interrupted(lua_State *L, l_hub *h, l_greenlet *g, int self,
-                          int err, const char *tb) {
-  if (h->int_victim != &g->g) return 0;
-  h->int_victim = NULL;
+/* h->interrupted, in finish_p: the greenlet at self, the one Ctrl-C's
+** error was raised in, died with the error at err (traceback tb or NULL).
+** The interrupt goes on to the main greenlet (gevent hands
+** KeyboardInterrupt to the main greenlet too) and 1 is returned: no
+** failure report then; 0 when the main greenlet cannot take it. */
+static int interrupted(lua_State *L, l_hub *h, int self, int err,
+                       const char *tb) {
   gv_greenlet *m = h->hub.main;
   if (!m || m->state == GV_DEAD || !gv_blocked_thread(m)) return 0;
   const char *msg = tb ? tb : luaL_tolstring(L, err, NULL);
@@ -217,6 +217,8 @@ void l_monitor_hooks(l_hub *h) {
   h->hub.hooks.switched = on_switched;
   h->hub.hooks.monitor_event = on_monitor_event;
   h->events_cb.fn = deliver;
+  h->greenlet_event = greenlet_event;
+  h->interrupted = interrupted;
 }
 
 /* ---- settings, counters ------------------------------------------------ */

@@ -28,7 +28,6 @@ void l_event_clear_at(lua_State *L, int idx);
 
 #define L_EMPTY "gevent.queue.Empty"
 #define L_FULL "gevent.queue.Full"
-#define L_QCLASSES "gvlua.QueueClasses"
 
 /* Types, as Lua sees them. */
 enum { T_QUEUE, T_LIFO, T_PRIO, T_JOINABLE, T_CHANNEL, T_NUM };
@@ -85,14 +84,10 @@ static l_queue *check_queue(lua_State *L, int idx) {
   return q;
 }
 
-/* Index 1 of a method call. Methods carry the address of their class's
-** instance metatable as upvalue 2, so the usual case costs one comparison. */
+/* Index 1 of a method call: l_isself makes the usual case one
+** comparison. */
 static l_queue *check_self(lua_State *L) {
-  if (lua_getmetatable(L, 1)) {
-    int same = lua_topointer(L, -1) == lua_touserdata(L, lua_upvalueindex(2));
-    lua_pop(L, 1);
-    if (same) return lua_touserdata(L, 1);
-  }
+  if (l_isself(L, 1)) return lua_touserdata(L, 1);
   return check_queue(L, 1);
 }
 
@@ -659,10 +654,10 @@ static int q_join(lua_State *L) {
 
 /* ---- metamethods ------------------------------------------------------- */
 
-/* __index: methods (the class, upvalue 1) first, then fields. */
+/* __index: methods (the class, upvalue 2) first, then fields. */
 static int q_index(lua_State *L) {
   lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
   l_queue *q = lua_touserdata(L, 1);
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
@@ -754,8 +749,8 @@ static int q_tostring(lua_State *L) {
 /* ---- construction ------------------------------------------------------ */
 
 static int arg_error(lua_State *L, int type, int arg, const char *msg) {
-  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg,
-                    type_names[type], msg);
+  return l_argerror(L, arg, lua_pushfstring(L, "gevent.queue.%s",
+                                            type_names[type]), msg);
 }
 
 /* Class(...): Queue(maxsize, items), LifoQueue(maxsize, items),
@@ -899,6 +894,15 @@ static const luaL_Reg queue_methods[] = {
 };
 
 static const luaL_Reg joinable_methods[] = {
+  {"put", q_put},
+  {"get", q_get},
+  {"put_nowait", q_put_nowait},
+  {"get_nowait", q_get_nowait},
+  {"peek", q_peek},
+  {"peek_nowait", q_peek_nowait},
+  {"qsize", q_qsize},
+  {"empty", q_empty},
+  {"full", q_full},
   {"task_done", q_task_done},
   {"join", q_join},
   {NULL, NULL}
@@ -923,67 +927,23 @@ static const luaL_Reg instance_meta[] = {
   {NULL, NULL}
 };
 
-/* Registers 'fns' into the class on top; each gets the hub and the address
-** of the instance metatable (just below the class) as upvalues. */
-static void set_methods(lua_State *L, const luaL_Reg *fns) {
-  for (; fns->name; fns++) {
-    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-    lua_pushlightuserdata(L, (void *)lua_topointer(L, -3));
-    lua_pushcclosure(L, fns->func, 2);
-    lua_setfield(L, -2, fns->name);
-  }
-}
-
-static int class_tostring(lua_State *L) {
-  lua_getfield(L, 1, "__name");
-  lua_pushfstring(L, "<class %s>", luaL_optstring(L, -1, "?"));
-  return 1;
-}
-
-/* Creates the classes (a table in the registry, by type name), their
-** instance metatables and the error classes. */
-static void register_types(lua_State *L) {
-  l_class_new(L, "Empty", 0, L_EMPTY);
-  l_class_new(L, "Full", 0, L_FULL);
-  lua_pop(L, 2);
-  lua_createtable(L, 0, T_NUM);
-  for (int t = 0; t < T_NUM; t++) {
-    luaL_newmetatable(L, type_meta[t]);
-    luaL_setfuncs(L, instance_meta, 0);
-    lua_newtable(L); /* the class */
-    set_methods(L, t == T_CHANNEL ? channel_methods : queue_methods);
-    if (t == T_JOINABLE) set_methods(L, joinable_methods);
-    lua_pushstring(L, type_names[t]);
-    lua_setfield(L, -2, "__name");
-    lua_createtable(L, 0, 2);
-    lua_getfield(L, LUA_REGISTRYINDEX, L_HUB);
-    lua_pushinteger(L, t);
-    lua_pushcclosure(L, q_new, 2);
-    lua_setfield(L, -2, "__call");
-    lua_pushcfunction(L, class_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_pushcclosure(L, q_index, 1);
-    lua_setfield(L, -3, "__index");
-    lua_setfield(L, -3, type_names[t]);
-    lua_pop(L, 1);
-  }
-  lua_setfield(L, LUA_REGISTRYINDEX, L_QCLASSES);
-}
-
 void l_queue_open(lua_State *L, l_hub *h) {
   (void)h;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, L_QCLASSES) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    register_types(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, L_QCLASSES);
-  }
-  for (int t = 0; t < T_NUM; t++) {
-    lua_getfield(L, -1, type_names[t]);
-    lua_setfield(L, -3, type_names[t]);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, L_EMPTY) == LUA_TNIL) {
+    l_class_new(L, "Empty", 0, L_EMPTY);
+    l_class_new(L, "Full", 0, L_FULL);
+    lua_pop(L, 2);
   }
   lua_pop(L, 1);
+  for (int t = 0; t < T_NUM; t++) {
+    l_newtype(L, type_meta[t], t == T_CHANNEL ? channel_methods
+                             : t == T_JOINABLE ? joinable_methods
+                             : queue_methods, instance_meta, q_index);
+    lua_pushinteger(L, t);
+    l_newclass(L, type_names[t], q_new, 1);
+    lua_setfield(L, -3, type_names[t]);
+    lua_pop(L, 1);
+  }
   lua_getfield(L, LUA_REGISTRYINDEX, L_EMPTY);
   lua_setfield(L, -2, "Empty");
   lua_getfield(L, LUA_REGISTRYINDEX, L_FULL);

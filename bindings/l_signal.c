@@ -103,9 +103,7 @@ static int m_index(lua_State *L) {
     lua_getiuservalue(L, 1, 1);
     lua_rawgeti(L, -1, 1);
   } else {
-    luaL_getmetatable(L, SG_HANDLER);
-    lua_getfield(L, -1, "__methods");
-    lua_getfield(L, -1, k);
+    lua_getfield(L, lua_upvalueindex(2), k); /* the methods */
   }
   return 1;
 }

@@ -205,6 +205,7 @@ static ls_stream *ls_stream_of(void *ud, size_t len, lua_Integer fd) {
 }
 
 #define FDWATCH_MAGIC 0x67766677u
+#define L_WATCHER "gevent.socket.Watcher"
 
 typedef struct l_fdwatch {
   gv_fdwatch w;
@@ -256,11 +257,7 @@ static int l_watcher(lua_State *L) {
   fw->stream = stream;
   fw->magic = FDWATCH_MAGIC;
   fw->quick = 0;
-  if (luaL_newmetatable(L, "gevent.socket.Watcher")) {
-    lua_pushcfunction(L, fdwatch_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  luaL_setmetatable(L, L_WATCHER);
   lua_pushboolean(L, stream != NULL);
   return 2;
 }
@@ -599,7 +596,14 @@ static const luaL_Reg socket_funcs[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg watcher_meta[] = {
+  {"__gc", fdwatch_gc},
+  {NULL, NULL}
+};
+
 void l_socket_open(lua_State *L, l_hub *h) {
   (void)h;
   l_setfuncs(L, socket_funcs);
+  l_newtype(L, L_WATCHER, NULL, watcher_meta, NULL);
+  lua_pop(L, 1);
 }

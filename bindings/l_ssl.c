@@ -892,17 +892,24 @@ static const luaL_Reg cert_methods[] = {
   {NULL, NULL}
 };
 
-static void metatable(lua_State *L, const char *name, const luaL_Reg *methods,
-                      lua_CFunction gc, lua_CFunction tostring) {
-  luaL_newmetatable(L, name);
-  lua_newtable(L);
-  l_setfuncs(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, tostring);
-  lua_setfield(L, -2, "__tostring");
-}
+static const luaL_Reg ctx_meta[] = {
+  {"__gc", ctx_gc},
+  {"__tostring", ctx_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg conn_meta[] = {
+  {"__gc", conn_gc},
+  {"__tostring", conn_tostring},
+  {"__close", conn_close},
+  {NULL, NULL}
+};
+
+static const luaL_Reg cert_meta[] = {
+  {"__gc", cert_gc},
+  {"__tostring", cert_tostring},
+  {NULL, NULL}
+};
 
 void l_ssl_open(lua_State *L, l_hub *h) {
   (void)h;
@@ -923,12 +930,10 @@ void l_ssl_open(lua_State *L, l_hub *h) {
     {NULL, NULL}
   };
   l_setfuncs(L, funcs);
-  metatable(L, L_CONTEXT, ctx_methods, ctx_gc, ctx_tostring);
+  l_newtype(L, L_CONTEXT, ctx_methods, ctx_meta, NULL);
   lua_pop(L, 1);
-  metatable(L, L_CONN, conn_methods, conn_gc, conn_tostring);
-  lua_pushcfunction(L, conn_close);
-  lua_setfield(L, -2, "__close");
+  l_newtype(L, L_CONN, conn_methods, conn_meta, NULL);
   lua_pop(L, 1);
-  metatable(L, L_CERT, cert_methods, cert_gc, cert_tostring);
+  l_newtype(L, L_CERT, cert_methods, cert_meta, NULL);
   lua_pop(L, 1);
 }

@@ -874,10 +874,8 @@ static int p_index(lua_State *L) {
   lua_getiuservalue(L, 1, 1);
   lua_pushvalue(L, 2);
   if (lua_rawget(L, -2) != LUA_TNIL) return 1;
-  luaL_getmetatable(L, SP_POPEN);
-  lua_getfield(L, -1, "__methods");
   lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
+  lua_rawget(L, lua_upvalueindex(2)); /* the methods */
   return 1;
 }
 

@@ -46,14 +46,17 @@ static int buf_gc(lua_State *L) {
   return 0;
 }
 
-/* Pushes an empty buffer owned by the state (freed by __gc on error). */
+static const luaL_Reg box_meta[] = {
+  {"__gc", buf_gc},
+  {NULL, NULL}
+};
+
+/* Pushes an empty buffer owned by the state (freed by __gc on error); in
+** the hub's state and in the workers' (made there on first use). */
 static tp_buf *buf_push(lua_State *L) {
   tp_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
   memset(b, 0, sizeof *b);
-  if (luaL_newmetatable(L, TP_BOX)) {
-    lua_pushcfunction(L, buf_gc);
-    lua_setfield(L, -2, "__gc");
-  }
+  l_newtype(L, TP_BOX, NULL, box_meta, NULL);
   lua_setmetatable(L, -2);
   return b;
 }
@@ -831,10 +834,8 @@ static int m_index(lua_State *L) {
       return 1;
     }
   }
-  luaL_getmetatable(L, TP_POOL);
-  lua_getfield(L, -1, "__methods");
   lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
+  lua_rawget(L, lua_upvalueindex(2)); /* the methods */
   return 1;
 }
 

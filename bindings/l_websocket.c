@@ -338,7 +338,7 @@ static int upgraded(lua_State *L, int status, lua_KContext ctx) {
 /* req:websocket(opts) -> ws | nil, err. opts: protocols (those the server
 ** speaks, the client's first match is chosen), max_message (bytes, 16
 ** MiB), timeout (each wait in receive; none by default). Answers 101. */
-int l_websocket_upgrade(lua_State *L, l_http_conn *k) {
+static int upgrade(lua_State *L, l_http_conn *k) {
   gv_http_conn *c = &k->c;
   gv_http_head *h = &c->head;
   const gv_http_span *up = gv_http_find(h, c->buf, "upgrade", 7);
@@ -430,12 +430,10 @@ static const luaL_Reg ws_methods[] = {
   {NULL, NULL}
 };
 
-void l_websocket_register(lua_State *L) {
-  luaL_newmetatable(L, L_WEBSOCKET);
-  lua_newtable(L);
-  l_setfuncs(L, ws_methods);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__methods");
-  lua_setfield(L, -2, "__index");
+/* Its table in require "gvlua" stays empty: it serves req:websocket(). */
+void l_websocket_open(lua_State *L, l_hub *h) {
+  (void)h;
+  l_newtype(L, L_WEBSOCKET, ws_methods, NULL, NULL);
   lua_pop(L, 1);
+  l_http_set_websocket(upgrade);
 }

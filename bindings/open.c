@@ -26,6 +26,7 @@ static const struct {
   {"queue", l_queue_open},
   {"ssl", l_ssl_open},
   {"http", l_http_open},
+  {"websocket", l_websocket_open},
   {"monitor", l_monitor_open},
   {NULL, NULL}
 };

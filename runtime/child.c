@@ -28,6 +28,9 @@ extern char **environ;
 typedef struct gv_children gv_children;
 struct gv_children {
   gv_hub *hub;
+  struct ev_loop *loop;  /* the hub's, for the signal handler: the hub may
+                         ** sit in memory unmapped at exit (alloc.c frees a
+                         ** state's arenas then), libev's loop does not */
   ev_async async;
   gv_child *list;
   int nwaiting;        /* greenlets waiting for a child: keep loop alive */
@@ -42,7 +45,7 @@ static void sigchld_handler(int sig) {
   int e = errno;
   for (int i = 0; i < SLOTS; i++) {
     gv_children *s = atomic_load(&slots[i]);
-    if (s) ev_async_send(s->hub->loop, &s->async);
+    if (s) ev_async_send(s->loop, &s->async);
   }
   errno = e;
 }
@@ -105,6 +108,7 @@ static gv_children *children_of(gv_hub *hub) {
   gv_children *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->hub = hub;
+  s->loop = hub->loop;
   s->slot = -1;
   for (int i = 0; i < SLOTS; i++) {
     gv_children *expect = NULL;

@@ -16,10 +16,12 @@ describe("gevent.lock", function()
 
     it("rejects negative and non-integer values", function()
       assert.has_error(function() Semaphore(-1) end,
-        "bad argument #1 to 'Semaphore' (semaphore initial value must be >= 0)")
-      assert.has_error(function() BoundedSemaphore(-2) end)
+        "bad argument #1 to 'gevent.lock.Semaphore' (semaphore initial value must be >= 0)")
+      assert.has_error(function() BoundedSemaphore(-2) end,
+        "bad argument #1 to 'gevent.lock.BoundedSemaphore' (semaphore "
+        .. "initial value must be >= 0)")
       assert.has_error(function() Semaphore("x") end,
-        "bad argument #1 to 'Semaphore' (integer expected, got string)")
+        "bad argument #1 to 'gevent.lock.Semaphore' (integer expected, got string)")
       assert.has_error(function() Semaphore(1.5) end)
       assert.has_error(function() Semaphore({}) end)
     end)

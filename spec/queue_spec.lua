@@ -394,7 +394,8 @@ describe("gevent.queue.Queue", function()
   end)
 
   it("checks its arguments", function()
-    assert.matches("maxsize must not be negative", raises(Queue, -1))
+    assert.matches("^bad argument #1 to 'gevent.queue.Queue' %(maxsize must "
+                   .. "not be negative%)$", raises(Queue, -1))
     assert.matches("maxsize must be an integer", raises(Queue, 1.5))
     assert.matches("maxsize must be a number or nil", raises(Queue, "x"))
     assert.matches("items must be a table", raises(Queue, 3, 4))
