@@ -68,7 +68,8 @@ local function zombies()
       local f = io.open("/proc/" .. d .. "/stat")
       local s = f and f:read("l")
       if f then f:close() end
-      local state, ppid = s and s:match("^%d+ %b() (%S) (%d+)")
+      local state, ppid -- (not 's and s:match()': 'and' keeps one value)
+      if s then state, ppid = s:match("^%d+ %b() (%S) (%d+)") end
       if state == "Z" and tonumber(ppid) == pid then n = n + 1 end
     end
   end
@@ -257,7 +258,6 @@ end
 -- accept under ulimit -n 256 (in a child with that limit)
 ---------------------------------------------------------------------------
 local function emfile_child()
-  local errors = 0
   local server = StreamServer({"127.0.0.1", 0}, function(sock)
     sock:send((sock:receive("*l") or "") .. "\n")
   end)
@@ -267,7 +267,7 @@ local function emfile_child()
   local clients = {}
   for _ = 1, 300 do -- more than the limit allows, counting both ends
     local c = socket.connect("127.0.0.1", port)
-    if not c then errors = errors + 1; break end
+    if not c then break end -- the client side met the limit first
     clients[#clients + 1] = c
   end
   gevent.sleep(0.2)   -- the acceptor meets EMFILE, backs off
