@@ -195,6 +195,18 @@ local function args_for(target)
   return a
 end
 
+-- A hang: run.sh's watchdog writes gdb's stacks, then sends SIGINT (the
+-- fuzz itself sends none: see above), whose "interrupted!" lands in the
+-- Lua code that hung. Its traceback goes to the log, and the run ends.
+local function on_error(e)
+  if type(e) == "string" and e:find("interrupted!", 1, true) then
+    log:write("hung here: ", debug.traceback(e, 2), "\n")
+    log:flush()
+    os.exit(3)
+  end
+  return e
+end
+
 local function record(ok, ...)
   stats.calls = stats.calls + 1
   if not ok then
@@ -207,7 +219,7 @@ end
 local function call_in_main(t, a)
   stats.main = stats.main + 1
   local tmo = gevent.Timeout(0.2):start()
-  record(pcall(t.f, table.unpack(a, 1, a.n)))
+  record(xpcall(t.f, on_error, table.unpack(a, 1, a.n)))
   tmo:cancel()
 end
 
@@ -215,7 +227,7 @@ local function call_in_greenlet(t, a)
   stats.spawned = stats.spawned + 1
   local res
   local g = gevent.spawn(function()
-    res = table.pack(pcall(t.f, table.unpack(a, 1, a.n)))
+    res = table.pack(xpcall(t.f, on_error, table.unpack(a, 1, a.n)))
   end)
   if not g:join(0.2) then
     stats.killed = stats.killed + 1
@@ -229,7 +241,7 @@ local function call_in_hub(t, a)
   stats.hub = stats.hub + 1
   local res
   core.callback.run_callback(function()
-    res = table.pack(pcall(t.f, table.unpack(a, 1, a.n)))
+    res = table.pack(xpcall(t.f, on_error, table.unpack(a, 1, a.n)))
   end)
   gevent.sleep(0)
   if res then record(table.unpack(res, 1, res.n)) end
@@ -283,7 +295,7 @@ end
 -- max_slice), not only the calls.
 local function loop()
   while running() do
-    if not pcall(step) then stats.thrown = (stats.thrown or 0) + 1 end
+    if not xpcall(step, on_error) then stats.thrown = (stats.thrown or 0) + 1 end
     if gos.getpid() ~= mypid then -- a fork's child: gone at once, unchecked
       gos.kill(gos.getpid(), "SIGKILL")
     end
@@ -292,7 +304,7 @@ local function loop()
     end
   end
 end
-while not pcall(loop) and running() do
+while not xpcall(loop, on_error) and running() do
   stats.thrown = (stats.thrown or 0) + 1
 end
 

@@ -15,7 +15,8 @@
 #                  address reaches anything else); without unshare it runs
 #                  with GVLUA_FUZZ_UNSAFE=1 (the harness then sends no
 #                  signals). It must end with "NAME: ok"; a sanitizer
-#                  report, a crash or running SECONDS + 60 s fails it. Its
+#                  report, a crash or running SECONDS + 60 s fails it (a
+#                  hang leaves gdb's stacks in build-fuzz/NAME.hang). Its
 #                  LOG (the calls, in order) is build-fuzz/NAME.calls.
 # Ends with "N passed, N failed".
 set -u
@@ -75,7 +76,7 @@ run_lua() { # NAME
     echo "FAIL $n: the ASan build (build-asan/) does not build"
     fail=$((fail + 1)); return
   fi
-  local limit=$((secs + 60))
+  local limit=$((secs + ${GVLUA_FUZZ_GRACE:-60}))
   local env=(GVLUA_PATH="$PWD/lua" LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"
     LUA_CPATH="$PWD/build-asan/bindings/?.so;;"
     ASAN_OPTIONS=detect_leaks=1:handle_abort=1:allocator_may_return_null=1:log_path="$PWD/$out/$n.asan"${GVLUA_FUZZ_ASAN:+:$GVLUA_FUZZ_ASAN}
@@ -84,26 +85,39 @@ run_lua() { # NAME
   local script="$PWD/tests/fuzz/$n.lua" rc
   # sanitizer reports go to files (the fuzz may close the process's stderr)
   rm -f "$out/$n.asan".*
+  rm -f "$out/$n.hang"
   if unshare -n -p -f --kill-child true 2>/dev/null; then
-    # gvlua is the namespaces' init (signals from inside it do not kill
-    # it); a hang is stopped by an ABRT that ASan reports with the stack.
-    # The watchdog counts on the clock, not on one sleep: the fuzz may
-    # kill its sleep (kill(4)); if it kills the watchdog, the outer
-    # timeout still ends the run.
-    env "${env[@]}" timeout -s KILL $((limit + 10)) \
-      unshare -n -p -f --kill-child sh -c \
+    # gvlua is the namespaces' init: signals from inside them (the fuzz
+    # sends some, to -1 too) neither kill it nor reach anything else
+    env "${env[@]}" unshare -n -p -f --kill-child sh -c \
       'ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
-       (end=$(($(date +%s) + $1))
-        while [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
-        kill -ABRT 1) &
-       exec "$2" "$3" "$4" "$5" "$6"' sh "$limit" "$gv" "$script" "$secs" \
-      "$seed" "$log" >"$res" 2>"$err"
-    rc=$?
+       exec "$1" "$2" "$3" "$4" "$5"' sh "$gv" "$script" "$secs" \
+      "$seed" "$log" >"$res" 2>"$err" &
   else
-    env "${env[@]}" GVLUA_FUZZ_UNSAFE=1 timeout -s ABRT "$limit" \
-      "$gv" "$script" "$secs" "$seed" "$log" >"$res" 2>"$err"
-    rc=$?
+    env "${env[@]}" GVLUA_FUZZ_UNSAFE=1 \
+      "$gv" "$script" "$secs" "$seed" "$log" >"$res" 2>"$err" &
   fi
+  # The watchdog is out here, where the fuzz cannot kill it or take its
+  # signal: past the limit, gdb writes every thread's stack to NAME.hang
+  # (what hung, not only the last call), a SIGINT has the harness write
+  # the Lua traceback to its LOG, then the run is killed.
+  local job=$! end=$((SECONDS + limit))
+  while kill -0 "$job" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 1; done
+  if kill -0 "$job" 2>/dev/null; then
+    local victim
+    victim=$(awk '{print $1}' "/proc/$job/task/$job/children" 2>/dev/null)
+    echo "hung: still running after $limit s" >"$out/$n.hang"
+    command -v gdb >/dev/null || echo "(gdb is not installed)" >>"$out/$n.hang"
+    timeout 60 gdb -batch -nx -p "${victim:-$job}" -ex "thread apply all bt 40" \
+      >>"$out/$n.hang" 2>&1
+    # then Ctrl-C: the harness writes the Lua traceback to its LOG
+    kill -INT "${victim:-$job}" 2>/dev/null
+    end=$((SECONDS + 5))
+    while kill -0 "$job" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 1; done
+    kill -KILL "$job" "${victim:-$job}" 2>/dev/null
+  fi
+  { wait "$job"; } 2>/dev/null
+  rc=$?
   cat "$out/$n.asan".* >>"$err" 2>/dev/null
   if [ $rc = 0 ] && grep -q "^$n: ok" "$res" "$log" &&
      ! grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$err"; then
@@ -111,9 +125,12 @@ run_lua() { # NAME
     pass=$((pass + 1))
   else
     echo "FAIL $n (exit $rc, seed $seed): the last calls ($log):"
-    tail -5 "$log" | sed 's/^/    /'
+    grep -E '^[0-9]+ ' "$log" | tail -5 | sed 's/^/    /'
+    grep -A12 '^hung here' "$log" | sed 's/^/    /'
     grep -E '^FAIL|ERROR|SUMMARY|runtime error|^    #[0-9] ' "$res" "$err" |
       head -25 | sed 's/^/    /'
+    [ ! -f "$out/$n.hang" ] || { echo "    it hung; its stacks ($out/$n.hang):"
+      grep -E '^(hung|Thread|#[0-9]+ )' "$out/$n.hang" | head -40 | sed 's/^/    /'; }
     fail=$((fail + 1))
   fi
 }

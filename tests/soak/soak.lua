@@ -62,8 +62,10 @@ end
 
 local function zombies()
   local n = 0
-  local p = io.popen("ls /proc")
-  for d in p:lines() do
+  local p = io.popen("ls /proc") -- read all and reap it first: ls exits
+  local list = p:read("a")        -- while its output is read, a zombie
+  p:close()                       -- until then
+  for d in list:gmatch("[^\n]+") do
     if d:match("^%d+$") then
       local f = io.open("/proc/" .. d .. "/stat")
       local s = f and f:read("l")
@@ -73,7 +75,6 @@ local function zombies()
       if state == "Z" and tonumber(ppid) == pid then n = n + 1 end
     end
   end
-  p:close()
   return n
 end
 
