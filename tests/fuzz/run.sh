@@ -88,10 +88,13 @@ run_lua() { # NAME
   rm -f "$out/$n.hang"
   if unshare -n -p -f --kill-child true 2>/dev/null; then
     # gvlua is the namespaces' init: signals from inside them (the fuzz
-    # sends some, to -1 too) neither kill it nor reach anything else
+    # sends some, to -1 too) neither kill it nor reach anything else. It
+    # leads a session of its own (setsid): a kill(0, ...) reaches the
+    # caller's process group wherever it is, and ours (unshare, this
+    # script, ./dev test) is outside the namespace.
     env "${env[@]}" unshare -n -p -f --kill-child sh -c \
       'ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
-       exec "$1" "$2" "$3" "$4" "$5"' sh "$gv" "$script" "$secs" \
+       exec setsid "$1" "$2" "$3" "$4" "$5"' sh "$gv" "$script" "$secs" \
       "$seed" "$log" >"$res" 2>"$err" &
   else
     env "${env[@]}" GVLUA_FUZZ_UNSAFE=1 \
