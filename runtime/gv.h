@@ -307,6 +307,7 @@ struct gv_hub {
   struct pollfd *fdcheck;
   size_t nfdcheck, fdcheck_cap;
   int fdcheck_lost;          /* one could not be noted (no memory) */
+  int fdcheck_top;           /* 1 + the highest fd ever noted */
   /* observation (monitor.c): the scheduler pays one predictable branch
   ** per run-queue entry on 'observe' and nothing else while it is 0 */
   unsigned char observe;     /* GV_OBS_* bits */

@@ -82,6 +82,7 @@ pid_t gv_hub_fork(gv_hub *hub) {
   pid_t pid = fork();
   if (pid == 0) {
     ev_loop_fork(hub->loop);
+    gv__io_after_fork(hub); /* before libev re-adds them all */
     gv_monitor_after_fork(hub); /* its thread stayed in the parent */
     gv__work_after_fork();
   }

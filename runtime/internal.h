@@ -70,6 +70,10 @@ void gv__fdwatch_detach(gv_greenlet *g);
 /* In an ev_io callback: its fd was found closed (stop the watcher). */
 int gv__fd_dead(int fd);
 void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
+/* In a fork's child: libev gives every watched fd to its new epoll at the
+** next poll, also ones closed behind its back (which the old epoll dropped
+** silently, and epoll_ctl now refuses: libev aborts); notes them all. */
+void gv__io_after_fork(gv_hub *hub);
 void gv__io_free(gv_hub *hub);
 /* Whether fd is an eventfd (by /proc; without it, whether fd is open). */
 int gv__is_eventfd(int fd);

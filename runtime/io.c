@@ -50,6 +50,7 @@ int gv__fd_dead(int fd) { return fd >= 0 && fd == dead_fd; }
 
 /* Remembers that fd's epoll registration changes at the next poll. */
 static void note_fd(gv_hub *hub, int fd) {
+  if (fd >= hub->fdcheck_top) hub->fdcheck_top = fd + 1;
   if (hub->nfdcheck && hub->fdcheck[hub->nfdcheck - 1].fd == fd) return;
   if (hub->nfdcheck == hub->fdcheck_cap) {
     size_t cap = hub->fdcheck_cap ? 2 * hub->fdcheck_cap : 64;
@@ -103,6 +104,12 @@ void gv__io_check(gv_hub *hub) {
   if (rc == 0) return;
   for (size_t i = 0; i < n; i++)
     if (p[i].revents & POLLNVAL) retire_fd(hub, p[i].fd);
+}
+
+void gv__io_after_fork(gv_hub *hub) {
+  /* every fd that ever had a watcher is below fdcheck_top; a closed one
+  ** is retired before the poll, an open one costs a poll(2) entry once */
+  for (int fd = 0; fd < hub->fdcheck_top; fd++) note_fd(hub, fd);
 }
 
 void gv__io_free(gv_hub *hub) {

@@ -246,3 +246,32 @@ describe("gevent.fork and libev's own fds", function()
     assert.are.same({"exited", 0}, {how, code})
   end)
 end)
+
+-- Issue 9, found by the API fuzz: a greenlet waited on an fd that was then
+-- closed behind gevent's back (epoll drops it silently); after a fork
+-- libev gives every watched fd to its new epoll, epoll_ctl refused the
+-- closed one, and libev aborted the child. The child retires such fds
+-- first: the waiter sees "closed".
+describe("gevent.fork with an fd closed behind gevent's back", function()
+  it("leaves the child's hub working", function()
+    local gsock = require "gevent.socket"
+    local s = assert(socket.udp())
+    assert(s:setsockname("127.0.0.1", 0))
+    local fd = math.tointeger(s:getfd())
+    local waiter = gevent.spawn(function()
+      return table.pack(pcall(gsock.wait_read, fd))
+    end)
+    gevent.sleep(0.01)         -- registered with epoll
+    s:close()                  -- stock LuaSocket: gevent does not see it
+    local pid = gevent.fork()
+    if pid == 0 then
+      child(function()
+        local r = waiter:get(true, 5)
+        return (r[1] == true and r[3] == "closed") and 0 or 1
+      end)
+    end
+    local _, how, code = gos.waitpid(pid, 10)
+    assert.are.same({"exited", 0}, {how, code})
+    waiter:kill()
+  end)
+end)
