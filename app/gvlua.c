@@ -14,7 +14,7 @@
 ** tests/cli/).
 **
 ** Where gevent's modules are found: gvlua carries them. Every module of
-** the source tree's lua/ directory is built in (app/modules.h) and put in
+** the source tree's lua/ directory is built in (gvlua_preload) and put in
 ** package.preload, so `gvlua script.lua` works from any directory with no
 ** environment variable and no install, and the Lua modules always match
 ** the C code linked in. The C module `gvlua` is linked in and preloaded too.
@@ -37,7 +37,6 @@
 #include <lualib.h>
 
 #include "gvlua.h"
-#include "modules.h"
 
 #if defined(GVLUA_USE_READLINE)
 #include <termios.h>
@@ -395,50 +394,20 @@ static int set_module_path (lua_State *L) {
   return 1;
 }
 
-/* Finishes a built-in module's chunk: its results are all on the stack. */
-static int load_builtin_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  return lua_gettop(L);
-}
-
-/*
-** The package.preload loader of a built-in module (upvalue: its
-** gvlua_module): compiles the source and runs it with require's
-** arguments, as a module file is run. With a continuation, so the body
-** of a built-in module may block like any other chunk.
-*/
-static int load_builtin (lua_State *L) {
-  const gvlua_module *m = lua_touserdata(L, lua_upvalueindex(1));
-  int n = lua_gettop(L);
-  if (luaL_loadbuffer(L, m->src, m->len, m->chunkname) != LUA_OK)
-    return lua_error(L);
-  lua_insert(L, 1);
-  lua_callk(L, n, LUA_MULTRET, 0, load_builtin_k);
-  return load_builtin_k(L, LUA_OK, 0);
-}
-
-/* The built-in modules into package.preload (on the top). */
-static void preload_builtins (lua_State *L) {
-  const gvlua_module *m;
-  for (m = gvlua_modules; m->name != NULL; m++) {
-    lua_pushlightuserdata(L, (void *)m);
-    lua_pushcclosure(L, load_builtin, 1);
-    lua_setfield(L, -2, m->name);
-  }
-}
-
 /*
 ** Makes the main thread the main greenlet of a new hub, preloads the
 ** linked-in C module `gvlua` (the gevent.* modules stand on it) and the
 ** built-in gevent.* modules, unless GVLUA_PATH replaces those.
 */
 static void open_gvlua (lua_State *L, int noenv) {
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_gvlua);
-  lua_setfield(L, -2, "gvlua");
   if (noenv || !set_module_path(L))
-    preload_builtins(L);
-  lua_pop(L, 1);
+    gvlua_preload(L);
+  else {
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_gvlua);
+    lua_setfield(L, -2, "gvlua");
+    lua_pop(L, 1);
+  }
   if (gvlua_open(L, NULL) != 0)
     luaL_error(L, "cannot create the gvlua hub");
 }

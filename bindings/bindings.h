@@ -74,9 +74,9 @@ enum {
 };
 
 /* Registry keys. */
-#define L_HUB "gvlua.hub"
+#define L_HUB "gevent.hub"
 #define L_GREENLET "gevent.Greenlet"        /* instance metatable */
-#define L_GREENLET_IDENT "gvlua.ident"      /* minimal_ident tokens */
+#define L_GREENLET_IDENT "gevent.Greenlet.ident"      /* minimal_ident tokens */
 #define L_GREENLET_CLASS "gvlua.GreenletClass"
 #define L_TIMEOUT "gevent.Timeout"          /* Timeout class = metatable */
 #define L_GREENLETEXIT "gevent.GreenletExit"

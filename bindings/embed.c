@@ -1,12 +1,48 @@
 /*
 ** embed.c - the embedding API of include/gvlua.h: a hub on the host's
-** loop, running it, and C functions that block their greenlet (sleep, fd
-** waits, work on the pool, children), each a thin call into runtime/.
+** loop, running it, the built-in modules, and C functions that block
+** their greenlet (sleep, fd waits, work on the pool, children, name
+** resolution), each a thin call into runtime/.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "bindings.h"
 #include "gvlua.h"
+#include "modules.h"
+
+/* Finishes a built-in module's chunk: its results are all on the stack. */
+static int load_builtin_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return lua_gettop(L);
+}
+
+/* The package.preload loader of a built-in module (upvalue: its
+** gvlua_module): compiles the source and runs it with require's
+** arguments, as a module file is run. With a continuation, so the body
+** of a built-in module may block like any other chunk. */
+static int load_builtin(lua_State *L) {
+  const gvlua_module *m = lua_touserdata(L, lua_upvalueindex(1));
+  int n = lua_gettop(L);
+  if (luaL_loadbuffer(L, m->src, m->len, m->chunkname) != LUA_OK)
+    return lua_error(L);
+  lua_insert(L, 1);
+  lua_callk(L, n, LUA_MULTRET, 0, load_builtin_k);
+  return load_builtin_k(L, LUA_OK, 0);
+}
+
+GVLUA_API void gvlua_preload(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_gvlua);
+  lua_setfield(L, -2, "gvlua");
+  for (const gvlua_module *m = gvlua_modules; m->name; m++) {
+    lua_pushlightuserdata(L, (void *)m);
+    lua_pushcclosure(L, load_builtin, 1);
+    lua_setfield(L, -2, m->name);
+  }
+  lua_pop(L, 1);
+}
 
 GVLUA_API int gvlua_open(lua_State *L, struct ev_loop *loop) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, L_HUB) == LUA_TUSERDATA) {
@@ -173,4 +209,47 @@ GVLUA_API int gvlua_wait_child(lua_State *L, long pid, double timeout,
   if (status) *status = c->status;
   gv_child_release(hub, c);
   return 1;
+}
+
+GVLUA_API int gvlua_resolve(lua_State *L, const char *host, int family,
+                            char (*addrs)[GVLUA_ADDRLEN], int max,
+                            double timeout, char *err, size_t errlen) {
+  gv_hub *hub = &l_hub_get(L)->hub;
+  if (err && errlen) err[0] = '\0';
+  if (!host || max < 0)
+    return luaL_error(L, "gvlua_resolve: no host or a negative max");
+  gv_check_block(hub, L); /* raises before d exists, not after */
+  gv_dns_query q = {GV_DNS_ADDRINFO, host, NULL, family, SOCK_STREAM, 0, 0};
+  gv_dns *d = gv_dns_new(&q);
+  if (!d) return luaL_error(L, "gvlua_resolve: not enough memory");
+  int why = gv_dns_wait(hub, L, d, timeout, 0, NULL);
+  if (why < 0) { /* could not start */
+    gv_dns_free(d);
+    if (err && errlen) snprintf(err, errlen, "%s", strerror(-why));
+    return -1;
+  }
+  int taken = gv_dns_taken(d);
+  if (why == GV_WAKE_THROW) { /* kill, Timeout: re-raised */
+    if (taken) gv_dns_free(d);
+    return lua_error(L);
+  }
+  if (!taken) return 0; /* timed out: the runtime frees d */
+  int n = 0;
+  const char *e = gv_dns_error(d);
+  if (e) {
+    if (err && errlen) snprintf(err, errlen, "%s", e);
+    n = -1;
+  } else {
+    int all;
+    const gv_dns_addr *a = gv_dns_addrs(d, &all);
+    for (int i = 0; i < all && n < max; i++) {
+      int dup = 0; /* one entry per address, not per protocol */
+      for (int j = 0; j < n && !dup; j++) dup = !strcmp(addrs[j], a[i].addr);
+      if (!dup) snprintf(addrs[n++], GVLUA_ADDRLEN, "%s", a[i].addr);
+    }
+    if (n == 0 && err && errlen) snprintf(err, errlen, "host not found");
+    if (n == 0) n = -1;
+  }
+  gv_dns_free(d);
+  return n;
 }

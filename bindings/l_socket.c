@@ -408,11 +408,16 @@ static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
 /* Whether LuaSocket's receive reads the socket for this pattern (and no
 ** prefix), rather than rejecting it at once. */
 static int reads_pattern(lua_State *L, int idx) {
-  if (lua_isnil(L, idx)) return 1;
-  if (lua_isnumber(L, idx)) return lua_tonumber(L, idx) >= 0;
-  if (lua_type(L, idx) != LUA_TSTRING) return 0;
-  const char *p = lua_tostring(L, idx);
-  return p[0] == '*' && (p[1] == 'l' || p[1] == 'a');
+  int t = lua_type(L, idx), isnum; /* one type test: a call per receive */
+  if (t == LUA_TNIL) return 1;
+  if (t == LUA_TSTRING) {
+    const char *p = lua_tostring(L, idx);
+    if (p[0] == '*') return p[1] == 'l' || p[1] == 'a';
+  } else if (t != LUA_TNUMBER) {
+    return 0;
+  }
+  lua_Number n = lua_tonumberx(L, idx, &isnum); /* a count, "64" too */
+  return isnum && n >= 0;
 }
 
 /* Only without a prefix: LuaSocket may answer a call with one without

@@ -34,6 +34,14 @@ struct pollfd;
 ** Hosts that link gvlua statically put it in package.preload. */
 GVLUA_API int luaopen_gvlua(lua_State *L);
 
+/* Puts the C module gvlua and gevent's Lua modules in L's package.preload,
+** so require "gevent", "gevent.socket", "gevent.ssl", ... need no module
+** files: every module of gevent is built into the library, the same
+** sources an install puts on package.path, so they always match the C
+** code linked in (the gvlua executable runs this way). A module in
+** package.preload wins over package.path. Raises only when out of memory. */
+GVLUA_API void gvlua_preload(lua_State *L);
+
 /* A new Lua state (like luaL_newstate) whose allocator suits many
 ** greenlets: size classes on huge-page arenas. Close it with gvlua_close.
 ** Optional: gvlua works on any lua_State. NULL if out of memory. */
@@ -97,6 +105,21 @@ GVLUA_API int gvlua_run_work(lua_State *L, void (*fn)(void *arg), void *arg,
 ** fd is not open. No FD_SETSIZE cap. */
 GVLUA_API int gvlua_wait_fds(lua_State *L, struct pollfd *fds, int n,
                              double timeout);
+
+/* Resolves host (a name, or a literal address: no lookup) to its
+** addresses for TCP, as getaddrinfo with family (AF_UNSPEC, AF_INET,
+** AF_INET6), blocking the current greenlet until the answer or 'timeout'
+** seconds (negative: no limit). Writes up to max numeric addresses
+** ("127.0.0.1", "::1"), each once, into addrs and returns how many; 0 on
+** timeout; -1 when the name does not resolve, with the reason in
+** LuaSocket's words ("host not found", ...) in err (errlen bytes; err may
+** be NULL). The resolver is gevent.socket's (c-ares in the hub, or the C
+** library on the work pool: GVLUA_RESOLVER). Raises like gvlua_sleep.
+** Slow path: the C stack is kept while blocked. */
+#define GVLUA_ADDRLEN 64
+GVLUA_API int gvlua_resolve(lua_State *L, const char *host, int family,
+                            char (*addrs)[GVLUA_ADDRLEN], int max,
+                            double timeout, char *err, size_t errlen);
 
 /* Starts argv[0] (PATH searched) with argv, this process's environment,
 ** signal dispositions and mask reset and every fd above 2 closed; the

@@ -67,9 +67,17 @@ void gv__fdwatch_detach(gv_greenlet *g);
 
 /* ---- fds closed behind libev's back (io.c) ---------------------------- */
 
-/* In an ev_io callback: its fd was found closed (stop the watcher). */
-int gv__fd_dead(int fd);
-void gv__io_check(gv_hub *hub);  /* sched.c, before each poll */
+/* The fd closed behind libev's back that gv__io_check is retiring now
+** (-1: none; one hub per thread runs at a time). */
+extern __thread int gv__dead_fd;
+/* In an ev_io callback: its fd was found closed (stop the watcher).
+** Inline, as the test on every wake-up of an fd. */
+static inline int gv__fd_dead(int fd) {
+  return fd == gv__dead_fd && fd >= 0;
+}
+/* Before each poll (sched.c), when hub->nfdcheck: the fds whose epoll
+** registration changes are checked for being closed. */
+void gv__io_check(gv_hub *hub);
 /* In a fork's child: libev gives every watched fd to its new epoll at the
 ** next poll, also ones closed behind its back (which the old epoll dropped
 ** silently, and epoll_ctl now refuses: libev aborts); notes them all. */

@@ -42,11 +42,7 @@ int gv_fd_check(gv_hub *hub, int fd) {
   return 0;
 }
 
-/* The fd closed behind libev's back that gv__io_check is retiring now
-** (one hub per thread runs at a time). */
-static __thread int dead_fd = -1;
-
-int gv__fd_dead(int fd) { return fd >= 0 && fd == dead_fd; }
+__thread int gv__dead_fd = -1;
 
 /* Remembers that fd's epoll registration changes at the next poll. */
 static void note_fd(gv_hub *hub, int fd) {
@@ -82,15 +78,14 @@ void gv_io_stop(gv_hub *hub, ev_io *w) {
 ** each stops itself, waking its greenlet, so libev never passes fd to
 ** epoll_ctl. */
 static void retire_fd(gv_hub *hub, int fd) {
-  dead_fd = fd;
+  gv__dead_fd = fd;
   ev_feed_fd_event(hub->loop, fd, EV_READ | EV_WRITE);
   ev_invoke_pending(hub->loop);
-  dead_fd = -1;
+  gv__dead_fd = -1;
 }
 
 void gv__io_check(gv_hub *hub) {
   size_t n = hub->nfdcheck;
-  if (!n) return;
   struct pollfd *p = hub->fdcheck;
   int rc;
   /* one poll(2) for all: events 0 still reports POLLNVAL (not open) */

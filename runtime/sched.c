@@ -285,7 +285,7 @@ static void run_one(gv_hub *hub, gv_callback *cb) {
 static int poll_io(gv_hub *hub, double max_wait) {
   double t = gv__timers_next(hub);
   if (max_wait >= 0 && (t < 0 || max_wait < t)) t = max_wait;
-  gv__io_check(hub); /* before libev hands the fds to epoll */
+  if (hub->nfdcheck) gv__io_check(hub); /* before libev hands them to epoll */
   int flags = EVRUN_ONCE;
   if (t == 0) flags = EVRUN_NOWAIT;
   else if (t > 0) {

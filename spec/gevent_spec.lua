@@ -11,6 +11,33 @@ describe("joinall", function()
     slow:kill()
   end)
 
+  it("waits for other waitable objects in the list too, in the order they became ready", function()
+    local Event = require("gevent.event").Event
+    local e = Event()
+    local g = gevent.spawn(gevent.sleep, 0.02)
+    gevent.spawn(function() e:set() end)
+    assert.are.same({e, g}, gevent.joinall({g, e}))
+  end)
+
+  it("skips an entry that stopped being a greenlet while it waited", function()
+    local list = {}
+    list[1] = gevent.spawn(function() gevent.sleep(0.01); list[2] = "gone" end)
+    list[2] = gevent.spawn(gevent.sleep, 0.02)
+    local second = list[2]
+    assert.are.same({list[1]}, gevent.joinall(list))
+    second:join()
+  end)
+
+  it("a greenlet in its own list is an error, not a wait for ever", function()
+    local me
+    me = gevent.spawn(function() return pcall(gevent.joinall, {me}) end)
+    me:join()
+    assert.is_false(me.value)
+    local ok, err = me:get()
+    assert.is_false(ok)
+    assert.matches("a greenlet cannot join itself", err)
+  end)
+
   it("raise_error raises the first failure", function()
     local bad = gevent.spawn(function() error("bad", 0) end)
     local ok, err = pcall(gevent.joinall, {bad}, nil, true)

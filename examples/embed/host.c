@@ -10,8 +10,12 @@
 **                 (gvlua_run_work);
 **   either()      waits on two pipes at once (gvlua_wait_fds);
 **   run(cmd...)   spawns a child and waits for its exit (gvlua_spawn,
-**                 gvlua_wait_child).
-** Prints what the script prints; exits non-zero if an assertion fails.
+**                 gvlua_wait_child);
+**   resolve(name) the IPv4 addresses of a name (gvlua_resolve).
+** gevent's Lua modules come built into the library (gvlua_preload): the
+** host needs no module files, and the script uses gevent.ssl (TLS) as a
+** Lua program would. Prints what the script prints; exits non-zero if an
+** assertion fails.
 */
 #include <ev.h>
 #include <lauxlib.h>
@@ -19,6 +23,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,6 +98,24 @@ static int l_run(lua_State *L) {
   return 1;
 }
 
+/* resolve(name): an array of its IPv4 addresses, or nil and the reason. */
+static int l_resolve(lua_State *L) {
+  char addrs[4][GVLUA_ADDRLEN], err[64];
+  int n = gvlua_resolve(L, luaL_checkstring(L, 1), AF_INET, addrs, 4, 5.0,
+                        err, sizeof err);
+  if (n <= 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, n == 0 ? "timeout" : err);
+    return 2;
+  }
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushstring(L, addrs[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
 static const char script[] =
   "local gevent = require 'gevent'\n"
   "local got = {}\n"
@@ -108,15 +131,23 @@ static const char script[] =
   "local waiter = gevent.spawn(function() first = either() end)\n"
   "local code\n"
   "local runner = gevent.spawn(function() code = run('sh', '-c', 'exit 3') end)\n"
-  "gevent.joinall({reader, ticker, cruncher, waiter, runner})\n"
+  "local addrs\n"
+  "local resolver = gevent.spawn(function() addrs = resolve('localhost') end)\n"
+  "gevent.joinall({reader, ticker, cruncher, waiter, runner, resolver})\n"
   "print('fetched', table.concat(got))\n"
   "print('crunched', sum)\n"
   "print('either', first)\n"
   "print('exit code', code)\n"
-  "assert(table.concat(got) == 'abc', 'fetch lost data')\n"
-  "assert(sum == 500500 and first == 'R' and code == 3)\n";
+  "print('localhost', addrs[1])\n"
 
-int main(int argc, char **argv) {
+  "local ssl = require 'gevent.ssl'  -- built in, like every gevent module\n"
+  "local ctx = assert(ssl.newcontext({mode = 'client', protocol = 'any'}))\n"
+  "print('tls context', ctx ~= nil)\n"
+  "assert(table.concat(got) == 'abc', 'fetch lost data')\n"
+  "assert(sum == 500500 and first == 'R' and code == 3)\n"
+  "assert(addrs[1] == '127.0.0.1')\n";
+
+int main(void) {
   struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
   ev_timer tick;
   if (pipe(pipefd) != 0 || pipe(left) != 0 || pipe(right) != 0) return 1;
@@ -125,21 +156,13 @@ int main(int argc, char **argv) {
 
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_gvlua);
-  lua_setfield(L, -2, "gvlua");
-  lua_pop(L, 1);
+  gvlua_preload(L);    /* require "gevent", "gevent.ssl", ...: built in */
   gvlua_open(L, loop); /* the hub runs on the application's loop */
   lua_register(L, "fetch", l_fetch);
   lua_register(L, "crunch", l_crunch);
   lua_register(L, "either", l_either);
   lua_register(L, "run", l_run);
-  if (argc > 1) { /* the gevent Lua modules' directory, to run from the tree */
-    lua_getglobal(L, "package");
-    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", argv[1], argv[1]);
-    lua_setfield(L, -2, "path");
-    lua_pop(L, 1);
-  }
+  lua_register(L, "resolve", l_resolve);
   int status = luaL_dostring(L, script);
   if (status != LUA_OK) fprintf(stderr, "%s\n", lua_tostring(L, -1));
   else gvlua_run(L); /* anything the script left running */

@@ -78,16 +78,16 @@ end
 function gevent.joinall(greenlets, timeout, raise_error, count)
   local o = opts(timeout)
   if o then timeout, raise_error, count = o.timeout, o.raise_error, o.count end
+  if not raise_error and timeout == nil and count == nil
+     and type(greenlets) == "table" then
+    -- all of them and all greenlets: joined one after the other in C (no
+    -- link to allocate), returned in death order; false if not all are
+    local done = core._join_all(greenlets)
+    if done then return done end
+  end
   check_waitables(greenlets, "gevent.joinall")
   check_timeout(timeout, 2, "gevent.joinall")
-  if not raise_error then
-    if timeout == nil and count == nil then
-      -- all of them: join each (no link to allocate), then in death order
-      for _, g in ipairs(greenlets) do g:join() end
-      return core._by_death(greenlets)
-    end
-    return gevent.wait(greenlets, timeout, count)
-  end
+  if not raise_error then return gevent.wait(greenlets, timeout, count) end
   local done = {}
   for g in gevent.iwait(greenlets, timeout, count) do
     done[#done + 1] = g

@@ -1,9 +1,11 @@
 /*
-** modules.h - gevent's Lua modules built into the gvlua executable.
+** modules.h - gevent's Lua modules built into the gvlua library, which
+** gvlua_preload (embed.c) puts in package.preload: the gvlua executable
+** and embedding hosts need no module files.
 **
 ** The table is generated at build time from the lua/ directory by
-** app/embed_modules.lua (one source of truth: the files meson installs
-** are the files gvlua carries).
+** bindings/embed_modules.lua (one source of truth: the files meson
+** installs are the files gvlua carries).
 */
 #ifndef GVLUA_MODULES_H
 #define GVLUA_MODULES_H
