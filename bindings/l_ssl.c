@@ -449,6 +449,22 @@ static const char *woken(l_conn *s) {
   return NULL;
 }
 
+/* Whether to wait continuation-style (return gv_tls_wait(..., k)). Where
+** the greenlet cannot yield (the main one, or one inside a C call) the
+** caller waits with wait_here and loops instead: a continuation there
+** nests a C frame per wait, and a peer sending thousands of small records
+** overflowed the stack (gv_can_yield). */
+static int can_yield(lua_State *L, l_conn *s) {
+  return gv_can_yield(&s->h->hub, L);
+}
+
+/* The slow path's wait: blocks here; NULL or why the wait failed. */
+static const char *wait_here(lua_State *L, l_conn *s, int op, int want,
+                             double w) {
+  gv_tls_wait(&s->h->hub, L, &s->t, op, want, w, NULL);
+  return woken(s);
+}
+
 /* ---- handshake ------------------------------------------------------------ */
 
 static int handshake_k(lua_State *L, int status, lua_KContext ctx) {
@@ -470,7 +486,9 @@ static int handshake_k(lua_State *L, int status, lua_KContext ctx) {
       err = "timeout";
       break;
     }
-    return gv_tls_wait(&s->h->hub, L, &s->t, 0, r, w, handshake_k);
+    if (can_yield(L, s))
+      return gv_tls_wait(&s->h->hub, L, &s->t, 0, r, w, handshake_k);
+    err = wait_here(L, s, 0, r, w);
   }
   lua_pushnil(L);
   lua_pushstring(L, err);
@@ -601,7 +619,10 @@ static int receive_k(lua_State *L, int status, lua_KContext ctx) {
       return receive_fail(L, s, gv_tls_error(&s->t), pat == P_LINE);
     double w = budget(s, 0);
     if (w == 0) return receive_fail(L, s, "timeout", pat == P_LINE);
-    return gv_tls_wait(&s->h->hub, L, &s->t, 0, (int)r, w, receive_k);
+    if (can_yield(L, s))
+      return gv_tls_wait(&s->h->hub, L, &s->t, 0, (int)r, w, receive_k);
+    const char *err = wait_here(L, s, 0, (int)r, w);
+    if (err) return receive_fail(L, s, err, pat == P_LINE);
   }
 }
 
@@ -652,7 +673,9 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
         err = "timeout";
         break;
       }
-      return gv_tls_wait(&s->h->hub, L, &s->t, 0, (int)r, w, recv_k);
+      if (can_yield(L, s))
+        return gv_tls_wait(&s->h->hub, L, &s->t, 0, (int)r, w, recv_k);
+      err = wait_here(L, s, 0, (int)r, w);
     }
   }
   lua_pushnil(L);
@@ -704,7 +727,10 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
       return send_fail(L, s, gv_tls_error(&s->t));
     double w = budget(s, 1);
     if (w == 0) return send_fail(L, s, "timeout");
-    return gv_tls_wait(&s->h->hub, L, &s->t, 1, (int)r, w, send_k);
+    if (can_yield(L, s))
+      return gv_tls_wait(&s->h->hub, L, &s->t, 1, (int)r, w, send_k);
+    const char *err = wait_here(L, s, 1, (int)r, w);
+    if (err) return send_fail(L, s, err);
   }
   lua_pushinteger(L, (lua_Integer)s->wend);
   return 1;

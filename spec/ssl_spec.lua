@@ -405,3 +405,40 @@ except (ssl.SSLError, OSError) as e:
     end)
   end)
 end)
+
+-- Issue 9: on the slow path (the main greenlet, or one inside a C call,
+-- here 150 gsub callbacks deep in its 1 MiB stack) receive, recv and send
+-- waited through a continuation that nested a C frame per wait, and a peer
+-- sending thousands of small records overflowed the stack. They loop now.
+-- (Without the loop this fails under ASan, whose frames are bigger; the
+-- suite runs it there.)
+describe("gevent.ssl on the slow path", function()
+  teardown(function() T.cleanup() end)
+
+  local function deep(d, fn) -- d C levels down (gsub callbacks), then fn
+    if d == 0 then return fn() end
+    local r
+    string.gsub("x", "x", function() r = deep(d - 1, fn) end)
+    return r
+  end
+
+  it("receives thousands of small records", function()
+    local N = 3000
+    local s = T.echo_server(server_ctx(), {lines = 0, on_handshake = function(conn)
+      for i = 1, N do conn:send(i .. "\n"); gevent.sleep(0.0002) end
+    end})
+    local got = gevent.spawn(deep, 150, function()
+      local conn = dial(s.port)
+      conn:settimeout(30)
+      local a, _, partial = conn:receive("*a")
+      local first = conn:recv() -- nil, "closed": the loop ends cleanly too
+      conn:close()
+      return {a or partial, first}
+    end):get(true, 60)
+    s.stop()
+    local n = 0
+    for _ in got[1]:gmatch("\n") do n = n + 1 end
+    assert.are.equal(N, n)
+    assert.is_nil(got[2])
+  end)
+end)
