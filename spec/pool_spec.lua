@@ -635,3 +635,60 @@ describe("gevent.pool", function()
     end)
   end)
 end)
+
+-- Issue 9, found by the API fuzz: an error that stops Group's bookkeeping
+-- between two statements (max_slice's SliceExceeded and Ctrl-C can strike
+-- at any instruction) broke the member chain, and list() (so kill, join
+-- with raise_error...) looped for ever. Here an error is raised at every
+-- instruction count of add and discard in turn; list() must still end.
+describe("a Group stopped midway by an error", function()
+  local function stopped_at(k, fn, ...)
+    local h, m, c = debug.gethook()
+    local ok = pcall(function(...) -- one shot: the hook disarms itself
+      debug.sethook(function() debug.sethook(h, m, c); error("stopped", 0) end,
+                    "", k)
+      fn(...)
+      debug.sethook(h, m, c)
+    end, ...)
+    debug.sethook(h, m, c)
+    return ok
+  end
+  local function finite_list(grp) -- list() under a bound: an error, not a hang
+    local h, m, c = debug.gethook()
+    local ok, out = pcall(function()
+      debug.sethook(function()
+        debug.sethook(h, m, c); error("list() does not end", 0)
+      end, "", 1000000)
+      local l = grp:list()
+      debug.sethook(h, m, c)
+      return l
+    end)
+    debug.sethook(h, m, c)
+    assert(ok, out)
+    return out
+  end
+
+  it("keeps list() finite, whatever instruction add or discard stopped at", function()
+    local block = require("gevent.event").Event()
+    local gs = {}
+    for i = 1, 4 do gs[i] = gevent.spawn(function() block:wait() end) end
+    local finished = 0
+    for k = 1, 2000 do
+      local grp = Group()
+      grp:add(gs[1]); grp:add(gs[2])
+      local done = stopped_at(k, grp.add, grp, gs[3])
+      finite_list(grp)
+      stopped_at(k, grp.discard, grp, gs[1])
+      finite_list(grp)
+      grp:add(gs[4])
+      finite_list(grp)
+      if done then
+        finished = finished + 1
+        if finished == 3 then break end -- past the end of add
+      end
+    end
+    assert.is_true(finished > 0) -- the bound covered a whole add
+    block:set()
+    gevent.joinall(gs, 5)
+  end)
+end)

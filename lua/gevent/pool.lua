@@ -146,20 +146,24 @@ function Group.__tostring(self)
 end
 
 -- Membership: the public set `greenlets` plus an insertion-ordered list
--- (prev/next maps) so that kill() and friends go in a stable order.
+-- (prev/next maps) so that kill() and friends go in a stable order. An
+-- error can stop these between any two statements (max_slice's
+-- SliceExceeded, Ctrl-C): one store links g into the forward chain and one
+-- unlinks it, so a walk from self always ends at self (a chain broken in
+-- the middle made list() loop for ever; the API fuzz found it).
 local function link_in(self, g)
   self.greenlets[g] = true
   self._n = self._n + 1
   local tail = self._prev[self]
-  self._next[tail] = g
-  self._prev[g] = tail
   self._next[g] = self
+  self._prev[g] = tail
+  self._next[tail] = g -- g is in the chain from here
   self._prev[self] = g
 end
 
 local function link_out(self, g)
   local p, n = self._prev[g], self._next[g]
-  self._next[p] = n
+  self._next[p] = n -- g is out of the chain from here
   self._prev[n] = p
   self._prev[g], self._next[g] = nil, nil
   self.greenlets[g] = nil
@@ -204,7 +208,7 @@ end
 function Group:list()
   local out, n = {}, 0
   local g = self._next[self]
-  while g ~= self do
+  while g ~= self and g ~= nil do
     n = n + 1
     out[n] = g
     g = self._next[g]
