@@ -250,7 +250,7 @@ def markdown(blocks, mach, path):
             out.append(f"| {w} | {n} | n/a | | | | ")
             continue
         by = {L["peer"]: L for L in lines}
-        refname = {"lua": "bare Lua", "gevent": "gevent", "libev": "C libev", "IDEAL": "1 s"}[ref]
+        refname = {"lua": "bare Lua", "libev": "C libev", "IDEAL": "1 s"}.get(ref, PEER_NAMES.get(ref, ref))
         out.append(f"| {w} | {n} | {g['fig']} {unit} | {g['ratio']} ({refname}) | "
                    f"{by.get('gevent', {}).get('gvs', '')} | {by.get('go', {}).get('gvs', '')} |")
     out.append("")
