@@ -904,7 +904,8 @@ typedef struct gv_work_key {
   int slot;   /* the runtime's: 0 until first used */
 } gv_work_key;
 #define GV_WORK_KEYS 4
-/* On a pool thread, from run: this thread's state for key. */
+/* On a pool thread, from run: this thread's state for key (NULL on any
+** other thread). */
 void *gv_work_state(gv_work_key *key);
 /* On a pool thread, from run: frees this thread's state for key (the next
 ** job asking gets a fresh one: after a job was killed midway, say). */

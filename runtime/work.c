@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include "internal.h"
 
 enum { W_QUEUED = 1, W_RUNNING, W_FINISHED, W_TAKEN };
@@ -31,11 +32,21 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static gv_work *queue_head, *queue_tail;
 static int nthreads, nidle, nqueued, reserved;
 static gv_workhub *hubs;
-static gv_work *running[1024];     /* jobs on a thread now, for fork */
+#define MAX_THREADS 1024
+static gv_work *running[MAX_THREADS]; /* jobs on a thread now, for fork */
 static int nkeys;
 
-/* This thread's states, one per gv_work_key slot. */
-static __thread void *states[GV_WORK_KEYS];
+/* Every pool thread's states, by thread and gv_work_key slot. Globals, not
+** thread-locals, so they stay reachable for leak checkers; a fork's child
+** can neither run nor free its parent's (a job may have been midway), so
+** fork_child moves them to 'forked', where they stay reachable too. */
+static void *states[MAX_THREADS][GV_WORK_KEYS];
+static __thread int self = -1;      /* this pool thread's index */
+typedef struct forked_states {
+  struct forked_states *next;
+  void *s[MAX_THREADS][GV_WORK_KEYS];
+} forked_states;
+static forked_states *forked;
 
 static void enqueue_front(gv_work *w) {
   w->next = queue_head;
@@ -46,6 +57,7 @@ static void enqueue_front(gv_work *w) {
 
 static void *worker(void *arg) {
   int me = (int)(intptr_t)arg;
+  self = me;
   pthread_mutex_lock(&mu);
   for (;;) {
     while (!queue_head) {
@@ -128,7 +140,7 @@ static void pin_code(void) {
 ** are gone, so jobs that were running go back to the front of the queue
 ** (run again from the start) and new threads are started for the queue
 ** at the next submit or gv__work_after_fork. Per-thread states of the
-** parent's threads are unreachable in the child (leaked, never run). */
+** parent's threads are kept, never run nor freed (see 'states'). */
 static void fork_prepare(void) { pthread_mutex_lock(&mu); }
 static void fork_parent(void) { pthread_mutex_unlock(&mu); }
 static void fork_child(void) {
@@ -142,6 +154,16 @@ static void fork_child(void) {
     }
   }
   nthreads = nidle = 0;
+  int any = 0;
+  for (int i = 0; i < MAX_THREADS * GV_WORK_KEYS && !any; i++)
+    any = (&states[0][0])[i] != NULL;
+  forked_states *f = any ? malloc(sizeof *f) : NULL;
+  if (f) { /* else there are none, or they are only leaked */
+    memcpy(f->s, states, sizeof states);
+    f->next = forked;
+    forked = f;
+  }
+  memset(states, 0, sizeof states);
 }
 
 static void atfork_once(void) {
@@ -157,8 +179,7 @@ static void install_atfork(void) {
 ** (mu held). 0, or -errno when no thread runs at all. */
 static int start_threads(void) {
   int limit = GV_WORK_THREADS + reserved;
-  if (limit > (int)(sizeof running / sizeof running[0]))
-    limit = (int)(sizeof running / sizeof running[0]);
+  if (limit > MAX_THREADS) limit = MAX_THREADS;
   int err = 0;
   while (nqueued > nidle && nthreads < limit) {
     pin_code();
@@ -332,16 +353,17 @@ static int key_slot(gv_work_key *key) {
 
 void *gv_work_state(gv_work_key *key) {
   int i = key_slot(key);
-  if (i < 0) return NULL;
-  if (!states[i]) states[i] = key->init(key);
-  return states[i];
+  if (i < 0 || self < 0) return NULL;
+  void **s = &states[self][i];
+  if (!*s) *s = key->init(key);
+  return *s;
 }
 
 void gv_work_state_drop(gv_work_key *key) {
   int i = key_slot(key);
-  if (i < 0 || !states[i]) return;
-  void *s = states[i];
-  states[i] = NULL;
+  if (i < 0 || self < 0 || !states[self][i]) return;
+  void *s = states[self][i];
+  states[self][i] = NULL;
   if (key->fini) key->fini(key, s);
 }
 
