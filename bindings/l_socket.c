@@ -364,14 +364,10 @@ static int quick_received(lua_State *L, int status, lua_KContext ctx) {
 ** into LuaSocket: recv straight into its (empty) input buffer, as its
 ** buffer_get would, and when the whole count came, hand it out and count
 ** it in its stats, as its buffer_skip would. Anything short of that stays
-** in the buffer for LuaSocket's own receive, called next. */
-static int receive_direct(lua_State *L, ls_stream *s) {
-  if (lua_type(L, 2) != LUA_TNUMBER || !lua_isnil(L, 3) ||
-      s->buf.first != s->buf.last || s->sock < 0)
-    return 0;
-  lua_Number n = lua_tonumber(L, 2);
-  if (!(n >= 1 && n <= (lua_Number)sizeof s->buf.data)) return 0;
-  size_t want = (size_t)n;
+** in the buffer for LuaSocket's own receive, called next. 'want' is the
+** count quick_receive found (receive_count), 0 for another pattern. */
+static int receive_direct(lua_State *L, ls_stream *s, size_t want) {
+  if (want == 0 || s->buf.first != s->buf.last || s->sock < 0) return 0;
   ssize_t got = recv(s->sock, s->buf.data, want, 0);
   if (got <= 0) return 0; /* LuaSocket sees EAGAIN, EOF or the error */
   if ((size_t)got < want) {
@@ -386,8 +382,9 @@ static int receive_direct(lua_State *L, ls_stream *s) {
   return 3;
 }
 
+/* ctx: receive_count's count (pattern at 2 and prefix at 3 unchanged). */
 static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
+  (void)status;
   l_fdwatch *fw = lua_touserdata(L, lua_upvalueindex(1));
   if (gv_fd_events(gv_current(&fw->h->hub)) & GV_FD_CLOSED) {
     lua_pushnil(L);
@@ -396,7 +393,7 @@ static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
     else lua_pushvalue(L, 3);
     return 3;
   }
-  if (receive_direct(L, fw->stream)) return 3;
+  if (receive_direct(L, fw->stream, (size_t)ctx)) return 3;
   lua_pushvalue(L, lua_upvalueindex(3));
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_pushvalue(L, 2);
@@ -405,35 +402,50 @@ static int quick_woken(lua_State *L, int status, lua_KContext ctx) {
   return quick_received(L, LUA_OK, 0);
 }
 
-/* Whether LuaSocket's receive reads the socket for this pattern (and no
-** prefix), rather than rejecting it at once. */
-static int reads_pattern(lua_State *L, int idx) {
-  int t = lua_type(L, idx), isnum; /* one type test: a call per receive */
-  if (t == LUA_TNIL) return 1;
-  if (t == LUA_TSTRING) {
-    const char *p = lua_tostring(L, idx);
-    if (p[0] == '*') return p[1] == 'l' || p[1] == 'a';
-  } else if (t != LUA_TNUMBER) {
-    return 0;
+/* Whether LuaSocket's receive reads the socket for the pattern at 2 (and
+** no prefix), rather than rejecting it at once: -1 when it rejects it,
+** else the count receive_direct takes (1 to the buffer's size, as
+** LuaSocket's own count: a number truncated), 0 for any other pattern.
+** One type test, and an integer count needs no conversion: this runs on
+** every receive. */
+static lua_Integer receive_count(lua_State *L, const ls_stream *s) {
+  int t = lua_type(L, 2), isnum;
+  if (t == LUA_TNUMBER) {
+    lua_Integer i = lua_tointegerx(L, 2, &isnum);
+    if (isnum) {
+      if (i < 0) return -1;
+      return i <= (lua_Integer)sizeof s->buf.data ? i : 0;
+    }
+    lua_Number n = lua_tonumber(L, 2); /* no integer: a fraction, NaN, huge */
+    if (!(n >= 0)) return -1;
+    return n >= 1 && n <= (lua_Number)sizeof s->buf.data ? (lua_Integer)n : 0;
   }
-  lua_Number n = lua_tonumberx(L, idx, &isnum); /* a count, "64" too */
-  return isnum && n >= 0;
+  if (t == LUA_TNIL) return 0;
+  if (t == LUA_TSTRING) {
+    const char *p = lua_tostring(L, 2);
+    if (p[0] == '*') return p[1] == 'l' || p[1] == 'a' ? 0 : -1;
+    lua_Number n = lua_tonumberx(L, 2, &isnum); /* a count, "64" too */
+    return isnum && n >= 0 ? 0 : -1;
+  }
+  return -1;
 }
 
 /* Only without a prefix: LuaSocket may answer a call with one without
-** reading (see answers_at_once in socket.lua). */
+** reading (see answers_at_once in socket.lua). No Timeout (the watcher's
+** quick flag), so the wait needs none of begin_wait's timeout handling;
+** arguments past the prefix are ignored, as LuaSocket's receive does. */
 static int quick_receive(lua_State *L) {
   l_fdwatch *fw = lua_touserdata(L, lua_upvalueindex(1));
   const ls_stream *s = fw->stream;
-  lua_settop(L, 4); /* self, pattern, prefix, no Timeout */
+  lua_Integer count;
+  lua_settop(L, 3); /* self, pattern, prefix */
   if (fw->quick && s->buf.first == s->buf.last && s->sock >= 0 &&
-      lua_isnil(L, 3) && reads_pattern(L, 2) &&
+      lua_isnil(L, 3) && (count = receive_count(L, s)) >= 0 &&
       lua_topointer(L, 1) == lua_topointer(L, lua_upvalueindex(5))) {
-    void *tmo;
-    double timeout;
-    begin_wait(L, fw->h, s->sock, 4, &tmo, &timeout);
-    return gv_fdwatch_wait(&fw->h->hub, L, &fw->w, s->sock, EV_READ, -1, 0,
-                           quick_woken);
+    gv_hub *hub = &fw->h->hub;
+    gv_fd_cancelable(hub, gv_check_block(hub, L), s->sock);
+    return gv_fdwatch_wait(hub, L, &fw->w, s->sock, EV_READ, -1,
+                           (lua_KContext)count, quick_woken);
   }
   return receive_general(L, 3);
 }
