@@ -198,42 +198,54 @@ local function run_handler(self, sock, address)
   return self:handle(sock, address)
 end
 
-local function accept_loop(self)
-  local lsock = self.socket
+-- Both servers' loop: take(self) gives the next connection or datagram
+-- and its address, or nil and an error; each gets run in a greenlet of its
+-- own (in the pool, if any). Failures other than "closed" (EMFILE and the
+-- like) are reported, backed off from, and served through.
+local function serve(self, take, run, what)
   local delay = self.min_delay
   while not self._closed do
-    local c, err = lsock:accept()
-    if c then
+    local item, address = take(self)
+    if item then
       delay = self.min_delay
-      local h, p
-      if c.getpeername then h, p = c:getpeername() end -- unix: none
-      local address = {h, tonumber(p)}
       if self.pool then
-        self.pool:spawn(run_handler, self, c, address)
+        self.pool:spawn(run, self, item, address)
       else
-        gevent.spawn(run_handler, self, c, address)
+        gevent.spawn(run, self, item, address)
       end
-    elseif err == "closed" or self._closed then
+    elseif address == "closed" or self._closed then
       break
     else
-      -- EMFILE and the like: report, back off, keep serving
-      io.stderr:write(("%s: accept failed: %s\n"):format(tostring(self), err))
+      io.stderr:write(("%s: %s failed: %s\n"):format(tostring(self), what, address))
       gevent.sleep(delay)
       delay = math.min(self.max_delay, delay * 2)
     end
   end
 end
 
---- Binds if needed and starts accepting in a background greenlet.
-function StreamServer:start()
+local function accept(self)
+  local c, err = self.socket:accept()
+  if not c then return nil, err end
+  local h, p
+  if c.getpeername then h, p = c:getpeername() end -- unix: none
+  return c, {h, tonumber(p)}
+end
+
+local function accept_loop(self) serve(self, accept, run_handler, "accept") end
+
+-- Binds if needed and runs loop in a background greenlet.
+local function start(self, loop)
   if self.started then return self end
   self:init_socket()
   self._closed = false
   self.started = true
   self.server_host, self.server_port = self.address[1], self.address[2]
-  self._acceptor = gevent.spawn(accept_loop, self)
+  self._acceptor = gevent.spawn(loop, self)
   return self
 end
+
+--- Binds if needed and starts accepting in a background greenlet.
+function StreamServer:start() return start(self, accept_loop) end
 
 --- Stops accepting and closes the listening socket (handlers go on).
 function StreamServer:close()
@@ -342,39 +354,16 @@ local function run_datagram(self, data, address)
   return self:handle(data, address)
 end
 
-local function read_loop(self)
-  local s = self.socket
-  local delay = self.min_delay
-  while not self._closed do
-    local data, ip, port = s:receivefrom(self.max_size)
-    if data then
-      delay = self.min_delay
-      local address = {ip, tonumber(port)}
-      if self.pool then
-        self.pool:spawn(run_datagram, self, data, address)
-      else
-        gevent.spawn(run_datagram, self, data, address)
-      end
-    elseif ip == "closed" or self._closed then
-      break
-    else
-      io.stderr:write(("%s: receive failed: %s\n"):format(tostring(self), ip))
-      gevent.sleep(delay)
-      delay = math.min(self.max_delay, delay * 2)
-    end
-  end
+local function receive(self)
+  local data, ip, port = self.socket:receivefrom(self.max_size)
+  if not data then return nil, ip end
+  return data, {ip, tonumber(port)}
 end
 
+local function read_loop(self) serve(self, receive, run_datagram, "receive") end
+
 --- Binds if needed and starts reading in a background greenlet.
-function DatagramServer:start()
-  if self.started then return self end
-  self:init_socket()
-  self._closed = false
-  self.started = true
-  self.server_host, self.server_port = self.address[1], self.address[2]
-  self._acceptor = gevent.spawn(read_loop, self)
-  return self
-end
+function DatagramServer:start() return start(self, read_loop) end
 
 --- sendto(data, address): sends a datagram to address ({host, port}, or
 -- host, port) from the server's socket; LuaSocket's results.
