@@ -9,12 +9,7 @@ local sp = require "gevent.subprocess"
 local source = debug.getinfo(1, "S").source
 local root = (source:match("^@(.-)[^/]*$") or "./") .. "../"
 
-local function interpreter()
-  local f = assert(io.open("/proc/self/cmdline", "rb"))
-  local argv0 = f:read("a"):match("^[^%z]+")
-  f:close()
-  return argv0
-end
+local interpreter = require("spec.support.child").interpreter
 
 local function write(path, text)
   local f = assert(io.open(path, "w"))

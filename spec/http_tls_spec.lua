@@ -7,24 +7,17 @@ local sp = require "gevent.subprocess"
 local client = require "gevent.httpclient"
 
 local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "spec"
+local child = dofile(here .. "/support/child.lua")
 local H = dofile(here .. "/support/http.lua")
 local T = dofile(here .. "/support/tls.lua")
 
 local function interpreter()
-  local f = assert(io.open("/proc/self/cmdline", "rb"))
-  local argv0 = f:read("a"):match("^[^%z]+")
-  f:close()
-  return os.getenv("SERVERS_SPEC_LUA") or argv0
+  return os.getenv("SERVERS_SPEC_LUA") or child.interpreter()
 end
 
-local function have(cmd)
-  return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true
-end
+local have = child.have
 
-local function run(args, input)
-  local r = sp.run(args, {capture_output = true, timeout = 20, input = input})
-  return r.stdout, r.returncode, r.stderr
-end
+local run = child.capture
 
 describe("gevent.http over TLS", function()
   local p, port, base, ca

@@ -7,13 +7,11 @@ local gos = require "gevent.os"
 local sp = require "gevent.subprocess"
 
 local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "spec"
+local child = dofile(here .. "/support/child.lua")
 local H = dofile(here .. "/support/http.lua")
 
 local function interpreter()
-  local f = assert(io.open("/proc/self/cmdline", "rb"))
-  local argv0 = f:read("a"):match("^[^%z]+")
-  f:close()
-  return os.getenv("SERVERS_SPEC_LUA") or argv0
+  return os.getenv("SERVERS_SPEC_LUA") or child.interpreter()
 end
 
 -- The pids that answer n fresh connections.

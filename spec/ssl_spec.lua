@@ -32,12 +32,7 @@ end
 
 -- The interpreter running this spec (gvlua, or lua5.4 with LUA_PATH and
 -- LUA_CPATH set), for child processes.
-local function interpreter()
-  local f = assert(io.open("/proc/self/cmdline", "rb"))
-  local argv0 = f:read("a"):match("^[^%z]+")
-  f:close()
-  return argv0
-end
+local interpreter = require("spec.support.child").interpreter
 
 describe("gevent.ssl", function()
   teardown(function() T.cleanup() end)

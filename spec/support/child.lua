@@ -21,10 +21,29 @@ local M = {}
 local source = debug.getinfo(1, "S").source
 local root = (source:match("^@(.-)[^/]*$") or "./") .. "../../"
 
-local function gvlua()
+-- The interpreter running this spec (lua5.4 or gvlua), for children that
+-- should run under the same one.
+function M.interpreter()
   local f = assert(io.open("/proc/self/cmdline", "rb"))
   local argv0 = f:read("a"):match("^[^%z]+")
   f:close()
+  return argv0
+end
+
+-- Whether a command (curl, python3, ...) is installed.
+function M.have(cmd)
+  return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true
+end
+
+-- Runs args (a program and its arguments, no shell) to completion within
+-- 20 s, input on its stdin: stdout, exit status, stderr.
+function M.capture(args, input)
+  local r = sp.run(args, {capture_output = true, timeout = 20, input = input})
+  return r.stdout, r.returncode, r.stderr
+end
+
+local function gvlua()
+  local argv0 = M.interpreter()
   if argv0:match("gvlua$") then return argv0 end
   return root .. "build/app/gvlua"
 end
