@@ -27,16 +27,8 @@ end
 
 local greenlet_mt = debug.getregistry()["gevent.Greenlet"]
 
-local function typename(v)
-  if v == nil then return "no value" end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and type(mt.__name) == "string" and mt.__name
-         or type(v)
-end
-
-local function argerror(arg, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(arg, fname, msg), 3)
-end
+local check = require "gevent._check"
+local argerror, typename = check.argerror, check.typename
 
 -- A list of objects that can be waited on (a method rawlink, as
 -- greenlets, events and results have): checked whole before any is

@@ -52,9 +52,7 @@ local function is_greenlet(g)
   return false
 end
 
-local function argerror(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level + 1)
-end
+local argerror = require("gevent._check").argerror
 
 local function check_greenlet(g, n, fname)
   if not is_greenlet(g) then

@@ -7,11 +7,7 @@ local C = core.select
 
 local M = {}
 
--- Argument errors in Lua's voice, naming the public function (level: of
--- the caller of the function that raises, as error's).
-local function argerror(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level + 1)
-end
+local argerror = require("gevent._check").argerror
 
 -- The fd of an entry (argument n of fname; entry i of a list, if given).
 -- depth: calls between fname and here (1: fname calls fd_of).

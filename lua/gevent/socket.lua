@@ -44,18 +44,8 @@ local M = {}
 local internal = {}
 package.loaded["gevent._socket"] = internal
 
--- Argument errors in Lua's voice, naming the public function (level: of
--- the caller of the function that raises, as error's).
-local function argerror(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level + 1)
-end
-
-local function typename(v)
-  if v == nil then return "no value" end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and type(mt.__name) == "string" and mt.__name
-         or type(v)
-end
+local check = require "gevent._check"
+local argerror, typename = check.argerror, check.typename
 
 ---------------------------------------------------------------------------
 -- per-socket timeouts (weak: keyed by the raw LuaSocket object)
